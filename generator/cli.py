@@ -1,0 +1,132 @@
+"""The `clusterforge` command. One handler turns ClusterforgeError into a message
+and its exit code; only --debug shows a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__, loader, tools
+from .errors import ClusterforgeError, InventoryError
+from .model import Inventory
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def example_text() -> str:
+    return resources.files("generator").joinpath("data/cluster.example.yaml").read_text(encoding="utf-8")
+
+
+def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(example_text())
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    schema = Inventory.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out.write(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    checked = loader.check_file(Path(args.file))
+    for warning in checked.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(summary(checked.inventory, Path(args.file)), file=out)
+    return 0
+
+
+def summary(inv: Inventory, path: Path) -> str:
+    bgp = "off"
+    if inv.bgp:
+        peers = ", ".join(
+            f"{p.name} {p.address} AS{p.asn} ({'iBGP' if p.asn == inv.bgp.local_asn else 'eBGP'}, {p.router})" for p in inv.bgp.peers
+        )
+        bgp = f"AS{inv.bgp.local_asn} to {peers}"
+    pools = ", ".join(f"{p.name} {p.cidr}" for p in inv.load_balancer_pools) or "none"
+    lines = [
+        f"{path}: cluster {inv.name} is valid",
+        f"  Kubernetes {inv.kubernetes.version}  pods {inv.kubernetes.pod_cidr}  services {inv.kubernetes.service_cidr}",
+        f"  API        {inv.api_endpoint} ({inv.api_dns_name})",
+        f"  nodes      {len(inv.control_planes)} control planes, {len(inv.workers)} workers, {len(inv.loadbalancers)} load balancers on {len(inv.hosts)} hosts",
+        f"  network    {inv.network.subnet} via {inv.network.gateway} on {inv.network.interface}",
+        f"  Cilium     {inv.cilium.version}, {inv.cilium.routing_mode} routing, kube-proxy replacement {'on' if inv.cilium.kube_proxy_replacement else 'off'}",
+        f"  BGP        {bgp}",
+        f"  LB pools   {pools}",
+        f"  GitOps     {inv.gitops.engine} from {inv.gitops.repository} ({inv.gitops.branch})",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    statuses = tools.doctor()
+    width = max(len(s.name) for s in statuses)
+    missing = False
+    for status in statuses:
+        if status.ok:
+            state = "ok"
+        elif status.path is None:
+            state = "optional, missing" if status.optional else "MISSING"
+        else:
+            state = "WRONG VERSION"
+        missing |= not status.ok and not status.optional
+        found = status.version or "-"
+        pinned = status.pinned or "any"
+        line = f"{status.name:<{width}}  {state:<17} found {found:<12} pinned {pinned:<10} {status.path or ''}"
+        if not status.ok:
+            line += f"\n{'':<{width}}  -> {status.hint}"
+        print(line.rstrip(), file=out)
+    return 1 if missing else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clusterforge", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"clusterforge {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("example", cmd_example, "print the reference inventory (a home lab)")
+    command("schema", cmd_schema, "print the JSON Schema of cluster.yaml")
+    check = command("check", cmd_check, "validate an inventory only")
+    check.add_argument("file", nargs="?", default="cluster.yaml", help="inventory file (default: ./cluster.yaml)")
+    command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args, out)
+    except InventoryError as exc:
+        if args.debug:
+            raise
+        for warning in exc.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} error{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
+        return exc.exit_code
+    except ClusterforgeError as exc:
+        if args.debug:
+            raise
+        print(f"clusterforge: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""cluster.yaml -> Inventory, with every problem located at `cluster.yaml:LINE: PATH`.
+
+Hostile input is refused before it can cost anything: size, nesting depth,
+node count and YAML aliases are checked on the parser's event stream, before
+a document is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+
+from . import rules, yamlio
+from .errors import InventoryError, Problem
+from .model import Inventory
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 20
+MAX_NODES = 50_000
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An inventory that passed every rule, and the warnings it raised."""
+
+    inventory: Inventory
+    warnings: list[Problem]
+
+
+def check_file(path: Path) -> Checked:
+    source = path.name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(source, f"no such file: {path} (start from `clusterforge example > cluster.yaml`)") from None
+    except IsADirectoryError:
+        raise _fail(source, f"{path} is a directory, not an inventory file") from None
+    except OSError as exc:
+        raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
+    return check_bytes(raw, source)
+
+
+def check_bytes(raw: bytes, source: str = "cluster.yaml") -> Checked:
+    if len(raw) > MAX_BYTES:
+        raise _fail(source, f"the file is {len(raw)} bytes; an inventory is at most {MAX_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(source, f"not UTF-8 text (byte {exc.start})") from None
+    return check_text(text, source)
+
+
+def check_text(text: str, source: str = "cluster.yaml") -> Checked:
+    if not text.strip():
+        raise _fail(source, "the file is empty; start from `clusterforge example`")
+    _prescan(text, source)
+    try:
+        document = yamlio.loader().load(text)
+    except MarkedYAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    except YAMLError as exc:
+        raise _fail(source, f"not valid YAML: {exc}") from None
+    if not isinstance(document, CommentedMap):
+        kind = "empty" if document is None else f"a {_yaml_kind(document)}"
+        raise _fail(source, f"the top level must be a mapping (name:, kubernetes:, nodes: ...), not {kind}")
+
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+    data = _plain(document, (), lines, problems, source)
+    if problems:
+        raise InventoryError(problems)
+    try:
+        inventory = Inventory.model_validate(data)
+    except ValidationError as exc:
+        raise InventoryError([_pydantic_problem(err, data, lines, source) for err in exc.errors()]) from None
+
+    errors, warnings = rules.check(inventory)
+    located_warnings = [_locate(f.path, f.message, lines, source) for f in warnings]
+    if errors:
+        raise InventoryError([_locate(f.path, f.message, lines, source) for f in errors], located_warnings)
+    return Checked(inventory, sorted(located_warnings))
+
+
+def _fail(source: str, message: str, line: int = 0) -> InventoryError:
+    return InventoryError([Problem(line, "", message, source)])
+
+
+def _prescan(text: str, source: str) -> None:
+    """Walk the event stream once: no aliases, one document, bounded depth and size."""
+    depth = nodes = documents = 0
+    try:
+        for event in yamlio.loader().parse(text):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, AliasEvent):
+                raise _fail(source, f"YAML aliases (*{event.anchor}) are not allowed: write the value out", line)
+            if isinstance(event, DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _fail(source, "more than one YAML document: cluster.yaml holds exactly one", line)
+            if isinstance(event, NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _fail(source, f"more than {MAX_NODES} YAML values: this is not an inventory", line)
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _fail(source, f"nested deeper than {MAX_DEPTH} levels: this is not an inventory", line)
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except MarkedYAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    except YAMLError as exc:
+        raise _fail(source, f"not valid YAML: {exc}") from None
+
+
+def _yaml_error(exc: MarkedYAMLError, source: str) -> InventoryError:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 0
+    what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+    if "duplicate key" in what:
+        key = str(exc.problem).split('"')[1] if '"' in str(exc.problem) else ""
+        what = f"duplicate key {key!r}: each key may appear once in a mapping"
+    return _fail(source, f"not valid YAML: {what}", line)
+
+
+def _yaml_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
+
+
+def _plain(node: Any, loc: Loc, lines: dict[Loc, int], problems: list[Problem], source: str) -> Any:
+    """ruamel's round-trip objects -> plain Python, recording the line of every value."""
+    if isinstance(node, CommentedMap):
+        out = {}
+        for key in node:
+            line = node.lc.key(key)[0] + 1
+            if not isinstance(key, str):
+                problems.append(Problem(line, rules.show_path(loc), f"key {key!r} is not a string", source))
+                continue
+            lines[(*loc, key)] = line
+            out[key] = _plain(node[key], (*loc, key), lines, problems, source)
+        return out
+    if isinstance(node, CommentedSeq):
+        out_list = []
+        for index, item in enumerate(node):
+            lines[(*loc, index)] = node.lc.item(index)[0] + 1
+            out_list.append(_plain(item, (*loc, index), lines, problems, source))
+        return out_list
+    if isinstance(node, TaggedScalar):
+        problems.append(Problem(lines.get(loc, 0), rules.show_path(loc), f"YAML tag {node.tag.value!r} is not supported", source))
+        return None
+    if isinstance(node, bool) or node is None:
+        return node
+    for plain_type in (int, float, str):  # ScalarInt, ScalarFloat, ScalarString...
+        if isinstance(node, plain_type):
+            return plain_type(node)
+    return node  # dates and the like: pydantic names the wrong type
+
+
+def _locate(loc: Loc, message: str, lines: dict[Loc, int], source: str) -> Problem:
+    """The line of the deepest part of `loc` that exists in the file."""
+    for cut in range(len(loc), 0, -1):
+        if loc[:cut] in lines:
+            return Problem(lines[loc[:cut]], rules.show_path(loc), message, source)
+    return Problem(1, rules.show_path(loc), message, source)
+
+
+def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -> Problem:
+    # pydantic adds non-field steps to `loc` (union members, validator names):
+    # keep only the steps that walk the actual data, plus a final missing key.
+    loc: list[str | int] = []
+    node = data
+    for step in err["loc"]:
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        elif err["type"] == "missing" and step == err["loc"][-1]:
+            pass
+        else:
+            continue
+        loc.append(step)
+    return _locate(tuple(loc), _message(err), lines, source)
+
+
+def _message(err: Any) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        return "unknown key (see `clusterforge schema` for the keys allowed here)"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    value = err.get("input")
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _yaml_kind(value)
+    return f"{msg[0].lower()}{msg[1:]} (got {shown})"
