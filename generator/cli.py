@@ -11,9 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, loader, tools
+from . import __version__, loader, repo, tools
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
+from .render import meta
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -28,9 +29,7 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
-    schema = Inventory.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    out.write(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    out.write(json.dumps(meta.inventory_schema(), indent=2, sort_keys=True) + "\n")
     return 0
 
 
@@ -62,6 +61,44 @@ def summary(inv: Inventory, path: Path) -> str:
         f"  GitOps     {inv.gitops.engine} from {inv.gitops.repository} ({inv.gitops.branch})",
     ]
     return "\n".join(lines)
+
+
+def cmd_render(args: argparse.Namespace, out: TextIO) -> int:
+    directory = Path(args.directory)
+    plan = repo.render_repo(directory, check=args.check, force=args.force)
+    if args.check:
+        for path in plan.stale:
+            print(f"stale: {path}", file=out)
+        print(f"{len(plan.stale)} stale file(s)" if plan.stale else "up to date", file=out)
+        return 1 if plan.stale else 0
+    _report_plan(plan, out)
+    return 0
+
+
+def _report_plan(plan, out: TextIO) -> None:
+    for label, paths in (("created", plan.create), ("updated", plan.update), ("removed", plan.remove), ("forced", plan.conflicts)):
+        for path in paths:
+            print(f"{label:>8} {path}", file=out)
+    print(f"{len(plan.create)} created, {len(plan.update)} updated, {len(plan.remove)} removed, {len(plan.unchanged)} unchanged", file=out)
+
+
+def cmd_new(args: argparse.Namespace, out: TextIO) -> int:
+    if args.inventory:
+        text = loader.read_text(Path(args.inventory))
+    elif args.example:
+        text = example_text()
+    else:
+        raise ClusterforgeError("give --example or --inventory FILE")
+    plan = repo.new(Path(args.directory), text)
+    _report_plan(plan, out)
+    print(f"new cluster repository in {args.directory}", file=out)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
+    for path in repo.write_seed(Path(args.directory), args.node, Path(args.outdir), iso=args.iso):
+        print(path, file=out)
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
@@ -100,6 +137,21 @@ def build_parser() -> argparse.ArgumentParser:
     command("schema", cmd_schema, "print the JSON Schema of cluster.yaml")
     check = command("check", cmd_check, "validate an inventory only")
     check.add_argument("file", nargs="?", default="cluster.yaml", help="inventory file (default: ./cluster.yaml)")
+    new = command("new", cmd_new, "create a cluster repository from an inventory and render it")
+    new.add_argument("directory", metavar="DIR")
+    source = new.add_mutually_exclusive_group()
+    source.add_argument("--inventory", metavar="FILE", help="use this cluster.yaml (no prompts)")
+    source.add_argument("--example", action="store_true", help="use the reference home lab inventory")
+    new.add_argument("--no-input", action="store_true", help="never prompt")
+    render_cmd = command("render", cmd_render, "(re)generate the repository from its cluster.yaml")
+    render_cmd.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    render_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 if any file is stale")
+    render_cmd.add_argument("--force", action="store_true", help="overwrite files edited by hand")
+    seed = command("seed", cmd_seed, "build a node's NoCloud seed with its secrets (never commit the output)")
+    seed.add_argument("node", metavar="NODE")
+    seed.add_argument("outdir", metavar="OUTDIR")
+    seed.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    seed.add_argument("--iso", action="store_true", help="also write seed.iso (needs cloud-localds or genisoimage)")
     command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
     return parser
 

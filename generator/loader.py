@@ -36,26 +36,37 @@ class Checked:
 
 
 def check_file(path: Path) -> Checked:
+    return check_bytes(read_bytes(path), path.name)
+
+
+def read_text(path: Path) -> str:
+    """An inventory file's text, refused with the same messages as `check`."""
+    return _decode(read_bytes(path), path.name)
+
+
+def read_bytes(path: Path) -> bytes:
     source = path.name
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise _fail(source, f"no such file: {path} (start from `clusterforge example > cluster.yaml`)") from None
     except IsADirectoryError:
         raise _fail(source, f"{path} is a directory, not an inventory file") from None
     except OSError as exc:
         raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
-    return check_bytes(raw, source)
 
 
 def check_bytes(raw: bytes, source: str = "cluster.yaml") -> Checked:
+    return check_text(_decode(raw, source), source)
+
+
+def _decode(raw: bytes, source: str) -> str:
     if len(raw) > MAX_BYTES:
         raise _fail(source, f"the file is {len(raw)} bytes; an inventory is at most {MAX_BYTES} bytes")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _fail(source, f"not UTF-8 text (byte {exc.start})") from None
-    return check_text(text, source)
 
 
 def check_text(text: str, source: str = "cluster.yaml") -> Checked:

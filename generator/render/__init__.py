@@ -1,0 +1,1 @@
+"""Renderers: pure functions from the inventory to file contents (see tree.render)."""

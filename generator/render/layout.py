@@ -1,0 +1,47 @@
+"""Where every rendered file lives in the generated repository. Renderers and
+validators ask here instead of spelling paths themselves."""
+
+from __future__ import annotations
+
+from ..model import BgpPeer, Inventory, Node
+
+SECRETS_FILE = ".clusterforge/secrets.yaml"  # git-ignored, mode 0600 (SOPS-encrypted with age recipients)
+LOCK_FILE = ".clusterforge/lock"
+CACHE_DIR = ".clusterforge/cache"
+SCHEMA_FILE = ".clusterforge/cluster.schema.json"
+SEEDS_DIR = "seeds"  # where `clusterforge seed` output may go inside the repo (git-ignored)
+INVENTORY = "cluster.yaml"
+
+# One values file, read by the bootstrap Helm install and by the GitOps release.
+CILIUM_DIR = "infrastructure/controllers/cilium"
+CILIUM_VALUES = f"{CILIUM_DIR}/values.yaml"
+CILIUM_BOOTSTRAP = "bootstrap/install-cilium.sh"
+CONTROLLERS_DIR = "infrastructure/controllers"
+CONFIGS_DIR = "infrastructure/configs"
+ARGOCD_DIR = "argocd"
+
+
+def seed_dir(node: Node) -> str:
+    return f"nodes/{node.name}"
+
+
+def kubeadm_file(inv: Inventory, node: Node) -> str:
+    """The kubeadm config of a Kubernetes node: init for the first control plane, join otherwise."""
+    if node == inv.control_planes[0]:
+        return f"kubeadm/{node.name}-init.yaml"
+    return f"kubeadm/{node.name}-join.yaml"
+
+
+def loadbalancer_dir(node: Node) -> str:
+    return f"loadbalancers/{node.name}"
+
+
+ROUTER_FILE_NAMES = {"yamaha-rtx": "rtx.txt", "frr": "frr.conf", "bird": "bird.conf"}
+
+
+def router_file(peer: BgpPeer) -> str:
+    return f"routers/{peer.name}/{ROUTER_FILE_NAMES[peer.router]}"
+
+
+def flux_cluster_dir(inv: Inventory) -> str:
+    return f"clusters/{inv.name}"

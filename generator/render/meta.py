@@ -1,0 +1,38 @@
+"""Files that make the generated tree a working repository: the ignore rules
+that keep secrets and seeds out of git, and the inventory's JSON Schema that
+editors use through cluster.yaml's `yaml-language-server` line."""
+
+from __future__ import annotations
+
+import json
+
+from ..model import Inventory
+from . import layout
+
+
+def inventory_schema() -> dict:
+    schema = Inventory.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def gitignore() -> str:
+    return "\n".join(
+        [
+            "# Written by clusterforge. Secrets and seeds never belong in git.",
+            f"/{layout.SECRETS_FILE}",
+            f"/{layout.CACHE_DIR}/",
+            f"/{layout.SEEDS_DIR}/",
+            "*.iso",
+            ".nox/",
+            "",
+        ]
+    )
+
+
+def render(inv: Inventory) -> dict[str, str]:
+    del inv  # the same for every cluster
+    return {
+        ".gitignore": gitignore(),
+        layout.SCHEMA_FILE: json.dumps(inventory_schema(), indent=2, sort_keys=True) + "\n",
+    }

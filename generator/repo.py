@@ -1,0 +1,173 @@
+"""Operations on a generated repository: create one, render it, build a node's
+seed. They tie loader -> renderers -> writer together; the disk work itself is
+the writer's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import loader, secrets, tools, writer, yamlio
+from .errors import ClusterforgeError
+from .loader import Checked
+from .model import Inventory
+from .render import layout
+
+SCHEMA_LINE = f"# yaml-language-server: $schema={layout.SCHEMA_FILE}\n"
+
+
+def load(repo: Path) -> Checked:
+    return loader.check_file(repo / layout.INVENTORY)
+
+
+def render_repo(repo: Path, *, check: bool = False, force: bool = False) -> writer.Plan:
+    inv = load(repo).inventory
+    from .render import tree  # TEMP until every renderer module exists
+
+    rendered = tree.render(inv)
+    if check:
+        return writer.plan(repo, rendered)
+    plan = writer.write(repo, rendered, force=force)
+    ensure_secrets(repo, inv)
+    return plan
+
+
+def new(dest: Path, inventory_text: str, *, force: bool = False) -> writer.Plan:
+    """Create DEST holding cluster.yaml and its rendering, or nothing at all.
+
+    Everything is built in a temporary sibling folder and moved into place at
+    the end, so a bad inventory or a crash leaves no half-made folder behind.
+    """
+    loader.check_text(inventory_text, layout.INVENTORY)  # exit 2 before anything exists
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ClusterforgeError(f"{dest} already exists and is not empty")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        text = inventory_text if inventory_text.startswith(SCHEMA_LINE) else SCHEMA_LINE + inventory_text
+        (staging / layout.INVENTORY).write_text(text, encoding="utf-8")
+        plan = render_repo(staging, force=force)
+        if dest.exists():
+            dest.rmdir()
+        os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return plan
+
+
+# --- secrets -----------------------------------------------------------------
+
+
+def secrets_path(repo: Path) -> Path:
+    return repo / layout.SECRETS_FILE
+
+
+def ensure_secrets(repo: Path, inv: Inventory) -> secrets.ClusterSecrets:
+    """Create the secrets file when missing; add passwords for new BGP peers."""
+    path = secrets_path(repo)
+    existing = read_secrets(repo) if path.exists() else None
+    wanted = secrets.complete(existing, inv) if existing else secrets.generate(inv)
+    if wanted != existing:
+        write_secrets(repo, inv, wanted)
+    return wanted
+
+
+def read_secrets(repo: Path) -> secrets.ClusterSecrets:
+    path = secrets_path(repo)
+    if not path.exists():
+        raise ClusterforgeError(f"{path} does not exist: run `clusterforge render` first")
+    text = path.read_text(encoding="utf-8")
+    data = yamlio.loader().load(text)
+    if isinstance(data, dict) and "sops" in data:
+        sops = tools.require("sops")
+        text = tools.run([str(sops), "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(path)]).stdout
+        data = yamlio.loader().load(text)
+    return secrets.from_data(data, str(path))
+
+
+def write_secrets(repo: Path, inv: Inventory, values: secrets.ClusterSecrets) -> None:
+    text = "# Secrets of this cluster: never commit this file in plaintext.\n" + yamlio.dump(values.as_data())
+    path = secrets_path(repo)
+    recipients = inv.secrets.age_recipients
+    if recipients:
+        sops = tools.require("sops")
+        text = tools.run(
+            [str(sops), "--encrypt", "--age", ",".join(recipients), "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
+            input=text,
+        ).stdout
+    writer.write_private(path, text)
+
+
+# --- seeds -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seed:
+    files: dict[str, str]  # user-data, meta-data, network-config
+
+
+def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -> Seed:
+    from .render import cloudinit, kubeadm  # noqa: PLC0415 (renderers are heavy; only seeds need them here)
+
+    node = next((n for n in inv.nodes if n.name == node_name), None)
+    if node is None:
+        raise ClusterforgeError(f"no node named {node_name!r} (nodes: {', '.join(n.name for n in inv.nodes)})")
+    user_data = cloudinit.user_data(inv, node)
+    if node.role != "loadbalancer":
+        is_join = node != inv.control_planes[0]
+        if is_join and values.ca_cert_hash is None:
+            raise ClusterforgeError(
+                f"{node.name} joins the cluster, which needs the CA certificate hash of the first control plane: "
+                f"after `kubeadm init` on {inv.control_planes[0].name}, put it into {layout.SECRETS_FILE} as caCertHash "
+                "(the README's bootstrap steps show the command)"
+            )
+        user_data = cloudinit.with_kubeadm_config(user_data, kubeadm.with_secrets(inv, node, values))
+    rendered = cloudinit.render(inv)
+    base = layout.seed_dir(node)
+    return Seed(
+        {
+            "user-data": "#cloud-config\n" + yamlio.dump(user_data),
+            "meta-data": rendered[f"{base}/meta-data"],
+            "network-config": rendered[f"{base}/network-config"],
+        }
+    )
+
+
+def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -> list[Path]:
+    inv = load(repo).inventory
+    _refuse_tracked_location(repo, outdir)
+    seed = build_seed(inv, node_name, read_secrets(repo))
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in seed.files.items():
+        writer.write_private(outdir / name, text)
+        written.append(outdir / name)
+    if iso:
+        written.append(_nocloud_iso(outdir))
+    return written
+
+
+def _refuse_tracked_location(repo: Path, outdir: Path) -> None:
+    """Seeds hold secrets: inside the repository they may only go to the ignored seeds/ folder."""
+    repo_abs, out_abs = repo.resolve(), outdir.resolve()
+    if out_abs.is_relative_to(repo_abs) and not out_abs.is_relative_to(repo_abs / layout.SEEDS_DIR):
+        raise ClusterforgeError(f"{outdir} is inside the repository: seeds hold secrets; write them outside it or under {layout.SEEDS_DIR}/")
+
+
+def _nocloud_iso(outdir: Path) -> Path:
+    iso = outdir / "seed.iso"
+    if cloud_localds := tools.find_tool("cloud-localds"):
+        argv = [str(cloud_localds), "--network-config", str(outdir / "network-config"), str(iso), str(outdir / "user-data"), str(outdir / "meta-data")]
+    elif genisoimage := tools.find_tool("genisoimage"):
+        # NoCloud finds its seed on a volume labelled "cidata".
+        files = [str(outdir / name) for name in ("user-data", "meta-data", "network-config")]
+        argv = [str(genisoimage), "-quiet", "-output", str(iso), "-volid", "cidata", "-joliet", "-rock", *files]
+    else:
+        raise ClusterforgeError("building a NoCloud ISO needs cloud-localds (cloud-image-utils) or genisoimage; run `clusterforge doctor`")
+    tools.run(argv)
+    os.chmod(iso, 0o600)
+    return iso
