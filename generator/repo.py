@@ -7,14 +7,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import loader, secrets, tools, writer, yamlio
 from .errors import ClusterforgeError
 from .loader import Checked
 from .model import Inventory
-from .render import layout
+from .render import cloudinit, layout, tree
 
 SCHEMA_LINE = f"# yaml-language-server: $schema={layout.SCHEMA_FILE}\n"
 
@@ -25,8 +24,6 @@ def load(repo: Path) -> Checked:
 
 def render_repo(repo: Path, *, check: bool = False, force: bool = False) -> writer.Plan:
     inv = load(repo).inventory
-    from .render import tree  # TEMP until every renderer module exists
-
     rendered = tree.render(inv)
     if check:
         return writer.plan(repo, rendered)
@@ -105,36 +102,17 @@ def write_secrets(repo: Path, inv: Inventory, values: secrets.ClusterSecrets) ->
 # --- seeds -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Seed:
-    files: dict[str, str]  # user-data, meta-data, network-config
-
-
-def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -> Seed:
-    from .render import cloudinit, kubeadm  # noqa: PLC0415 (renderers are heavy; only seeds need them here)
-
+def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -> dict[str, str]:
     node = next((n for n in inv.nodes if n.name == node_name), None)
     if node is None:
         raise ClusterforgeError(f"no node named {node_name!r} (nodes: {', '.join(n.name for n in inv.nodes)})")
-    user_data = cloudinit.user_data(inv, node)
-    if node.role != "loadbalancer":
-        is_join = node != inv.control_planes[0]
-        if is_join and values.ca_cert_hash is None:
-            raise ClusterforgeError(
-                f"{node.name} joins the cluster, which needs the CA certificate hash of the first control plane: "
-                f"after `kubeadm init` on {inv.control_planes[0].name}, put it into {layout.SECRETS_FILE} as caCertHash "
-                "(the README's bootstrap steps show the command)"
-            )
-        user_data = cloudinit.with_kubeadm_config(user_data, kubeadm.with_secrets(inv, node, values))
-    rendered = cloudinit.render(inv)
-    base = layout.seed_dir(node)
-    return Seed(
-        {
-            "user-data": "#cloud-config\n" + yamlio.dump(user_data),
-            "meta-data": rendered[f"{base}/meta-data"],
-            "network-config": rendered[f"{base}/network-config"],
-        }
-    )
+    if node.role != "loadbalancer" and node != inv.control_planes[0] and values.ca_cert_hash is None:
+        raise ClusterforgeError(
+            f"{node.name} joins the cluster, which needs the CA certificate hash of the first control plane: "
+            f"after `kubeadm init` on {inv.control_planes[0].name}, put it into {layout.SECRETS_FILE} as caCertHash "
+            "(the repository's README shows the command)"
+        )
+    return cloudinit.seed(inv, node, values)
 
 
 def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -> list[Path]:
@@ -143,7 +121,7 @@ def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -
     seed = build_seed(inv, node_name, read_secrets(repo))
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in seed.files.items():
+    for name, text in seed.items():
         writer.write_private(outdir / name, text)
         written.append(outdir / name)
     if iso:

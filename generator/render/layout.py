@@ -11,6 +11,8 @@ CACHE_DIR = ".clusterforge/cache"
 SCHEMA_FILE = ".clusterforge/cluster.schema.json"
 SEEDS_DIR = "seeds"  # where `clusterforge seed` output may go inside the repo (git-ignored)
 INVENTORY = "cluster.yaml"
+README = "README.md"
+README_JA = "README.ja.md"  # written when docs.language is ja
 
 # One values file, read by the bootstrap Helm install and by the GitOps release.
 CILIUM_DIR = "infrastructure/controllers/cilium"
@@ -19,6 +21,11 @@ CILIUM_BOOTSTRAP = "bootstrap/install-cilium.sh"
 CONTROLLERS_DIR = "infrastructure/controllers"
 CONFIGS_DIR = "infrastructure/configs"
 ARGOCD_DIR = "argocd"
+# Cilium's CRD objects (applied after the chart, which makes the operator register the CRDs).
+CILIUM_BGP = f"{CONFIGS_DIR}/cilium-bgp.yaml"
+LB_IPPOOLS = f"{CONFIGS_DIR}/lb-ippools.yaml"
+ARGOCD_ROOT = f"{ARGOCD_DIR}/root.yaml"
+ARGOCD_APPS_DIR = f"{ARGOCD_DIR}/apps"
 
 
 def seed_dir(node: Node) -> str:

@@ -1,0 +1,248 @@
+"""Finding the external tools and running them: the one subprocess primitive.
+
+Every external command goes through `run`, so a failure always surfaces as
+ToolFailed (with argv, exit code and output) and a missing binary as ToolMissing
+with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sh
+
+from .errors import ToolFailed, ToolMissing
+from .toolpins import DEBIAN_TOOLS, GO_TOOLS, KUBEADM_PACKAGE, KUBERNETES_VERSION, buildinfo_version, kubeadm_binary
+
+TOOLS_DIR_ENV = "CLUSTERFORGE_TOOLS_DIR"
+
+# name -> (arguments that print the version, regex whose group 1 is the version).
+# Written from the real output of the pinned builds and Debian 12's packages, e.g.
+# kubeconform: "development" (go install builds carry no version; build info has it),
+# helm: "v3.22" (likewise), keepalived/bird: on stderr, vtysh: only in --help.
+VERSION_PROBES: dict[str, tuple[tuple[str, ...], str] | None] = {
+    "kubeconform": (("-v",), r"^v?(\d+\.\d+\.\d+\S*)"),
+    "helm": (("version", "--short"), r"^(v\d+\.\d+(?:\.\d+)?)"),
+    "kustomize": (("version",), r"^(v\d+\.\d+\.\d+)"),
+    "gobgp": (("--version",), r"gobgp version (\d+\.\d+\.\d+)"),
+    "gobgpd": (("--version",), r"gobgpd version (\d+\.\d+\.\d+)"),
+    "kubeadm": (("version", "-o", "short"), r"^(v\d+\.\d+\.\d+\S*)"),
+    "haproxy": (("-v",), r"HAProxy version (\S+)"),
+    "keepalived": (("--version",), r"Keepalived v(\S+)"),
+    "cloud-init": (("--version",), r"cloud-init (\d\S*)"),
+    "vtysh": (("--help",), r"FRR \(version (\S+?)\)"),
+    "bird": (("--version",), r"BIRD version (\S+)"),
+    "shellcheck": (("--version",), r"^version: (\S+)"),
+    "ip": (("-V",), r"iproute2-(\S+?),"),
+    "cloud-localds": None,  # has no version option; being there is what counts
+    "genisoimage": (("--version",), r"genisoimage (\S+)"),
+}
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class ToolStatus:
+    name: str
+    path: Path | None
+    version: str | None  # as the tool (or, failing that, its Go build info) reports it
+    pinned: str | None  # None for Debian tools: whatever the distribution ships
+    hint: str
+    optional: bool = False
+
+    @property
+    def ok(self) -> bool:
+        if self.path is None:
+            return False
+        return self.pinned is None or (self.version is not None and _same_version(self.version, self.pinned))
+
+
+def _same_version(found: str, pinned: str) -> bool:
+    return found.removeprefix("v") == pinned.removeprefix("v")
+
+
+def install_hint(name: str, kubernetes_version: str = KUBERNETES_VERSION) -> str:
+    if name == "kubeadm":
+        return f"nox -s tools -- {kubernetes_version.removeprefix('v')}"
+    if name in GO_TOOLS:
+        return "nox -s tools"
+    if name in DEBIAN_TOOLS:
+        return f"apt-get install {DEBIAN_TOOLS[name].apt}"
+    return f"install {name}"
+
+
+def search_dirs() -> list[Path]:
+    """$CLUSTERFORGE_TOOLS_DIR, the working tree's .tools/bin, the source checkout's, then PATH."""
+    dirs: list[Path] = []
+    if env := os.environ.get(TOOLS_DIR_ENV):
+        dirs.append(Path(env))
+    cwd = Path.cwd()
+    tree = next((d / ".tools" / "bin" for d in (cwd, *cwd.parents) if (d / ".tools" / "bin").is_dir()), None)
+    checkout = Path(__file__).resolve().parents[1] / ".tools" / "bin"  # editable install / run from source
+    dirs += [d for d in (tree, checkout) if d is not None and d.is_dir()]
+    dirs += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
+    unique: list[Path] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def find_tool(name: str) -> Path | None:
+    """The first executable called exactly `name` in search order."""
+    return next((d / name for d in search_dirs() if _executable(d / name)), None)
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def find_kubeadm(kubernetes_version: str = KUBERNETES_VERSION) -> Path | None:
+    """kubeadm for a Kubernetes version: the exact build if any, else one of the same minor
+    (highest patch), else a plain `kubeadm` that reports the same minor."""
+    exact = find_tool(kubeadm_binary(kubernetes_version))
+    if exact:
+        return exact
+    want = _minor(kubernetes_version)
+    for d in search_dirs():
+        same = [p for p in d.glob("kubeadm-v*") if _executable(p) and _minor(p.name.removeprefix("kubeadm-")) == want]
+        if same:
+            return max(same, key=lambda p: tuple(int(x) for x in re.findall(r"\d+", p.name)))
+    plain = find_tool("kubeadm")
+    return plain if plain and _minor(_reported_version(plain, "kubeadm") or "") == want else None
+
+
+def require(name: str, *, kubernetes_version: str = KUBERNETES_VERSION) -> Path:
+    """Like find_tool (find_kubeadm for "kubeadm"), but a missing tool raises ToolMissing."""
+    path = find_kubeadm(kubernetes_version) if name == "kubeadm" else find_tool(name)
+    if path is None:
+        shown = kubeadm_binary(kubernetes_version) if name == "kubeadm" else name
+        raise ToolMissing(shown, install_hint(name, kubernetes_version))
+    return path
+
+
+def _text(out: str | bytes | None) -> str:
+    # TimeoutExpired carries bytes even in text mode.
+    return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+
+
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    ok_codes: Sequence[int] = (0,),
+    input: str | None = None,
+) -> Completed:
+    """Run argv (no shell) and capture its output as text.
+
+    `env` is added to the current environment rather than replacing it (tools need
+    PATH and HOME). Raises ToolFailed on an exit code outside ok_codes or on a
+    timeout (returncode None), ToolMissing if argv[0] does not exist.
+    """
+    args = [os.fspath(a) for a in argv]
+    try:
+        p = subprocess.run(
+            args,
+            cwd=cwd,
+            env={**os.environ, **env} if env is not None else None,
+            timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            # No stdin unless given: a tool waiting for a terminal would hang until the timeout.
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise ToolFailed(args, None, _text(e.stdout), _text(e.stderr)) from None
+    except FileNotFoundError as e:
+        if e.filename != args[0]:
+            raise  # a missing cwd is our bug, not a missing tool
+        name = Path(args[0]).name
+        raise ToolMissing(name, install_hint(name)) from None
+    if p.returncode not in ok_codes:
+        raise ToolFailed(args, p.returncode, p.stdout, p.stderr)
+    return Completed(args, p.returncode, p.stdout, p.stderr)
+
+
+def helm(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 300) -> str:
+    """Run the pinned helm through `sh` and return its stdout; failures become ToolFailed
+    exactly as in run()."""
+    argv = [str(require("helm")), *args]
+    workdir = None if cwd is None else os.fspath(cwd)
+    try:
+        # _tty_out=False: sh defaults to a pseudo-terminal, which would change helm's output.
+        return str(sh.Command(argv[0])(*args, _cwd=workdir, _timeout=timeout, _tty_out=False))
+    except sh.ErrorReturnCode as e:
+        raise ToolFailed(argv, e.exit_code, _text(e.stdout), _text(e.stderr)) from None
+    except sh.TimeoutException:
+        raise ToolFailed(argv, None, "", "") from None
+
+
+def _reported_version(path: Path, name: str) -> str | None:
+    """The version the tool prints about itself, or None if it prints none we recognise."""
+    spec = VERSION_PROBES[name]
+    if spec is None:
+        return None
+    args, pattern = spec
+    try:
+        done = run([path, *args], timeout=30)
+    except ToolFailed:
+        return None
+    m = re.search(pattern, done.stdout + "\n" + done.stderr, re.M)
+    return m.group(1) if m else None
+
+
+def _build_info_version(path: Path, package: str) -> str | None:
+    """The module version Go stamped into the binary; `go install` builds of helm and
+    kubeconform print "v3.22"/"development" themselves but carry the real version here."""
+    go = shutil.which("go")
+    if go is None:
+        return None
+    try:
+        return buildinfo_version(run([go, "version", "-m", path], timeout=30).stdout, package)
+    except ToolFailed:
+        return None
+
+
+def probe(name: str, *, kubernetes_version: str = KUBERNETES_VERSION) -> ToolStatus:
+    """Find a tool and read its version; `kubernetes_version` selects the kubeadm build."""
+    shown, pinned, package = name, None, None
+    if name == "kubeadm":
+        shown, package = kubeadm_binary(kubernetes_version), KUBEADM_PACKAGE
+        pinned = f"v{kubernetes_version.removeprefix('v')}"
+    elif name in GO_TOOLS:
+        pinned, package = GO_TOOLS[name].version, GO_TOOLS[name].package
+    path = find_kubeadm(kubernetes_version) if name == "kubeadm" else find_tool(name)
+    version = _reported_version(path, name) if path else None
+    if path and package and pinned and not _same_version(version or "", pinned):
+        version = _build_info_version(path, package) or version
+    optional = name in DEBIAN_TOOLS and DEBIAN_TOOLS[name].optional
+    return ToolStatus(shown, path, version, pinned, install_hint(name, kubernetes_version), optional)
+
+
+def doctor(kubernetes_versions: Sequence[str] = (KUBERNETES_VERSION,)) -> list[ToolStatus]:
+    """Status of every tool: the Go tools, one kubeadm per Kubernetes version, the Debian tools."""
+    return [
+        *(probe(name) for name in GO_TOOLS),
+        *(probe("kubeadm", kubernetes_version=v) for v in kubernetes_versions),
+        *(probe(name) for name in DEBIAN_TOOLS),
+    ]

@@ -1,0 +1,46 @@
+"""What every validator check is and returns.
+
+A check is a small adapter around one real tool. It declares the files it
+reads (so its result can be cached by a hash of their contents plus the tool's
+version) and returns one Result per file (or per cross-file finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model import Inventory
+
+
+@dataclass(frozen=True)
+class Result:
+    check: str  # e.g. "kubeconform", "haproxy -c"
+    file: str  # repository-relative path the finding is about
+    ok: bool
+    message: str = ""  # the tool's own words on failure
+    hint: str = ""  # what to do about it
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of validation work: a tool run over some files of the repository."""
+
+    check: str
+    inputs: tuple[str, ...]  # repository-relative paths whose content decides the result
+    run: Callable[[], list[Result]]
+    tool_version: str = ""  # part of the cache key
+    extra_key: str = ""  # anything else that decides the result (flags, cache contents' hash)
+
+
+@dataclass(frozen=True)
+class Context:
+    repo: Path
+    inventory: Inventory
+    cache_dir: Path  # $CLUSTERFORGE_CACHE_DIR or ~/.cache/clusterforge
+    rendered: dict[str, str] = field(default_factory=dict)  # what render would write (for consistency checks)
+
+
+# A check module exposes `jobs(ctx: Context) -> list[Job]`.
+JobsFactory = Callable[[Context], list[Job]]

@@ -1,0 +1,289 @@
+"""The offline caches validation works from, all under $CLUSTERFORGE_CACHE_DIR
+(default ~/.cache/clusterforge):
+
+    schemas/crds/<group>/<kind>_<version>.json   CRD schemas, datreeio CRDs-catalog layout
+    schemas/kubernetes/<pkg version>/<dir>/      core schemas from kubernetes-validate, made offline-resolvable
+    charts/<name>-<version>.tgz + index.json     chart archives and where each came from
+    results/<key>.json                           check results keyed by a hash of their inputs
+
+Only the pull commands go online; everything else reads these folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from .. import versions, yamlio
+from . import crd2schema
+from ..errors import ClusterforgeError
+
+CACHE_ENV = "CLUSTERFORGE_CACHE_DIR"
+CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
+HTTP_TIMEOUT = 60
+# kubernetes-validate's schemas give every file an https $id and refs such as
+# "/api/_definitions.json#/$defs/...", which resolve against that $id to a URL
+# kubeconform would fetch. Made relative, they resolve next to the file, offline.
+_DEFINITIONS_REF = "/api/_definitions.json"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "clusterforge"
+
+
+def crd_catalog(cache: Path) -> Path:
+    return cache / "schemas" / "crds"
+
+
+def charts_dir(cache: Path) -> Path:
+    return cache / "charts"
+
+
+def results_dir(cache: Path) -> Path:
+    return cache / "results"
+
+
+def chart_archive(cache: Path, chart: str, version: str) -> Path:
+    return charts_dir(cache) / f"{chart}-{version}.tgz"
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """One hash over every file below root (relative path and content); "" if root is missing."""
+    if not root.is_dir():
+        return ""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + file_digest(path).encode() + b"\n")
+    return h.hexdigest()
+
+
+def _atomic_dir(target: Path, fill: Any) -> Path:
+    """Build a folder in a sibling temp dir with fill(tmp) and move it into place, so
+    concurrent runs or a kill never leave a half-written cache folder."""
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        fill(tmp)
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():  # another run won the race if it exists now
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _atomic_file(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, target)
+
+
+# --- core Kubernetes schemas ---------------------------------------------------------
+
+
+def kubernetes_schema_dir_name(kubernetes_version: str) -> str:
+    """kubernetes-validate ships one folder per minor, named for its .0 release."""
+    major, minor = versions.minor(kubernetes_version)
+    return f"v{major}.{minor}.0-local-strict"
+
+
+def _package_schemas(kubernetes_version: str) -> Path:
+    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    source = Path(str(root)) / kubernetes_schema_dir_name(kubernetes_version)
+    if not source.is_dir():
+        have = sorted(p.name.removesuffix("-local-strict") for p in Path(str(root)).glob("v*-local-strict"))
+        raise ClusterforgeError(
+            f"kubernetes-validate {metadata.version('kubernetes-validate')} has no schemas for Kubernetes "
+            f"{kubernetes_version} (it has {', '.join(have)}): upgrade it with `pip install -U kubernetes-validate`"
+        )
+    return source
+
+
+def _relative_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: v.replace(_DEFINITIONS_REF, "_definitions.json") if k == "$ref" and isinstance(v, str) else _relative_refs(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_relative_refs(v) for v in node]
+    return node
+
+
+def kubernetes_schemas(cache: Path, kubernetes_version: str) -> Path:
+    """The strict core schemas of the cluster's minor, rewritten once so that kubeconform
+    resolves their refs from the folder itself (see _DEFINITIONS_REF)."""
+    source = _package_schemas(kubernetes_version)
+    target = cache / "schemas" / "kubernetes" / metadata.version("kubernetes-validate") / source.name
+
+    def fill(tmp: Path) -> None:
+        for path in source.glob("*.json"):
+            schema = _relative_refs(json.loads(path.read_text(encoding="utf-8")))
+            schema.pop("$id", None)  # only the top-level $id: "$id" may also be a property name
+            (tmp / path.name).write_text(json.dumps(schema), encoding="utf-8")
+
+    return _atomic_dir(target, fill)
+
+
+def has_core_schema(schema_dir: Path, api_version: str, kind: str) -> bool:
+    """Whether a kind is built into Kubernetes: kubeconform's file name for it exists.
+    Same naming as kubeconform's {{.ResourceKind}}{{.KindSuffix}}."""
+    group, _, version = api_version.rpartition("/")
+    suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
+    return (schema_dir / f"{kind.lower()}{suffix.lower()}.json").is_file()
+
+
+def converted_schemas(cache: Path, crds: list[dict[str, Any]]) -> Path:
+    """Schemas converted from these CRDs, in a folder named by their content hash."""
+    key = hashlib.sha256(json.dumps(crds, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return _atomic_dir(cache / "schemas" / "converted" / key, lambda tmp: crd2schema.write_schemas(crds, tmp))
+
+
+# --- CRD catalog ---------------------------------------------------------------------
+
+
+def catalog_file(api_version: str, kind: str) -> str:
+    """The catalog's relative path of a kind: <group>/<kind>_<version>.json."""
+    group, _, version = api_version.rpartition("/")
+    return f"{group}/{kind.lower()}_{version}.json"
+
+
+def pull_schemas_from_dir(source: Path, cache: Path) -> int:
+    """Copy a catalog folder (<group>/<kind>_<version>.json) into the cache; returns the file count."""
+    if not source.is_dir():
+        raise ClusterforgeError(f"{source} is not a folder")
+    files = sorted(source.glob("*/*.json"))
+    if not files:
+        raise ClusterforgeError(f"{source} holds no <group>/<kind>_<version>.json files")
+    dest = crd_catalog(cache)
+    for path in files:
+        _atomic_file(dest / path.relative_to(source), path.read_bytes())
+    return len(files)
+
+
+def http_get(url: str) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:
+            return response.read()
+    except urllib.error.HTTPError as e:
+        raise ClusterforgeError(f"GET {url}: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, TimeoutError) as e:
+        reason = getattr(e, "reason", e)
+        raise ClusterforgeError(f"GET {url}: {reason} (pulling needs network access to it)") from None
+
+
+def pull_schemas_from_url(base_url: str, wanted: list[tuple[str, str]], cache: Path) -> tuple[list[str], list[str]]:
+    """Download the catalog files of (apiVersion, kind) pairs; returns (fetched, not in the catalog)."""
+    fetched, missing = [], []
+    for api_version, kind in sorted(set(wanted)):
+        rel = catalog_file(api_version, kind)
+        try:
+            data = http_get(f"{base_url.rstrip('/')}/{rel}")
+        except ClusterforgeError as e:
+            if "HTTP 404" not in str(e):
+                raise
+            missing.append(rel)
+            continue
+        json.loads(data)  # a proxy's HTML error page must not land in the cache
+        _atomic_file(crd_catalog(cache) / rel, data)
+        fetched.append(rel)
+    return fetched, missing
+
+
+# --- charts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartRef:
+    repository: str  # the Helm repository URL the release names
+    chart: str
+    version: str
+
+
+def chart_index(cache: Path) -> dict[str, dict[str, str]]:
+    path = charts_dir(cache) / "index.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def pull_chart(ref: ChartRef, cache: Path, mirror: str | None = None) -> Path:
+    """Fetch a chart archive through the repository's index.yaml (or the mirror's),
+    verify the index's digest, store it as charts/<name>-<version>.tgz."""
+    base = (mirror or ref.repository).rstrip("/") + "/"
+    index_url = urllib.parse.urljoin(base, "index.yaml")
+    index = yamlio.loader().load(http_get(index_url).decode("utf-8"))
+    entries = (index or {}).get("entries", {}).get(ref.chart) or []
+    entry = next((e for e in entries if str(e.get("version")) == ref.version), None)
+    if entry is None:
+        have = ", ".join(str(e.get("version")) for e in entries) or "none"
+        raise ClusterforgeError(f"{index_url} has no {ref.chart} {ref.version} (versions: {have})")
+    url = urllib.parse.urljoin(index_url, entry["urls"][0])  # index URLs may be relative to the index
+    data = http_get(url)
+    digest = hashlib.sha256(data).hexdigest()
+    expected = entry.get("digest")
+    if expected is not None and str(expected) != digest:
+        raise ClusterforgeError(f"{url}: sha256 {digest} does not match the index's digest {expected}")
+    archive = chart_archive(cache, ref.chart, ref.version)
+    _atomic_file(archive, data)
+    index_entries = chart_index(cache)
+    index_entries[archive.name] = {"repository": ref.repository, "url": url, "digest": digest}
+    _atomic_file(charts_dir(cache) / "index.json", (json.dumps(index_entries, indent=2, sort_keys=True) + "\n").encode())
+    return archive
+
+
+@dataclass(frozen=True)
+class ChartFiles:
+    """What validation reads from a chart archive without unpacking it."""
+
+    metadata: dict[str, Any]  # Chart.yaml
+    values: dict[str, Any]  # values.yaml (the defaults)
+    schema: dict[str, Any]  # values.schema.json, {} when the chart has none
+    crds: list[dict[str, Any]]  # the documents in crds/ (plain YAML, never templated)
+    files: dict[str, str]  # every other text file by chart-relative path (value files Argo CD may name)
+
+
+def read_chart(archive: Path) -> ChartFiles:
+    texts: dict[str, str] = {}
+    with tarfile.open(archive, "r:gz") as tar:
+        for member in tar.getmembers():
+            _, _, rel = member.name.partition("/")  # archives hold one top folder, the chart's name
+            # Only the top chart's own files: subcharts live under charts/ with their own values.
+            if member.isfile() and not rel.startswith("charts/") and rel.endswith((".yaml", ".yml", ".json")):
+                stream = tar.extractfile(member)
+                if stream is not None:
+                    texts[rel] = stream.read().decode("utf-8", errors="replace")
+    load = yamlio.loader().load
+    crds = [
+        doc
+        for rel, text in sorted(texts.items())
+        if rel.startswith("crds/") and not rel.endswith(".json")
+        for doc in yamlio.loader().load_all(text)
+        if isinstance(doc, dict)
+    ]
+    return ChartFiles(
+        metadata=load(texts.get("Chart.yaml", "")) or {},
+        values=load(texts.get("values.yaml", "")) or {},
+        schema=json.loads(texts["values.schema.json"]) if "values.schema.json" in texts else {},
+        crds=crds,
+        files=texts,
+    )

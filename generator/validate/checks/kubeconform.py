@@ -1,0 +1,168 @@
+"""kubeconform over everything the GitOps engine applies: each Flux Kustomization's
+or Argo CD Application's directory (built with kustomize when it is a kustomization),
+the entry point itself, and (through the helm check) every chart's rendered output.
+
+Schemas, first match wins: the cluster minor's core schemas (kubernetes-validate),
+the CRD catalog cache, then schemas converted from CRDs the repository or its
+charts ship. A kind without a schema fails: nothing goes unvalidated silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ... import tools
+from .. import caches, crd2schema, gitops
+from ..base import Context, Job, Result
+
+CHECK = "kubeconform"
+# apiVersion/Kind -> why no schema can exist for it. Listed kinds pass as
+# "unvalidated" instead of failing; empty because every kind we render has a schema.
+UNVALIDATED: dict[str, str] = {}
+MISSING_SCHEMA = "could not find schema for"
+
+
+@dataclass(frozen=True)
+class Schemas:
+    kubernetes_version: str
+    core: Path  # kubernetes-validate's strict schemas of the cluster's minor
+    catalog: Path  # the CRD catalog cache
+    converted: tuple[Path, ...]  # schemas converted from CRDs, in catalog layout
+    digest: str  # what the schemas beyond the pinned core ones hash to (a cache key part)
+
+    def locations(self) -> list[str]:
+        layout = "{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json"
+        # The core folder is already the minor's strict one; kubeconform adds KindSuffix
+        # (-<group>-<version>, or -<version> for the core group) as the package names files.
+        return [
+            f"{self.core}/{{{{.ResourceKind}}}}{{{{.KindSuffix}}}}.json",
+            f"{self.catalog}/{layout}",
+            *(f"{d}/{layout}" for d in self.converted),
+        ]
+
+    def with_converted(self, directory: Path) -> Schemas:
+        return Schemas(self.kubernetes_version, self.core, self.catalog, (*self.converted, directory), self.digest)
+
+
+def prepare(ctx: Context, discovery: gitops.Discovery) -> Schemas:
+    """The schema folders for this repository: CRDs found in it or in its cached charts'
+    crds/ are converted once into a folder named by their content hash."""
+    version = ctx.inventory.kubernetes.version
+    core = caches.kubernetes_schemas(ctx.cache_dir, version)
+    catalog = caches.crd_catalog(ctx.cache_dir)
+    crds = [doc for _, doc in discovery.objects if crd2schema.is_crd(doc)] + chart_crds(ctx.cache_dir, discovery)
+    converted = (caches.converted_schemas(ctx.cache_dir, crds),) if crds else ()
+    digest = hashlib.sha256("\n".join([caches.tree_digest(catalog), *(d.name for d in converted)]).encode()).hexdigest()
+    return Schemas(version, core, catalog, converted, digest)
+
+
+def chart_crds(cache: Path, discovery: gitops.Discovery) -> list[dict[str, Any]]:
+    out = []
+    for release in discovery.releases:
+        if release.chart is not None:
+            archive = caches.chart_archive(cache, release.chart.chart, release.chart.version)
+            if archive.is_file():
+                out += caches.read_chart(archive).crds
+    return out
+
+
+def tool_version(name: str) -> str:
+    """A tool's name and version as a cache key part (probed once per jobs() call)."""
+    return f"{name} {tools.probe(name).version or 'unknown'}"
+
+
+def _error_lines(msg: str) -> list[str]:
+    """kubeconform's one-line jsonschema message as one line per failing location."""
+    if "jsonschema validation failed" not in msg:
+        return [msg]
+    parts = [p.strip() for p in msg.split(" - at ")[1:]]
+    leaves = [p for p in parts if not p.endswith(": validation failed")]
+    return [f"at {p}" for p in (leaves or parts)]
+
+
+def _describe(resource: dict[str, Any]) -> str:
+    return f"{resource.get('version', '')}/{resource.get('kind', '?')} {resource.get('name', '')}".strip()
+
+
+def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK) -> list[Result]:
+    """Run kubeconform once over {repository-relative path: YAML stream}; one Result per path."""
+    if not manifests:
+        return []
+    kubeconform = tools.require("kubeconform")
+    with tempfile.TemporaryDirectory(prefix="clusterforge-kubeconform-") as tmp:
+        names: dict[str, str] = {}
+        for i, (label, text) in enumerate(sorted(manifests.items())):
+            path = Path(tmp) / f"{i}.yaml"
+            path.write_text(text, encoding="utf-8")
+            names[str(path)] = label
+        argv = [kubeconform, "-strict", "-summary", "-output", "json", "-kubernetes-version", schemas.kubernetes_version]
+        for location in schemas.locations():
+            argv += ["-schema-location", location]
+        done = tools.run([*argv, *names], ok_codes=(0, 1))
+    report = json.loads(done.stdout)
+    problems: dict[str, list[str]] = {label: [] for label in manifests}
+    unvalidated: dict[str, list[str]] = {label: [] for label in manifests}
+    for resource in report.get("resources") or []:
+        label = names.get(resource.get("filename", ""), "")
+        if resource.get("status") in ("statusValid", "statusSkipped", "statusEmpty"):
+            continue
+        msg = str(resource.get("msg", ""))
+        gvk = f"{resource.get('version', '')}/{resource.get('kind', '')}"
+        if msg.startswith(MISSING_SCHEMA) and gvk in UNVALIDATED:
+            unvalidated[label].append(f"unvalidated: no schema for {resource.get('kind')} ({UNVALIDATED[gvk]})")
+            continue
+        lines = _error_lines(msg)
+        problems[label].append(f"{_describe(resource)}: " + "\n  ".join(lines))
+    results = []
+    for label in sorted(manifests):
+        if problems[label]:
+            hint = _hint(problems[label])
+            results.append(Result(check, label, False, "\n".join(problems[label]), hint))
+        else:
+            results.append(Result(check, label, True))
+        results += [Result(check, label, True, note) for note in unvalidated[label]]
+    return results
+
+
+def _hint(problems: Iterable[str]) -> str:
+    if any(MISSING_SCHEMA in p for p in problems):
+        return "a kind without a schema: run `clusterforge schemas pull` (CRD catalog) or add its CRD to the repository"
+    return ""
+
+
+def build(ctx: Context, unit: gitops.Unit) -> dict[str, str]:
+    """What the engine applies from a unit: `kustomize build`, or the plain files one by one."""
+    if unit.kustomize:
+        kustomize = tools.require("kustomize")
+        return {unit.path: tools.run([kustomize, "build", unit.path], cwd=ctx.repo).stdout}
+    return {f: (ctx.repo / f).read_text(encoding="utf-8") for f in unit.files}
+
+
+def _unit_job(ctx: Context, unit: gitops.Unit, schemas: Schemas, versions: str) -> Job:
+    def run() -> list[Result]:
+        return validate(build(ctx, unit), schemas)
+
+    return Job(CHECK, unit.files, run, versions, f"k8s {schemas.kubernetes_version}; schemas {schemas.digest}; {unit.path}")
+
+
+def _problem_job(file: str, message: str) -> Job:
+    def run() -> list[Result]:
+        return [Result(CHECK, file, False, message, "fix the path, or remove the object that points there")]
+
+    return Job(CHECK, (file,), run, "", message)
+
+
+def jobs(ctx: Context) -> list[Job]:
+    discovery = gitops.discover(ctx.repo, ctx.inventory)
+    schemas = prepare(ctx, discovery)
+    versions = f"{tool_version('kubeconform')}; {tool_version('kustomize')}"
+    return [
+        *(_unit_job(ctx, unit, schemas, versions) for unit in discovery.units),
+        *(_problem_job(file, message) for file, message in discovery.problems),
+    ]

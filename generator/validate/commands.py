@@ -1,0 +1,63 @@
+"""The validation commands as the CLI calls them: `validate`, `schemas pull`, `charts pull`.
+Each writes to `out` and returns the exit code; user errors raise ClusterforgeError
+(an invalid inventory: InventoryError, exit 2) for the CLI's one handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TextIO
+
+from .. import repo as repository
+from ..errors import ClusterforgeError
+from ..render import layout, tree
+from . import caches, gitops, report, runner
+from .base import Context
+
+
+def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO) -> int:
+    inv = repository.load(repo).inventory
+    ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv))
+    results = runner.run(ctx, use_cache=not no_cache)
+    out.write(report.render(results, fmt))
+    return report.exit_code(results)
+
+
+def _wanted_kinds(repo: Path) -> list[tuple[str, str]]:
+    if not (repo / layout.INVENTORY).is_file():
+        raise ClusterforgeError(f"{repo} holds no {layout.INVENTORY}: pulling from a URL fetches the kinds a cluster repository uses (give -C DIR)")
+    inv = repository.load(repo).inventory
+    discovery = gitops.discover(repo, inv)
+    core = caches.kubernetes_schemas(caches.cache_dir(), inv.kubernetes.version)
+    return sorted(gitops.custom_kinds(discovery, core))
+
+
+def schemas_pull(source: str | None, out: TextIO, repo: Path = Path(".")) -> int:
+    """Fill the CRD schema cache: copy a catalog folder, or download from a catalog URL
+    (default: datreeio's CRDs-catalog) the schemas of the kinds the repository uses."""
+    cache = caches.cache_dir()
+    if source is not None and "://" not in source:
+        count = caches.pull_schemas_from_dir(Path(source), cache)
+        print(f"copied {count} schemas from {source} to {caches.crd_catalog(cache)}", file=out)
+        return 0
+    fetched, missing = caches.pull_schemas_from_url(source or caches.CATALOG_URL, _wanted_kinds(repo), cache)
+    for rel in fetched:
+        print(f"pulled {rel}", file=out)
+    for rel in missing:
+        print(f"not in the catalog: {rel}", file=out)
+    print(f"{len(fetched)} pulled, {len(missing)} not in the catalog, into {caches.crd_catalog(cache)}", file=out)
+    return 1 if missing else 0
+
+
+def charts_pull(repo: Path, mirror: str | None, out: TextIO) -> int:
+    """Download every chart the repository's releases use into the chart cache."""
+    inv = repository.load(repo).inventory
+    cache = caches.cache_dir()
+    failed = 0
+    for release in gitops.discover(repo, inv).releases:
+        if release.chart is None:
+            print(f"{release.file}: {release.problem}", file=out)
+            failed += 1
+            continue
+        archive = caches.pull_chart(release.chart, cache, mirror)
+        print(f"pulled {release.chart.chart} {release.chart.version} -> {archive}", file=out)
+    return 1 if failed else 0

@@ -1,0 +1,88 @@
+"""Run every check's jobs in a bounded thread pool and reuse results whose inputs
+did not change.
+
+A job's result is stored under results/<sha256 of check, tool version, extra key
+and every input's path and content hash>.json. A job that fails for want of a
+tool (ToolMissing, or a tool that could not run) reports a failure that is never
+cached: installing the tool must change the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import pkgutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import ClusterforgeError, ToolMissing
+from . import caches, checks
+from .base import Context, Job, JobsFactory, Result
+
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)
+
+
+def check_modules() -> list[JobsFactory]:
+    """Every module in generator.validate.checks, in name order: a new check is a new module."""
+    names = sorted(m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_"))
+    return [importlib.import_module(f"{checks.__name__}.{name}").jobs for name in names]
+
+
+def _content_hash(path: Path) -> str:
+    return caches.file_digest(path) if path.is_file() else "missing"
+
+
+def cache_key(job: Job, repo: Path) -> str:
+    inputs = sorted((rel, _content_hash(repo / rel)) for rel in job.inputs)
+    blob = json.dumps([job.check, job.tool_version, job.extra_key, inputs])
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _read(path: Path) -> list[Result] | None:
+    try:
+        return [Result(**r) for r in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return None  # absent or unreadable (e.g. written by another version): run again
+
+
+def _write(path: Path, results: list[Result]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def run_job(job: Job, ctx: Context, *, use_cache: bool = True) -> list[Result]:
+    path = caches.results_dir(ctx.cache_dir) / f"{cache_key(job, ctx.repo)}.json"
+    if use_cache and (cached := _read(path)) is not None:
+        return cached
+    try:
+        results = job.run()
+    except ToolMissing as e:
+        return [Result(job.check, job.inputs[0] if job.inputs else "", False, str(e), "clusterforge doctor")]
+    except ClusterforgeError as e:
+        return [Result(job.check, job.inputs[0] if job.inputs else "", False, str(e))]
+    _write(path, results)
+    return results
+
+
+def plan(ctx: Context, factories: Sequence[JobsFactory] | None = None) -> list[Job]:
+    return [job for factory in (check_modules() if factories is None else factories) for job in factory(ctx)]
+
+
+def run(
+    ctx: Context,
+    *,
+    factories: Sequence[JobsFactory] | None = None,
+    use_cache: bool = True,
+    workers: int = DEFAULT_WORKERS,
+) -> list[Result]:
+    """Every job's results, sorted by check and file (the order of a report)."""
+    jobs = plan(ctx, factories)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        batches = list(pool.map(lambda job: run_job(job, ctx, use_cache=use_cache), jobs))
+    return sorted((r for batch in batches for r in batch), key=lambda r: (r.check, r.file, not r.ok, r.message))

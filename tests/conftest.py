@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator import tools
+from generator.errors import ToolMissing
+
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture
+def need_tool() -> Callable[..., Path]:
+    """`need_tool(name, **kw)` -> the tool's path (kw as for tools.require). A missing tool
+    skips the test on a developer machine but fails it in CI, where every tool must be installed."""
+
+    def need(name: str, **kw: str) -> Path:
+        try:
+            return tools.require(name, **kw)
+        except ToolMissing as e:
+            if IN_CI:
+                pytest.fail(f"CI must provide every tool: {e}")
+            pytest.skip(str(e))
+
+    return need

@@ -1,0 +1,317 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from generator import secrets
+from generator.loader import check_file, check_text
+from generator.model import Inventory, Node
+from generator.render import cloudinit, firewall, kubeadm, layout, loadbalancer
+
+EXAMPLE_PATH = Path("generator/data/cluster.example.yaml")
+EXAMPLE = check_file(EXAMPLE_PATH).inventory
+CLOUD_CONFIG_SCHEMA = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
+
+
+def variant() -> Inventory:
+    """Argo CD, native routing, WireGuard, Geneve-free; a MAC-matched NIC and jumbo frames."""
+    text = EXAMPLE_PATH.read_text()
+    for old, new in (
+        ("engine: flux ", "engine: argocd"),
+        ("routingMode: tunnel ", "routingMode: native "),
+        ("  hubble: true", "  hubble: true\n  encryption: wireguard"),
+        ("  interface: ens160 ", "  interface: ens18\n  mtu: 9000 "),
+        ("ip: 192.168.100.11, host: nuc1}", 'ip: 192.168.100.11, host: nuc1, mac: "52:54:00:AB:00:11"}'),
+        ("user: ubuntu", "user: ops"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    return check_text(text).inventory
+
+
+VARIANT = variant()
+INVENTORIES = {"example": EXAMPLE, "variant": VARIANT}
+ALL_NODES = [(name, n) for name, inv in INVENTORIES.items() for n in inv.nodes]
+
+
+def load(text: str):
+    return YAML(typ="safe").load(text)
+
+
+def user_data(inv: Inventory, node: Node) -> dict:
+    text = cloudinit.render(inv)[f"{layout.seed_dir(node)}/user-data"]
+    assert text.startswith("#cloud-config\n")
+    return load(text)
+
+
+def files_of(data: dict) -> dict[str, dict]:
+    return {f["path"]: f for f in data["write_files"]}
+
+
+def schema_top_level_keys() -> set[str]:
+    schema = json.loads(CLOUD_CONFIG_SCHEMA.read_text())
+    keys: set[str] = set()
+    for ref in schema["allOf"]:
+        keys |= set(schema["$defs"][ref["$ref"].rsplit("/", 1)[1]].get("properties", {}))
+    return keys
+
+
+def test_every_node_gets_three_seed_files() -> None:
+    for inv in INVENTORIES.values():
+        files = cloudinit.render(inv)
+        assert set(files) == {f"nodes/{n.name}/{f}" for n in inv.nodes for f in ("user-data", "meta-data", "network-config")}
+        assert all(text.endswith("\n") for text in files.values())
+        assert cloudinit.render(inv) == files  # deterministic
+
+
+@pytest.mark.parametrize(("case", "node"), ALL_NODES, ids=[f"{c}-{n.name}" for c, n in ALL_NODES])
+def test_user_data_basics(case: str, node: Node) -> None:
+    inv = INVENTORIES[case]
+    data = user_data(inv, node)
+    assert data["hostname"] == node.name
+    assert data["fqdn"] == f"{node.name}.{inv.network.domain}"
+    (user,) = data["users"]
+    assert user["name"] == inv.ssh.user and user["ssh_authorized_keys"] == inv.ssh.authorized_keys
+    assert user["sudo"] and user["lock_passwd"] is True
+    assert data["ssh_pwauth"] is False and data["disable_root"] is True
+    assert data["package_update"] is True
+    fw = files_of(data)[cloudinit.FIREWALL_SCRIPT]
+    assert fw["permissions"] == "0755" and fw["content"] == firewall.script(inv, node)
+    assert [cloudinit.FIREWALL_SCRIPT] in data["runcmd"]
+
+
+def test_kubernetes_node_packages_and_repository() -> None:
+    data = user_data(EXAMPLE, EXAMPLE.workers[0])
+    for name in ("kubelet", "kubeadm", "kubectl"):
+        assert [name, "1.35.4-1.1"] in data["packages"]
+    assert {"containerd", "ufw", "conntrack", "curl", "gpg"} <= {p for p in data["packages"] if isinstance(p, str)}
+    source = data["apt"]["sources"]["kubernetes"]["source"]
+    assert source == f"deb [signed-by={cloudinit.KUBERNETES_KEYRING}] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /"
+    ((shell, flag, script),) = data["bootcmd"]
+    assert (shell, flag) == ("bash", "-c")
+    assert "https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key" in script
+    assert f"keyring={cloudinit.KUBERNETES_KEYRING}" in script and "gpg --dearmor" in script
+    assert ["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
+
+
+def test_repository_follows_the_kubernetes_minor() -> None:
+    inv = check_text(EXAMPLE_PATH.read_text().replace('version: "1.35.4"', 'version: "1.34.2"')).inventory
+    data = user_data(inv, inv.control_planes[1])
+    assert ["kubeadm", "1.34.2-1.1"] in data["packages"]
+    assert "/core:/stable:/v1.34/deb/ /" in data["apt"]["sources"]["kubernetes"]["source"]
+
+
+def test_kubernetes_node_prerequisites() -> None:
+    data = user_data(EXAMPLE, EXAMPLE.control_planes[0])
+    files = files_of(data)
+    assert files["/etc/modules-load.d/k8s.conf"]["content"].split() == ["overlay", "br_netfilter"]
+    sysctls = dict(line.split(" = ") for line in files["/etc/sysctl.d/99-kubernetes.conf"]["content"].splitlines())
+    for key in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"):
+        assert sysctls[key] == "1"
+    networkd = files["/etc/systemd/networkd.conf.d/99-cilium.conf"]["content"].splitlines()
+    assert networkd == ["[Network]", "ManageForeignRoutes=no", "ManageForeignRoutingPolicyRules=no"]
+    runcmd = data["runcmd"]
+    assert runcmd[0] == ["swapoff", "-a"]
+    assert ["modprobe", "-a", "overlay", "br_netfilter"] in runcmd
+    assert runcmd.index(["modprobe", "-a", "overlay", "br_netfilter"]) < runcmd.index(["sysctl", "--system"])
+    assert runcmd[-1] == [cloudinit.KERNEL_CHECK]
+
+
+def test_swap_lines_are_commented_out(tmp_path: Path) -> None:
+    (sed,) = [c for c in user_data(EXAMPLE, EXAMPLE.workers[0])["runcmd"] if c[0] == "sed"]
+    fstab = tmp_path / "fstab"
+    fstab.write_text("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n# /old none swap sw 0 0\n")
+    subprocess.run([*sed[:-1], fstab], check=True)
+    assert fstab.read_text().splitlines() == ["LABEL=cloudimg-rootfs / ext4 defaults 0 1", "#/swap.img none swap sw 0 0", "# /old none swap sw 0 0"]
+
+
+@pytest.mark.parametrize("major", [1, 2])
+def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
+    config = tomllib.loads(cloudinit.containerd_config(major))
+    if major == 1:
+        assert config["version"] == 2
+        runc = config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]
+    else:
+        assert config["version"] == 3
+        runc = config["plugins"]["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
+    assert runc["runtime_type"] == "io.containerd.runc.v2"
+    assert runc["options"]["SystemdCgroup"] is True
+
+
+def test_node_gets_the_config_of_the_containerd_it_installs() -> None:
+    files = files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(cloudinit.CONTAINERD_MAJOR)
+
+
+def test_kubeadm_config_is_installed_private() -> None:
+    for node in EXAMPLE.kubernetes_nodes:
+        entry = files_of(user_data(EXAMPLE, node))[cloudinit.KUBEADM_CONFIG]
+        assert entry["permissions"] == "0600"
+        assert entry["content"] == kubeadm.config(EXAMPLE, node)
+
+
+def test_kernel_options_follow_the_features() -> None:
+    tunnel = cloudinit.kernel_options(EXAMPLE)
+    assert "CONFIG_VXLAN" in tunnel and "CONFIG_WIREGUARD" not in tunnel and "CONFIG_BPF" in tunnel
+    native = cloudinit.kernel_options(VARIANT)
+    assert "CONFIG_VXLAN" not in native and "CONFIG_WIREGUARD" in native
+    geneve = EXAMPLE.model_copy(update={"cilium": EXAMPLE.cilium.model_copy(update={"tunnel_protocol": "geneve"})})
+    assert "CONFIG_GENEVE" in cloudinit.kernel_options(geneve)
+    script = files_of(user_data(VARIANT, VARIANT.workers[0]))[cloudinit.KERNEL_CHECK]
+    assert script["permissions"] == "0755" and "CONFIG_WIREGUARD" in script["content"]
+
+
+def test_kernel_check_reports_each_missing_option(tmp_path: Path) -> None:
+    script = tmp_path / "check"
+    script.write_text(cloudinit.kernel_check_script(VARIANT))
+    config = tmp_path / "config"
+    wanted = cloudinit.kernel_options(VARIANT)
+    config.write_text("".join(f"{opt}={'m' if i % 2 else 'y'}\n" for i, opt in enumerate(wanted)))
+    env = {**os.environ, "CLUSTERFORGE_KERNEL_CONFIG": str(config)}
+    assert subprocess.run(["bash", script], env=env, capture_output=True).returncode == 0
+    config.write_text("".join(f"{opt}=y\n" for opt in wanted if opt not in ("CONFIG_WIREGUARD", "CONFIG_BPF_JIT")) + "# CONFIG_BPF_JIT is not set\n")
+    result = subprocess.run(["bash", script], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert re.findall(r"(CONFIG_\w+) is not enabled", result.stderr) == ["CONFIG_BPF_JIT", "CONFIG_WIREGUARD"]
+
+
+def test_load_balancer_user_data() -> None:
+    lb = EXAMPLE.loadbalancers[1]
+    data = user_data(EXAMPLE, lb)
+    assert {"haproxy", "keepalived", "ufw"} <= set(data["packages"])
+    assert "apt" not in data and not any(isinstance(p, list) for p in data["packages"])
+    files = files_of(data)
+    paths = loadbalancer.INSTALL_PATHS
+    assert files[paths[loadbalancer.HAPROXY_CFG]]["content"] == loadbalancer.haproxy_cfg(EXAMPLE)
+    assert files[paths[loadbalancer.KEEPALIVED_CONF]]["content"] == loadbalancer.keepalived_conf(EXAMPLE, lb)
+    check = files[paths[loadbalancer.CHECK_SCRIPT]]
+    assert check["content"] == loadbalancer.check_script(EXAMPLE) and check["permissions"] == "0755"
+    assert files[cloudinit.LOADBALANCER_SYSCTL_FILE]["content"] == "net.ipv4.ip_nonlocal_bind = 1\n"
+    runcmd = data["runcmd"]
+    assert runcmd.index(["sysctl", "--system"]) < runcmd.index(["systemctl", "restart", "haproxy", "keepalived"])
+    assert ["systemctl", "enable", "haproxy", "keepalived"] in runcmd
+
+
+def test_network_config() -> None:
+    plain = load(cloudinit.render(EXAMPLE)["nodes/cp1/network-config"])
+    assert plain == {
+        "version": 2,
+        "ethernets": {
+            "ens160": {
+                "dhcp4": False,
+                "addresses": ["192.168.100.11/24"],
+                "routes": [{"to": "0.0.0.0/0", "via": "192.168.100.1"}],
+                "nameservers": {"addresses": ["192.168.100.1"], "search": ["home.arpa"]},
+            }
+        },
+    }
+    matched = load(cloudinit.render(VARIANT)["nodes/cp1/network-config"])["ethernets"]["ens18"]
+    assert matched["match"] == {"macaddress": "52:54:00:ab:00:11"} and matched["set-name"] == "ens18"
+    assert matched["mtu"] == 9000
+    assert "match" not in load(cloudinit.render(VARIANT)["nodes/cp2/network-config"])["ethernets"]["ens18"]
+
+
+def test_meta_data_instance_id_follows_the_seed() -> None:
+    files = cloudinit.render(EXAMPLE)
+    ids = {}
+    for node in EXAMPLE.nodes:
+        meta = load(files[f"nodes/{node.name}/meta-data"])
+        assert meta["local-hostname"] == node.name
+        assert meta["instance-id"].startswith(f"koedo-lab-{node.name}-")
+        ids[node.name] = meta["instance-id"]
+    assert len(set(ids.values())) == len(ids)
+    cp1 = EXAMPLE.control_planes[0]
+    seed = files["nodes/cp1/user-data"]
+    assert load(cloudinit.meta_data(EXAMPLE, cp1, seed))["instance-id"] == ids["cp1"]
+    assert load(cloudinit.meta_data(EXAMPLE, cp1, seed + "# changed\n"))["instance-id"] != ids["cp1"]
+
+
+def test_no_secret_in_any_seed() -> None:
+    for inv in INVENTORIES.values():
+        generated = secrets.generate(inv)
+        for text in cloudinit.render(inv).values():
+            assert generated.bootstrap_token not in text and generated.certificate_key not in text
+
+
+# --- the real tools ------------------------------------------------------------
+
+
+def write_seeds(inv: Inventory, root: Path) -> list[Path]:
+    paths = []
+    for rel, text in cloudinit.render(inv).items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.tools
+def test_no_unknown_top_level_key(need_tool) -> None:
+    """`cloud-init schema` accepts unknown top-level keys (a typo such as `runcmdd`): check them here."""
+    need_tool("cloud-init")
+    known = schema_top_level_keys()
+    assert {"runcmd", "write_files", "bootcmd", "apt"} <= known and "runcmdd" not in known
+    for case, node in ALL_NODES:
+        assert set(user_data(INVENTORIES[case], node)) <= known, node.name
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("case", INVENTORIES)
+def test_cloud_init_schema_accepts_every_user_data(need_tool, tmp_path: Path, case: str) -> None:
+    cloud_init = need_tool("cloud-init")
+    seeds = [p for p in write_seeds(INVENTORIES[case], tmp_path) if p.name == "user-data"]
+    assert len(seeds) == len(INVENTORIES[case].nodes)
+    for path in seeds:
+        result = subprocess.run([cloud_init, "schema", "--config-file", path], capture_output=True, text=True)
+        assert result.returncode == 0, f"{path}: {result.stdout}{result.stderr}"
+    # The checker does catch a wrong type in the same file.
+    broken = tmp_path / "broken"
+    broken.write_text(seeds[0].read_text().replace("disable_root: true", "disable_root: [true]"))
+    assert subprocess.run([cloud_init, "schema", "--config-file", broken], capture_output=True).returncode != 0
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("case", INVENTORIES)
+def test_cloud_init_reads_every_network_config(need_tool, tmp_path: Path, case: str) -> None:
+    cloud_init = need_tool("cloud-init")
+    inv = INVENTORIES[case]
+    for node in inv.nodes:
+        path = tmp_path / node.name
+        path.write_text(cloudinit.network_config(inv, node))
+        out = tmp_path / f"{node.name}.out"
+        argv = [cloud_init, "devel", "net-convert", "-p", path, "-k", "yaml", "-O", "networkd", "-D", "ubuntu", "-d", out]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        (network,) = out.rglob("*.network")
+        text = network.read_text()
+        assert f"Address={node.ip}/{inv.network.subnet.prefixlen}" in text
+        assert f"Gateway={inv.network.gateway}" in text and f"Domains={inv.network.domain}" in text
+        if node.mac:
+            assert f"MACAddress={node.mac}" in text
+        if inv.network.mtu != 1500:
+            assert f"MTUBytes={inv.network.mtu}" in text
+
+
+@pytest.mark.tools
+def test_embedded_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
+    shellcheck = need_tool("shellcheck")
+    scripts = {}
+    for case, inv in INVENTORIES.items():
+        scripts[f"{case}-kernel-check"] = cloudinit.kernel_check_script(inv)
+        scripts[f"{case}-apt-key"] = cloudinit.apt_key_script(inv)
+        # What bootcmd runs is exactly the script checked here.
+        assert user_data(inv, inv.workers[0])["bootcmd"] == [["bash", "-c", scripts[f"{case}-apt-key"]]]
+    for name, text in scripts.items():
+        assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail\n" in text
+        path = tmp_path / name
+        path.write_text(text)
+        result = subprocess.run([shellcheck, path], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator import tools
+from generator.errors import ToolFailed, ToolMissing
+from generator.toolpins import DEBIAN_TOOLS, GO_TOOLS, KUBERNETES_VERSION, buildinfo_version
+
+NeedTool = Callable[..., Path]
+
+
+def fake_tool(directory: Path, name: str) -> Path:
+    """An executable that only says where it lives: discovery tests need no real tool."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(f"#!/bin/sh\necho {directory}\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def three_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, Path]:
+    """$CLUSTERFORGE_TOOLS_DIR, a working tree's .tools/bin (cwd is a subdir of the tree), PATH."""
+    env_dir, tree, path_dir = tmp_path / "env", tmp_path / "tree", tmp_path / "path"
+    (tree / "sub").mkdir(parents=True)
+    (tree / ".tools" / "bin").mkdir(parents=True)
+    path_dir.mkdir()
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(env_dir))
+    monkeypatch.setenv("PATH", str(path_dir))
+    monkeypatch.chdir(tree / "sub")
+    return env_dir, tree / ".tools" / "bin", path_dir
+
+
+def test_discovery_order(three_dirs: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    env_dir, tree_bin, path_dir = three_dirs
+    for d in three_dirs:
+        fake_tool(d, "cf-fake-tool")
+    assert tools.find_tool("cf-fake-tool") == env_dir / "cf-fake-tool"
+    (env_dir / "cf-fake-tool").unlink()
+    assert tools.find_tool("cf-fake-tool") == tree_bin / "cf-fake-tool"
+    monkeypatch.delenv(tools.TOOLS_DIR_ENV)
+    monkeypatch.chdir(path_dir)  # outside the tree: only PATH is left
+    assert tools.find_tool("cf-fake-tool") == path_dir / "cf-fake-tool"
+    assert tools.find_tool("cf-no-such-tool") is None
+
+
+def test_kubeadm_prefers_exact_then_same_minor(three_dirs: tuple[Path, Path, Path]) -> None:
+    env_dir, tree_bin, _ = three_dirs
+    fake_tool(env_dir, "kubeadm-v1.99.3")
+    fake_tool(tree_bin, "kubeadm-v1.99.1")
+    assert tools.find_kubeadm("1.99.1") == tree_bin / "kubeadm-v1.99.1"  # exact beats search order
+    assert tools.find_kubeadm("v1.99.2") == env_dir / "kubeadm-v1.99.3"  # same minor
+    assert tools.find_kubeadm("1.98.0") is None  # kubeadm N cannot deploy N-2
+    with pytest.raises(ToolMissing, match=r"kubeadm-v1\.98\.0 not found \(nox -s tools -- 1\.98\.0\)"):
+        tools.require("kubeadm", kubernetes_version="1.98.0")
+
+
+def test_require_hints(three_dirs: tuple[Path, Path, Path]) -> None:
+    with pytest.raises(ToolMissing, match=r"\(apt-get install frr\)"):
+        tools.require("vtysh")  # not on the PATH of three_dirs
+    assert tools.install_hint("kustomize") == "nox -s tools"
+    assert tools.install_hint("kubeadm", "v1.34.4") == "nox -s tools -- 1.34.4"
+
+
+def test_run_captures_output() -> None:
+    done = tools.run(["sh", "-c", 'echo "$CF_X"; cat'], env={"CF_X": "from env"}, input="from stdin")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "from env\nfrom stdin", "")
+    assert tools.run(["sh", "-c", "exit 3"], ok_codes=(0, 3)).returncode == 3
+
+
+def test_run_failure_carries_argv_and_output() -> None:
+    argv = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    with pytest.raises(ToolFailed) as e:
+        tools.run(argv)
+    assert (e.value.argv, e.value.returncode, e.value.stdout, e.value.stderr) == (argv, 3, "out\n", "err\n")
+    assert "exited 3" in str(e.value) and "err" in str(e.value)
+
+
+def test_run_timeout() -> None:
+    with pytest.raises(ToolFailed) as e:
+        tools.run([sys.executable, "-c", "import time; print('started', flush=True); time.sleep(10)"], timeout=1)
+    assert e.value.returncode is None and "timed out" in str(e.value)
+    assert e.value.stdout == "started\n"
+
+
+def test_run_missing_binary() -> None:
+    with pytest.raises(ToolMissing, match="helm not found"):
+        tools.run(["/nonexistent/helm", "version"])
+
+
+def test_buildinfo_version() -> None:
+    go_install = "x: go1.26.8\n\tpath\thelm.sh/helm/v3/cmd/helm\n\tmod\thelm.sh/helm/v3\tv3.22.0\th1:x=\n"
+    assert buildinfo_version(go_install, "helm.sh/helm/v3/cmd/helm") == "v3.22.0"
+    scratch = (
+        "x: go1.26.8\n\tpath\tk8s.io/kubernetes/cmd/kubeadm\n\tmod\tclusterforge.local/kubeadm-build\t(devel)\n"
+        "\tdep\tk8s.io/kubernetes\tv1.35.4\th1:x=\n\tdep\tk8s.io/api\tv0.0.0\n\t=>\tk8s.io/api\tv0.35.4\th1:y=\n"
+    )
+    assert buildinfo_version(scratch, "k8s.io/kubernetes/cmd/kubeadm") == "v1.35.4"
+    assert buildinfo_version(scratch, "k8s.io/api/core/v1") == "v0.35.4"
+    assert buildinfo_version(scratch, "clusterforge.local/kubeadm-build") is None  # (devel)
+    assert buildinfo_version(go_install, "k8s.io/kubernetes/cmd/kubeadm") is None
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", list(GO_TOOLS))
+def test_probe_go_tool_at_pin(name: str, need_tool: NeedTool) -> None:
+    need_tool(name)
+    status = tools.probe(name)
+    assert status.ok, status
+    assert status.version is not None and status.version.removeprefix("v") == GO_TOOLS[name].version[1:]
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", [n for n, t in DEBIAN_TOOLS.items() if not t.optional])
+def test_probe_debian_tool(name: str, need_tool: NeedTool) -> None:
+    path = need_tool(name)
+    status = tools.probe(name)
+    assert status.ok and status.path == path and status.pinned is None, status
+    assert status.version and re.match(r"\d+\.\d+", status.version), status
+
+
+@pytest.mark.tools
+def test_kubeadm_reports_its_kubernetes_version(need_tool: NeedTool) -> None:
+    kubeadm = need_tool("kubeadm", kubernetes_version=KUBERNETES_VERSION)
+    assert tools.run([kubeadm, "version", "-o", "short"]).stdout.strip() == f"v{KUBERNETES_VERSION}"
+    assert tools.probe("kubeadm").ok
+
+
+@pytest.mark.tools
+def test_kubeadm_validates_v1beta4_config(need_tool: NeedTool, tmp_path: Path) -> None:
+    kubeadm = need_tool("kubeadm")
+    config = tmp_path / "kubeadm.yaml"
+    config.write_text(
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n"
+        "localAPIEndpoint: {advertiseAddress: 10.0.0.11, bindPort: 6443}\n---\n"
+        "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+        f"kubernetesVersion: v{KUBERNETES_VERSION}\ncontrolPlaneEndpoint: api.demo.example:8443\n"
+        "networking: {podSubnet: 10.244.0.0/16, serviceSubnet: 10.96.0.0/12}\n"
+    )
+    assert tools.run([kubeadm, "config", "validate", "--config", config]).stdout.strip() == "ok"
+    config.write_text(config.read_text().replace("/16", "/33"))
+    with pytest.raises(ToolFailed, match="podSubnet"):
+        tools.run([kubeadm, "config", "validate", "--config", config])
+
+
+@pytest.mark.tools
+def test_helm_through_sh(need_tool: NeedTool, tmp_path: Path) -> None:
+    need_tool("helm")
+    assert tools.helm("version", "--template", "{{.GoVersion}}").startswith("go1.")
+    with pytest.raises(ToolFailed) as e:
+        tools.helm("lint", str(tmp_path / "no-chart"))
+    assert e.value.returncode == 1 and e.value.argv[1:] == ["lint", str(tmp_path / "no-chart")]
+
+
+def test_doctor_lists_every_tool() -> None:
+    statuses = {s.name: s for s in tools.doctor(("1.34.4", KUBERNETES_VERSION))}
+    assert set(statuses) == {*GO_TOOLS, *DEBIAN_TOOLS, "kubeadm-v1.34.4", f"kubeadm-v{KUBERNETES_VERSION}"}
+    assert statuses["kubeadm-v1.34.4"].pinned == "v1.34.4"
+    assert statuses["genisoimage"].optional and statuses["cloud-localds"].optional
+    assert not statuses["haproxy"].optional

@@ -1,0 +1,57 @@
+"""Helpers shared by the validation tests: example repositories, a filled cache, a loopback HTTP server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from generator import repo
+from generator.validate import caches
+
+SHARED = Path(__file__).resolve().parents[3] / "shared"
+CATALOG = SHARED / "schemas" / "crds"
+CHARTS = SHARED / "charts"
+EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "data" / "cluster.example.yaml"
+
+
+def example_repo(dest: Path, *, engine: str = "flux", replace: tuple[str, str] | None = None) -> Path:
+    """A repository rendered from the reference inventory (optionally Argo CD, or edited text)."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace("engine: flux", f"engine: {engine}")
+    if replace:
+        assert replace[0] in text
+        text = text.replace(*replace)
+    repo.new(dest, text)
+    return dest
+
+
+def fill_cache(cache: Path, *, charts: tuple[str, ...] = ("cilium-1.19.6.tgz",)) -> Path:
+    """A cache holding the shared CRD catalog and chart archives (copied into the tmp cache only)."""
+    caches.pull_schemas_from_dir(CATALOG, cache)
+    for name in charts:
+        caches.charts_dir(cache).mkdir(parents=True, exist_ok=True)
+        shutil.copy(CHARTS / name, caches.charts_dir(cache) / name)
+    return cache
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve a folder on a loopback port chosen by the OS; yields the base URL, shuts down after."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

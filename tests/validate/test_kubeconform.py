@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from generator import repo as repository
+from generator.validate import caches, crd2schema, gitops
+from generator.validate.base import Context
+from generator.validate.checks import kubeconform
+
+from . import example_repo, fill_cache
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: nginx
+          ports:
+            - containerPort: "eighty"
+"""
+
+CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "names": {"kind": "Widget", "plural": "widgets"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "size": {"x-kubernetes-int-or-string": True},
+                                    "color": {"type": "string", "nullable": True},
+                                    "settings": {"type": "object", "properties": {"a": {"type": "string"}}, "x-kubernetes-preserve-unknown-fields": True},
+                                    "parts": {
+                                        "type": "array",
+                                        "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+                                        "default": [{"properties": "data, not a schema"}],
+                                    },
+                                },
+                            }
+                        },
+                    }
+                },
+            },
+            {"name": "v1beta1", "served": False, "storage": False, "schema": {"openAPIV3Schema": {"type": "object"}}},
+        ],
+    },
+}
+
+
+def schemas_for(cache: Path, *converted: Path) -> kubeconform.Schemas:
+    core = caches.kubernetes_schemas(cache, "1.35.4")
+    return kubeconform.Schemas("1.35.4", core, caches.crd_catalog(cache), converted, "test")
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cache"
+    monkeypatch.setenv(caches.CACHE_ENV, str(path))
+    return fill_cache(path)
+
+
+# --- CRD conversion -------------------------------------------------------------------
+
+
+def test_crd_conversion_is_strict_where_properties_are_declared() -> None:
+    schemas = crd2schema.convert(CRD)
+    assert list(schemas) == ["example.com/widget_v1.json"]  # v1beta1 is not served
+    root = schemas["example.com/widget_v1.json"]
+    assert root["properties"]["apiVersion"]["enum"] == ["example.com/v1"]
+    assert root["properties"]["kind"]["enum"] == ["Widget"]
+    assert root["additionalProperties"] is False
+    spec = root["properties"]["spec"]
+    assert spec["additionalProperties"] is False
+    assert spec["properties"]["parts"]["items"]["additionalProperties"] is False
+    assert "additionalProperties" not in spec["properties"]["settings"]  # preserve-unknown-fields
+    assert spec["properties"]["size"]["anyOf"] == [{"type": "string"}, {"type": "integer"}]
+    assert spec["properties"]["color"]["type"] == ["string", "null"]
+    assert spec["properties"]["parts"]["default"] == [{"properties": "data, not a schema"}]  # data untouched
+
+
+def test_crd_api_versions_name_group_version_and_kind() -> None:
+    assert crd2schema.api_versions([CRD]) == {"example.com/v1", "example.com/v1/Widget"}
+
+
+# --- kubeconform --------------------------------------------------------------------
+
+
+@pytest.mark.tools
+def test_core_schema_refs_resolve_offline(need_tool, cache: Path) -> None:
+    """The nested error can only be found if the $ref into _definitions.json resolved."""
+    need_tool("kubeconform")
+    [result] = kubeconform.validate({"apps/web.yaml": DEPLOYMENT}, schemas_for(cache))
+    assert not result.ok
+    assert result.file == "apps/web.yaml"
+    assert "apps/v1/Deployment web" in result.message
+    assert "/spec/template/spec/containers/0/ports/0/containerPort" in result.message
+    assert "want integer" in result.message
+
+
+@pytest.mark.tools
+def test_a_valid_deployment_passes(need_tool, cache: Path) -> None:
+    need_tool("kubeconform")
+    good = DEPLOYMENT.replace('"eighty"', "80")
+    assert kubeconform.validate({"web.yaml": good}, schemas_for(cache)) == [kubeconform.Result("kubeconform", "web.yaml", True)]
+
+
+@pytest.mark.tools
+def test_a_kind_without_schema_fails(need_tool, cache: Path) -> None:
+    need_tool("kubeconform")
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
+    [result] = kubeconform.validate({"w.yaml": widget}, schemas_for(cache))
+    assert not result.ok
+    assert "could not find schema for Widget" in result.message
+    assert "schemas pull" in result.hint
+
+
+@pytest.mark.tools
+def test_kinds_validate_against_schemas_converted_from_their_crd(need_tool, cache: Path, tmp_path: Path) -> None:
+    need_tool("kubeconform")
+    converted = caches.converted_schemas(cache, [CRD])
+    schemas = schemas_for(cache, converted)
+    good = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3, settings: {free: form}, parts: [{name: a}]}\n"
+    bad = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {sise: 3}\n"
+    results = kubeconform.validate({"good.yaml": good, "bad.yaml": bad}, schemas)
+    assert [(r.file, r.ok) for r in results] == [("bad.yaml", False), ("good.yaml", True)]
+    assert "sise" in results[0].message
+
+
+@pytest.mark.tools
+def test_crd_catalog_schemas_are_used(need_tool, cache: Path) -> None:
+    need_tool("kubeconform")
+    pool = "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: p}\nspec: {cidrs: [{cidr: 10.0.0.0/24}]}\n"
+    [result] = kubeconform.validate({"pool.yaml": pool}, schemas_for(cache))
+    assert not result.ok and "cidrs" in result.message  # gone since Cilium 1.16: blocks[] now
+
+
+# --- the check on rendered repositories -------------------------------------------------
+
+
+def _run(repo: Path, cache: Path) -> list[kubeconform.Result]:
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    return [r for job in kubeconform.jobs(ctx) for r in job.run()]
+
+
+@pytest.mark.tools
+def test_flux_repository_validates_every_unit(need_tool, cache: Path, tmp_path: Path) -> None:
+    need_tool("kubeconform")
+    need_tool("kustomize")
+    results = _run(example_repo(tmp_path / "repo"), cache)
+    assert [(r.file, r.ok) for r in results] == [
+        ("clusters/koedo-lab/infrastructure.yaml", True),
+        ("infrastructure/controllers", True),
+        ("infrastructure/configs", True),
+    ], results
+
+
+@pytest.mark.tools
+def test_argocd_repository_validates_every_unit(need_tool, cache: Path, tmp_path: Path) -> None:
+    need_tool("kubeconform")
+    need_tool("kustomize")
+    results = _run(example_repo(tmp_path / "repo", engine="argocd"), cache)
+    assert {r.file for r in results} == {"argocd/root.yaml", "argocd/apps/cilium.yaml", "argocd/apps/cilium-config.yaml", "argocd/apps/project.yaml", "infrastructure/configs"}
+    assert all(r.ok for r in results), results
+
+
+@pytest.mark.tools
+def test_a_broken_object_in_a_unit_fails_with_its_path(need_tool, cache: Path, tmp_path: Path) -> None:
+    need_tool("kubeconform")
+    need_tool("kustomize")
+    repo = example_repo(tmp_path / "repo")
+    pools = repo / "infrastructure/configs/lb-ippools.yaml"
+    pools.write_text(pools.read_text().replace("blocks:", "blokcs:"))
+    failed = [r for r in _run(repo, cache) if not r.ok]
+    assert [r.file for r in failed] == ["infrastructure/configs"]
+    assert "cilium.io/v2/CiliumLoadBalancerIPPool default" in failed[0].message and "blokcs" in failed[0].message
+
+
+def test_a_kustomization_path_that_does_not_exist_is_reported(cache: Path, tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    entry = repo / "clusters/koedo-lab/infrastructure.yaml"
+    entry.write_text(entry.read_text().replace("./infrastructure/configs", "./infrastructure/config"))
+    discovery = gitops.discover(repo, repository.load(repo).inventory)
+    assert discovery.problems == (("clusters/koedo-lab/infrastructure.yaml", "infrastructure/config does not exist in the repository"),)
+
+
+def test_schema_locations_put_core_schemas_first(cache: Path) -> None:
+    locations = schemas_for(cache, cache / "conv").locations()
+    assert locations[0].endswith("v1.35.0-local-strict/{{.ResourceKind}}{{.KindSuffix}}.json")
+    assert locations[1] == f"{caches.crd_catalog(cache)}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
+    assert locations[2].startswith(str(cache / "conv"))
+    assert json.loads(json.dumps(locations)) == locations
