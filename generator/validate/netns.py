@@ -49,7 +49,10 @@ def scratch(interfaces: Sequence[str]) -> Iterator[Netns]:
     try:
         tools.run([ip, "netns", "add", ns.name], timeout=TIMEOUT)
     except ToolFailed as e:
-        raise NetnsUnavailable(f"cannot create a network namespace (root is needed): {(e.stderr or e.stdout).strip()}") from None
+        raise NetnsUnavailable(
+            f"cannot create a network namespace: {(e.stderr or e.stdout).strip()}; keepalived checks interface "
+            "names against the host's, so its check needs one: run `clusterforge validate` as root"
+        ) from None
     try:
         for i, name in enumerate(interfaces):
             # Both ends get scratch names (15 characters at most), then one takes the wanted name.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import tools
-from ...errors import ToolFailed
+from ...errors import ToolMissing
 from ..base import Context, Job, Result
 
 TIMEOUT = 60  # seconds for one tool run on one file: they all take well under one
@@ -24,16 +24,19 @@ class Tool:
     name: str
     path: Path | None  # None: not installed
     version: str  # part of the cache key; "" when the tool prints none
-    hint: str  # how to install it
+    install: str  # the command that installs it
 
-    def missing_for(self, check: str, path: str) -> Result:
-        return Result(check, path, False, f"{self.name} is not installed, so {path} was not checked", self.hint)
+    def require(self) -> Path:
+        """The path; ToolMissing (which the runner reports and never caches) when not installed."""
+        if self.path is None:
+            raise ToolMissing(self.name, self.install)
+        return self.path
 
 
 def find(name: str, **kw: str) -> Tool:
-    """The tool and its version, never raising: a missing tool fails each file's Result instead."""
+    """The tool and its version, never raising: a missing tool fails each Job when it runs."""
     status = tools.probe(name, **kw)
-    return Tool(status.name, status.path, status.version or "", f"install it: {status.hint}")
+    return Tool(status.name, status.path, status.version or "", status.hint)
 
 
 def repo_files(ctx: Context, *patterns: str) -> list[str]:
@@ -67,12 +70,9 @@ def verdict(
     env: Mapping[str, str] | None = None,
 ) -> Result:
     """Run a checker on one file: exit 0 passes; a code in fail_codes fails with the tool's
-    own message (lines matching the regex `drop` removed); anything else (a crash, a timeout)
-    fails with the whole command and its output."""
-    try:
-        done = tools.run(argv, cwd=cwd, ok_codes=(0, *fail_codes), timeout=TIMEOUT, env=env)
-    except ToolFailed as e:
-        return Result(check, path, False, tool_output("", str(e), renames), hint)
+    own message (lines matching the regex `drop` removed). Any other exit code or a timeout
+    raises ToolFailed: the tool could not judge, which the runner reports without caching."""
+    done = tools.run(argv, cwd=cwd, ok_codes=(0, *fail_codes), timeout=TIMEOUT, env=env)
     if done.returncode == 0:
         return Result(check, path, True)
     message = tool_output(done.stdout, done.stderr, renames)
@@ -91,11 +91,12 @@ def file_jobs(
     extra_inputs: Callable[[str], Sequence[str]] = lambda _path: (),
     extra_key: str = "",
 ) -> list[Job]:
-    """One cacheable Job per file; each fails with the install hint while the tool is missing."""
+    """One cacheable Job per file; each raises ToolMissing while the tool is missing."""
 
     def job(path: str) -> Job:
         def run() -> list[Result]:
-            return [tool.missing_for(check, path) if tool.path is None else result(path)]
+            tool.require()
+            return [result(path)]
 
         return Job(check, (path, *extra_inputs(path)), run, tool.version, extra_key)
 

@@ -20,6 +20,7 @@ from ruamel.yaml.error import YAMLError
 from ... import tools, yamlio
 from ...model import Inventory, Node
 from ...render import layout
+from ...errors import ToolMissing
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -60,7 +61,7 @@ def schema_jobs(ctx: Context) -> list[Job]:
     hint = f"cloud-init rejects this user-data; {RERENDER}"
 
     def check(path: str) -> Result:
-        return _common.verdict(SCHEMA, path, [tool.path, "schema", "--config-file", path], hint, cwd=ctx.repo)
+        return _common.verdict(SCHEMA, path, [tool.require(), "schema", "--config-file", path], hint, cwd=ctx.repo)
 
     return _common.file_jobs(ctx, SCHEMA, tool, _common.repo_files(ctx, USER_DATA_FILES), check)
 
@@ -102,7 +103,7 @@ def key_jobs(ctx: Context, schema_file: Path = CLOUD_CONFIG_SCHEMA) -> list[Job]
 
     def check(path: str) -> Result:
         if not schema_file.is_file():
-            return Result(KEYS, path, False, f"cloud-init's schema {schema_file} is missing, so {path} was not checked", tool.hint)
+            raise ToolMissing(f"cloud-init's schema {schema_file}", tool.install)
         data, error = _load(ctx, path)
         if error:
             return Result(KEYS, path, False, error, f"not YAML: {RERENDER}")
@@ -122,18 +123,17 @@ def netplan_tool() -> Tool:
     version = ""
     if path is not None:
         version = tools.run(["dpkg-query", "--show", "--showformat=${Version}", NETPLAN_PACKAGE], ok_codes=(0, 1)).stdout.strip()
-    return Tool("netplan", path, version, f"install it: apt-get install {NETPLAN_PACKAGE}")
+    return Tool("netplan", path, version, f"apt-get install {NETPLAN_PACKAGE}")
 
 
 def netplan_jobs(ctx: Context) -> list[Job]:
     tool = netplan_tool()
-    return _common.file_jobs(ctx, NETPLAN, tool, _common.repo_files(ctx, NETWORK_CONFIG_FILES), lambda path: netplan_result(ctx, tool.path, path))
+    return _common.file_jobs(ctx, NETPLAN, tool, _common.repo_files(ctx, NETWORK_CONFIG_FILES), lambda path: netplan_result(ctx, tool.require(), path))
 
 
-def netplan_result(ctx: Context, netplan: Path | None, path: str) -> Result:
+def netplan_result(ctx: Context, netplan: Path, path: str) -> Result:
     """`netplan generate` on the file as cloud-init installs it: under a top-level `network:`
     (added here when the seed has the bare v2 form), in a scratch root directory."""
-    assert netplan is not None
     text = _common.read(ctx, path)
     data, _ = _load(ctx, path)
     wrapped = not (isinstance(data, dict) and "network" in data)

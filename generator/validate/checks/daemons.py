@@ -51,7 +51,7 @@ def haproxy_jobs(ctx: Context) -> list[Job]:
 
     def check(path: str) -> Result:
         # Its [NOTICE] lines (version, executable path) say nothing about the file.
-        return _common.verdict(HAPROXY, path, [tool.path, "-c", "-f", path], hint, cwd=ctx.repo, drop=r"^\[NOTICE\]")
+        return _common.verdict(HAPROXY, path, [tool.require(), "-c", "-f", path], hint, cwd=ctx.repo, drop=r"^\[NOTICE\]")
 
     return _common.file_jobs(ctx, HAPROXY, tool, paths, check)
 
@@ -81,7 +81,6 @@ def _check_script(conf: str) -> str:
 def keepalived_result(ctx: Context, tool: Tool, path: str, interface: str) -> Result:
     """`keepalived --config-test` on a copy of the file, in a namespace where only `interface`
     exists, with the health-check script's installed path pointing at a copy of the rendered one."""
-    assert tool.path is not None
     with tempfile.TemporaryDirectory(prefix="cf-keepalived-") as tmp:
         scratch = Path(tmp)
         conf = _common.read(ctx, path)
@@ -96,19 +95,10 @@ def keepalived_result(ctx: Context, tool: Tool, path: str, interface: str) -> Re
         # Missing: the installed path stays, does not exist here, and keepalived says so.
         (scratch / loadbalancer.KEEPALIVED_CONF).write_text(conf, encoding="utf-8")
         hint = f"keepalived rejects this configuration; {RERENDER}"
-        try:
-            with netns.scratch([interface]) as ns:
-                argv = ns.command([tool.path, "--config-test", "-f", scratch / loadbalancer.KEEPALIVED_CONF])
-                return _common.verdict(KEEPALIVED, path, argv, hint, fail_codes=(KEEPALIVED_FAILED,), renames=renames)
-        except netns.NetnsUnavailable as e:
-            return Result(
-                KEEPALIVED,
-                path,
-                False,
-                f"{path} was not checked: {e}",
-                "run `clusterforge validate` as root: keepalived checks interface names against the host's, "
-                f"so the check needs a scratch network namespace with {interface} in it",
-            )
+        # NetnsUnavailable propagates: the runner reports it, uncached, as "not checked".
+        with netns.scratch([interface]) as ns:
+            argv = ns.command([tool.require(), "--config-test", "-f", scratch / loadbalancer.KEEPALIVED_CONF])
+            return _common.verdict(KEEPALIVED, path, argv, hint, fail_codes=(KEEPALIVED_FAILED,), renames=renames)
 
 
 # --- shellcheck ------------------------------------------------------------------
@@ -122,7 +112,7 @@ def shellcheck_jobs(ctx: Context) -> list[Job]:
     hint = f"shellcheck finds problems in this script; {RERENDER}"
 
     def script(path: str) -> Result:
-        return _common.verdict(SHELLCHECK, path, [tool.path, "--format=gcc", path], hint, cwd=ctx.repo)
+        return _common.verdict(SHELLCHECK, path, [tool.require(), "--format=gcc", path], hint, cwd=ctx.repo)
 
     def embedded(path: str) -> Result:
         return embedded_result(ctx, tool, path)
@@ -166,7 +156,6 @@ def _decoded(content: object, encoding: object) -> str | None:
 
 
 def embedded_result(ctx: Context, tool: Tool, path: str) -> Result:
-    assert tool.path is not None
     try:
         data = yamlio.loader().load(_common.read(ctx, path))
     except YAMLError as e:
@@ -176,7 +165,7 @@ def embedded_result(ctx: Context, tool: Tool, path: str) -> Result:
         for n, (label, text, shell) in enumerate(embedded_scripts(data)):
             script = Path(tmp) / f"script{n}"
             script.write_text(text, encoding="utf-8")
-            argv = [tool.path, "--format=gcc", *([f"--shell={shell}"] if shell else []), script]
+            argv = [tool.require(), "--format=gcc", *([f"--shell={shell}"] if shell else []), script]
             result = _common.verdict(SHELLCHECK, path, argv, "", renames={str(script): f"{path} {label}"})
             if not result.ok:
                 failures.append(result.message)

@@ -93,9 +93,8 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
 
 
 def validate(ctx: Context, tool: Tool, path: str, fields: dict[str, dict[Path_, Any]]) -> Result:
-    assert tool.path is not None
     with tempfile.TemporaryDirectory(prefix="cf-kubeadm-") as tmp:
         config = Path(tmp) / Path(path).name
         config.write_text(with_dummy_secrets(_common.read(ctx, path), fields), encoding="utf-8")
         hint = f"{tool.name} rejects this config (validated with fake secrets filled in); {RERENDER}"
-        return _common.verdict(CHECK, path, [tool.path, "config", "validate", "--config", config], hint, renames={str(config): path})
+        return _common.verdict(CHECK, path, [tool.require(), "config", "validate", "--config", config], hint, renames={str(config): path})

@@ -36,7 +36,7 @@ def frr_jobs(ctx: Context) -> list[Job]:
     hint = f"FRR's parser rejects this configuration; {RERENDER}"
 
     def check(path: str) -> Result:
-        return _common.verdict(FRR, path, [tool.path, "--dryrun", "-f", path], hint, cwd=ctx.repo, fail_codes=VTYSH_FAILED)
+        return _common.verdict(FRR, path, [tool.require(), "--dryrun", "-f", path], hint, cwd=ctx.repo, fail_codes=VTYSH_FAILED)
 
     return _common.file_jobs(ctx, FRR, tool, _common.repo_files(ctx, FILES["frr"]), check)
 
@@ -46,7 +46,7 @@ def bird_jobs(ctx: Context) -> list[Job]:
     hint = f"BIRD's parser rejects this configuration; {RERENDER}"
 
     def check(path: str) -> Result:
-        return _common.verdict(BIRD, path, [tool.path, "-p", "-c", path], hint, cwd=ctx.repo, fail_codes=BIRD_FAILED)
+        return _common.verdict(BIRD, path, [tool.require(), "-p", "-c", path], hint, cwd=ctx.repo, fail_codes=BIRD_FAILED)
 
     return _common.file_jobs(ctx, BIRD, tool, _common.repo_files(ctx, FILES["bird"]), check)
 

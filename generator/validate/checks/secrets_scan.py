@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ... import repo as repository
+from ... import tools
 from ...errors import ClusterforgeError
 from ...render import layout
 from ..base import Context, Job, Result
@@ -39,7 +40,8 @@ def jobs(ctx: Context) -> list[Job]:
             results.append(Result(CHECK, path, not findings, "\n".join(findings), hint if findings else ""))
         return results
 
-    return [Job(CHECK, inputs, run)]
+    # Whether sops is installed decides whether an encrypted secrets file can be read.
+    return [Job(CHECK, inputs, run, extra_key=f"sops={tools.find_tool('sops')}")]
 
 
 def _known_values(ctx: Context) -> tuple[dict[str, str], list[Result]]:
