@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -78,3 +79,23 @@ def tools(session: nox.Session) -> None:
     install_go_tools(session)
     for version in session.posargs or [pins.KUBERNETES_VERSION]:
         build_kubeadm(session, version)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, with every external tool required (CI=true fails on a missing one)."""
+    session.install("-e", ".[test]")
+    env = {"CLUSTERFORGE_TOOLS_DIR": str(TOOLS_BIN)}
+    if session.env.get("CI") or os.environ.get("CI"):
+        env["CLUSTERFORGE_FUZZ_EXAMPLES"] = "2000"
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on the embedded example: render the reference home lab and list what was generated."""
+    session.install("-e", ".")
+    target = ROOT / "build" / "koedo-lab"
+    shutil.rmtree(target, ignore_errors=True)
+    session.run("clusterforge", "new", str(target), "--example", "--no-input")
+    session.run("clusterforge", "check", str(target / "cluster.yaml"))
