@@ -54,6 +54,7 @@ DEBIAN_TOOLS: dict[str, DebianTool] = {
         DebianTool("bird", "bird2"),
         DebianTool("shellcheck", "shellcheck"),
         DebianTool("ip", "iproute2"),
+        DebianTool("netplan", "netplan.io"),
         DebianTool("cloud-localds", "cloud-image-utils", optional=True),
         DebianTool("genisoimage", "genisoimage", optional=True),
     )

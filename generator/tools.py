@@ -40,6 +40,7 @@ VERSION_PROBES: dict[str, tuple[tuple[str, ...], str] | None] = {
     "bird": (("--version",), r"BIRD version (\S+)"),
     "shellcheck": (("--version",), r"^version: (\S+)"),
     "ip": (("-V",), r"iproute2-(\S+?),"),
+    "netplan": None,  # no version option either
     "cloud-localds": None,  # has no version option; being there is what counts
     "genisoimage": (("--version",), r"genisoimage (\S+)"),
 }

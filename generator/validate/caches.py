@@ -11,6 +11,7 @@ Only the pull commands go online; everything else reads these folders.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -63,13 +64,21 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tree_digest(root: Path) -> str:
-    """One hash over every file below root (relative path and content); "" if root is missing."""
+def stamp(path: Path) -> str:
+    """A cheap identity of a file: its size and modification time. Every cache write
+    replaces whole files, so a changed file always gets a new stamp."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def tree_stamp(root: Path) -> str:
+    """One hash over the stamps of every file below root; "" if root is missing.
+    (Hashing the contents of a 13 MB catalog on every run would cost more than a warm validate.)"""
     if not root.is_dir():
         return ""
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + file_digest(path).encode() + b"\n")
+        h.update(f"{path.relative_to(root).as_posix()}\0{stamp(path)}\n".encode())
     return h.hexdigest()
 
 
@@ -178,7 +187,9 @@ def pull_schemas_from_dir(source: Path, cache: Path) -> int:
         raise ClusterforgeError(f"{source} holds no <group>/<kind>_<version>.json files")
     dest = crd_catalog(cache)
     for path in files:
-        _atomic_file(dest / path.relative_to(source), path.read_bytes())
+        target, data = dest / path.relative_to(source), path.read_bytes()
+        if not target.is_file() or target.read_bytes() != data:  # unchanged files keep their stamps
+            _atomic_file(target, data)
     return len(files)
 
 
@@ -251,15 +262,30 @@ def pull_chart(ref: ChartRef, cache: Path, mirror: str | None = None) -> Path:
     return archive
 
 
-@dataclass(frozen=True)
 class ChartFiles:
-    """What validation reads from a chart archive without unpacking it."""
+    """A chart archive's own files (subcharts excluded), parsed on first use: validation
+    plans need only the CRDs, and values.yaml of a big chart takes a while to parse."""
 
-    metadata: dict[str, Any]  # Chart.yaml
-    values: dict[str, Any]  # values.yaml (the defaults)
-    schema: dict[str, Any]  # values.schema.json, {} when the chart has none
-    crds: list[dict[str, Any]]  # the documents in crds/ (plain YAML, never templated)
-    files: dict[str, str]  # every other text file by chart-relative path (value files Argo CD may name)
+    def __init__(self, files: dict[str, str]):
+        self.files = files  # chart-relative path -> text, YAML and JSON files only
+
+    @functools.cached_property
+    def metadata(self) -> dict[str, Any]:
+        return yamlio.loader().load(self.files.get("Chart.yaml", "")) or {}
+
+    @functools.cached_property
+    def values(self) -> dict[str, Any]:
+        return yamlio.loader().load(self.files.get("values.yaml", "")) or {}
+
+    @functools.cached_property
+    def schema(self) -> dict[str, Any]:
+        return json.loads(self.files["values.schema.json"]) if "values.schema.json" in self.files else {}
+
+    @functools.cached_property
+    def crds(self) -> list[dict[str, Any]]:
+        """The documents in crds/ (plain YAML, never templated)."""
+        texts = [text for rel, text in sorted(self.files.items()) if rel.startswith("crds/") and not rel.endswith(".json")]
+        return [doc for text in texts for doc in yamlio.loader().load_all(text) if isinstance(doc, dict)]
 
 
 def read_chart(archive: Path) -> ChartFiles:
@@ -272,18 +298,4 @@ def read_chart(archive: Path) -> ChartFiles:
                 stream = tar.extractfile(member)
                 if stream is not None:
                     texts[rel] = stream.read().decode("utf-8", errors="replace")
-    load = yamlio.loader().load
-    crds = [
-        doc
-        for rel, text in sorted(texts.items())
-        if rel.startswith("crds/") and not rel.endswith(".json")
-        for doc in yamlio.loader().load_all(text)
-        if isinstance(doc, dict)
-    ]
-    return ChartFiles(
-        metadata=load(texts.get("Chart.yaml", "")) or {},
-        values=load(texts.get("values.yaml", "")) or {},
-        schema=json.loads(texts["values.schema.json"]) if "values.schema.json" in texts else {},
-        crds=crds,
-        files=texts,
-    )
+    return ChartFiles(texts)

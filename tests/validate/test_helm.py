@@ -7,7 +7,7 @@ import pytest
 from generator import repo as repository
 from generator.validate import caches, gitops
 from generator.validate.base import Context, Result
-from generator.validate.checks import helm
+from generator.validate.checks import helm, kubeconform
 
 from . import CHARTS, example_repo, fill_cache
 
@@ -122,7 +122,7 @@ def test_a_missing_chart_says_how_to_pull_it(tmp_path: Path, monkeypatch: pytest
     discovery = gitops.discover(repo, repository.load(repo).inventory)
     ctx = Context(repo, repository.load(repo).inventory, cache)
     [release] = discovery.releases
-    [result] = helm.check_release(ctx, release, None, [])  # type: ignore[arg-type]  # never reached
+    [result] = helm.check_release(ctx, release, kubeconform.prepare(ctx, discovery), [])
     assert not result.ok and "not in the cache" in result.message
     assert result.hint == f"clusterforge charts pull -C {repo}"
 
@@ -131,8 +131,6 @@ def test_api_versions_name_the_custom_kinds_the_repository_uses(cache: Path, tmp
     repo = example_repo(tmp_path / "repo")
     ctx = Context(repo, repository.load(repo).inventory, cache)
     discovery = gitops.discover(repo, ctx.inventory)
-    from generator.validate.checks import kubeconform  # noqa: PLC0415
-
     api = helm.api_versions(discovery, kubeconform.prepare(ctx, discovery))
     assert "cilium.io/v2" in api and "cilium.io/v2/CiliumBGPClusterConfig" in api
     assert "helm.toolkit.fluxcd.io/v2/HelmRelease" in api

@@ -208,3 +208,15 @@ def test_schema_locations_put_core_schemas_first(cache: Path) -> None:
     assert locations[0].endswith("v1.35.0-local-strict/{{.ResourceKind}}{{.KindSuffix}}.json")
     assert locations[1] == f"{caches.crd_catalog(cache)}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
     assert locations[2].startswith(str(cache / "conv"))
+
+
+@pytest.mark.tools
+def test_a_kustomization_that_does_not_build_is_reported(need_tool, cache: Path, tmp_path: Path) -> None:
+    need_tool("kubeconform")
+    need_tool("kustomize")
+    repo = example_repo(tmp_path / "repo")
+    kustomization = repo / "infrastructure/configs/kustomization.yaml"
+    kustomization.write_text(kustomization.read_text() + "  - missing.yaml\n")
+    failed = [r for r in _run(repo, cache) if not r.ok]
+    assert [(r.check, r.file) for r in failed] == [("kustomize build", "infrastructure/configs")]
+    assert "missing.yaml" in failed[0].message

@@ -1,6 +1,7 @@
-"""What the tool-backed checks share: finding the repository's files, finding a
-tool (a missing one becomes a failing Result, not an exception), running it on
-one file and turning its verdict into a Result in the tool's own words."""
+"""What the checks share: finding the repository's files (and which of them are
+meant for git), finding a tool (a missing one raises ToolMissing only when a
+Job runs, so the runner reports it uncached), running a tool on one file and
+turning its verdict into a Result in the tool's own words."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import tools
+from ...errors import ToolFailed
 from .. import caches, crd2schema, gitops
 from ..base import Context, Job, Result
 
@@ -58,7 +59,7 @@ def prepare(ctx: Context, discovery: gitops.Discovery) -> Schemas:
     catalog = caches.crd_catalog(ctx.cache_dir)
     crds = [doc for _, doc in discovery.objects if crd2schema.is_crd(doc)] + chart_crds(ctx.cache_dir, discovery)
     converted = (caches.converted_schemas(ctx.cache_dir, crds),) if crds else ()
-    digest = hashlib.sha256("\n".join([caches.tree_digest(catalog), *(d.name for d in converted)]).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join([caches.tree_stamp(catalog), *(d.name for d in converted)]).encode()).hexdigest()
     return Schemas(version, core, catalog, converted, digest)
 
 
@@ -73,8 +74,12 @@ def chart_crds(cache: Path, discovery: gitops.Discovery) -> list[dict[str, Any]]
 
 
 def tool_version(name: str) -> str:
-    """A tool's name and version as a cache key part (probed once per jobs() call)."""
-    return f"{name} {tools.probe(name).version or 'unknown'}"
+    """A tool's identity as a cache key part: its path and stamp. Stronger than its version
+    string (the pinned Go builds print "development" or "v3.22" themselves) and a stat
+    instead of two subprocesses on every run."""
+    path = tools.find_tool(name)
+    # A missing tool fails its jobs when they run (never cached), not the whole plan.
+    return f"{name} {path} {caches.stamp(path)}" if path else f"{name} missing"
 
 
 def _error_lines(msg: str) -> list[str]:
@@ -146,7 +151,11 @@ def build(ctx: Context, unit: gitops.Unit) -> dict[str, str]:
 
 def _unit_job(ctx: Context, unit: gitops.Unit, schemas: Schemas, versions: str) -> Job:
     def run() -> list[Result]:
-        return validate(build(ctx, unit), schemas)
+        try:
+            manifests = build(ctx, unit)
+        except ToolFailed as e:
+            return [Result("kustomize build", unit.path, False, (e.stderr or e.stdout).strip() or str(e))]
+        return validate(manifests, schemas)
 
     return Job(CHECK, unit.files, run, versions, f"k8s {schemas.kubernetes_version}; schemas {schemas.digest}; {unit.path}")
 

@@ -4,7 +4,6 @@ parser exists off the router) for the subset of commands clusterforge emits."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 

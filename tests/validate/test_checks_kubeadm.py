@@ -1,0 +1,96 @@
+"""kubeadm config validate, by the kubeadm of the cluster's minor, on the committed
+configs with fake secrets filled in."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator.errors import ToolMissing
+from generator import cli, loader, repo
+from generator.render import layout
+from generator.validate.base import Context, Result
+from generator.validate.checks import kubeadm
+
+NeedTool = Callable[..., Path]
+JOIN = "kubeadm/cp2-join.yaml"
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reference") / "lab"
+    repo.new(path, cli.example_text())
+    return path
+
+
+def copy(reference: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "lab"
+    shutil.copytree(reference, dest)
+    return dest
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = (root / path).read_text()
+    assert old in text, f"{old!r} not in {path}"
+    (root / path).write_text(text.replace(old, new, 1))
+
+
+def run(root: Path, factory: Callable[[Context], list]) -> list[Result]:
+    ctx = Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+    return [r for job in factory(ctx) for r in job.run()]
+
+
+def failures(results: list[Result]) -> dict[str, str]:
+    return {r.file: r.message for r in results if not r.ok}
+
+
+
+
+def test_glob_matches_layout(reference: Path) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    for node in inv.kubernetes_nodes:
+        assert Path(layout.kubeadm_file(inv, node)).match(kubeadm.FILES)
+
+
+@pytest.mark.tools
+def test_the_reference_configs_pass(reference: Path, need_tool: NeedTool) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    need_tool("kubeadm", kubernetes_version=inv.kubernetes.version)
+    results = run(reference, kubeadm.jobs)
+    assert {r.file for r in results} == {layout.kubeadm_file(inv, n) for n in inv.kubernetes_nodes}
+    assert failures(results) == {}
+
+
+@pytest.mark.tools
+def test_a_wrong_api_version_fails(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    need_tool("kubeadm", kubernetes_version=inv.kubernetes.version)
+    root = copy(reference, tmp_path)
+    edit(root, JOIN, "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta9")
+    failed = failures(run(root, kubeadm.jobs))
+    assert list(failed) == [JOIN]
+    assert "v1beta9" in failed[JOIN]
+
+
+def test_fake_secrets_go_where_the_renderer_puts_real_ones(reference: Path) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    fields = kubeadm.secret_fields(inv)
+    fake = kubeadm.DUMMY_SECRETS
+    join = (reference / JOIN).read_text()
+    assert fake.bootstrap_token not in join  # the committed file has none
+    filled = kubeadm.with_dummy_secrets(join, fields)
+    assert f"token: {fake.bootstrap_token}" in filled and fake.ca_cert_hash in filled and fake.certificate_key in filled
+    worker = kubeadm.with_dummy_secrets((reference / "kubeadm/worker1-join.yaml").read_text(), fields)
+    assert "controlPlane" not in worker and "certificateKey" not in worker  # a worker must not become a control plane
+    init = kubeadm.with_dummy_secrets((reference / "kubeadm/cp1-init.yaml").read_text(), fields)
+    assert fake.bootstrap_token in init and fake.certificate_key in init
+
+
+def test_a_missing_kubeadm_names_the_command_that_builds_it(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, layout.INVENTORY, 'version: "1.35.4"', 'version: "1.32.7"')
+    with pytest.raises(ToolMissing, match=r"nox -s tools -- 1\.32\.7"):
+        run(root, kubeadm.jobs)
