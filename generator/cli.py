@@ -15,6 +15,9 @@ from . import __version__, loader, repo, tools
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
 from .render import meta
+from .validate import caches as validate_caches
+from .validate import commands as validate_commands
+from .validate import report as validate_report
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -101,6 +104,18 @@ def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out)
+
+
+def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
+    return validate_commands.schemas_pull(args.source, out, repo=Path(args.directory))
+
+
+def cmd_charts_pull(args: argparse.Namespace, out: TextIO) -> int:
+    return validate_commands.charts_pull(Path(args.directory), args.mirror, out)
+
+
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     statuses = tools.doctor()
     width = max(len(s.name) for s in statuses)
@@ -123,7 +138,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clusterforge", description=__doc__)
+    parser = argparse.ArgumentParser(prog="clusterforge", description="One cluster.yaml in, a validated GitOps-ready cluster repository out.")
     parser.add_argument("--version", action="version", version=f"clusterforge {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -152,8 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("outdir", metavar="OUTDIR")
     seed.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     seed.add_argument("--iso", action="store_true", help="also write seed.iso (needs cloud-localds or genisoimage)")
+    validate = command("validate", cmd_validate, "run every validator offline and print one report")
+    validate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    validate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
+    validate.add_argument("--no-cache", action="store_true", help="run every check again (results are still stored)")
+    schemas_pull = _pull_command(commands, "schemas", "the CRD schema cache", "fill the CRD schema cache from a catalog folder or URL")
+    schemas_pull.set_defaults(handler=cmd_schemas_pull)
+    schemas_pull.add_argument("--from", dest="source", metavar="URL|DIR", help=f"catalog folder or URL (default: {validate_caches.CATALOG_URL})")
+    schemas_pull.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository whose kinds a URL pull fetches (default: .)")
+    charts_pull = _pull_command(commands, "charts", "the Helm chart cache", "download every chart the repository's releases use")
+    charts_pull.set_defaults(handler=cmd_charts_pull)
+    charts_pull.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    charts_pull.add_argument("--mirror", metavar="URL", help="a Helm repository serving the same charts (replaces each release's repository URL)")
     command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
     return parser
+
+
+def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.ArgumentParser:
+    group = commands.add_parser(name, help=help, description=help)
+    return group.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser("pull", help=pull_help, description=pull_help)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

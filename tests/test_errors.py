@@ -36,6 +36,7 @@ KNOWN_BUGS = {
     "nine-control-planes": "rules.role_counts gives '(etcd quorum)' as the reason for 9 control planes, which explains nothing",
     "cilium-1.17": "rules.version_support tells Cilium 1.17 users about MetalLB `bgp.*` values that 1.17 never had",
     "three-control-planes-one-host": "rules.placement says 'loses two etcd members' whatever the count",
+    "key-with-newline": "rules.show_path prints keys raw: a newline (or an escape sequence) in a quoted key splits the message",
     # model.py
     "version-unquoted-float": "an unquoted version gets pydantic's 'should be a valid string' with no hint to quote it",
     "version-unquoted-float-zero": "an unquoted `1.20` is reported as 'got 1.2' with no hint to quote it",

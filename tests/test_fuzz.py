@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, currently_in_test_context, event, given, reject, settings
 from hypothesis import strategies as st
 
@@ -114,8 +115,6 @@ def check_outcome(raw: bytes, name: str = "cluster.yaml") -> int:
     assert lines.pop() == "", "stderr does not end with a newline"
     if any(READER_ERROR_TAIL.match(line) for line in lines):
         _known_bug("control-character")
-    if code == 2 and _unprintable_key(raw):
-        _known_bug("key-with-newline")
 
     assert "Traceback" not in err.getvalue() + out.getvalue()
     assert code in (0, 2), code
@@ -134,6 +133,8 @@ def check_outcome(raw: bytes, name: str = "cluster.yaml") -> int:
     numbers = {"warning": [], "error": []}
     for line in problems:
         match = located.match(line)
+        if not match and _unprintable_key(raw):
+            _known_bug("key-with-newline")
         assert match, f"not a located one-line message: {line!r}"
         number = int(match[1] or 0)
         assert number <= last_line, f"line {number} is past the end of the file: {line!r}"
@@ -308,3 +309,22 @@ def test_seeds_are_valid() -> None:
     """The fuzzers start from valid inventories, so the mutations are what breaks them."""
     for raw in SEED_BYTES.values():
         assert check_outcome(raw) == 0
+
+
+# --- the dumper the structured fuzzer (and every renderer) relies on ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "one line",
+        "two\nlines\n",
+        "a\ttab\nand a line\n",
+        "trailing space \nhere",
+        pytest.param("bell\x07\nline", marks=pytest.mark.xfail(strict=True, reason="yamlio writes control characters into a literal block")),
+        pytest.param("\x1e\n", marks=pytest.mark.xfail(strict=True, reason="yamlio writes control characters into a literal block")),
+        pytest.param("next\x85line\n", marks=pytest.mark.xfail(strict=True, reason="yamlio writes NEL into a literal block, read back as a line break")),
+    ],
+)
+def test_dump_reads_back(text: str) -> None:
+    assert yamlio.loader().load(yamlio.dump({"value": text})) == {"value": text}

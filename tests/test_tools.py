@@ -121,7 +121,8 @@ def test_probe_debian_tool(name: str, need_tool: NeedTool) -> None:
     path = need_tool(name)
     status = tools.probe(name)
     assert status.ok and status.path == path and status.pinned is None, status
-    assert status.version and re.match(r"\d+\.\d+", status.version), status
+    if tools.VERSION_PROBES[name] is not None:  # some (netplan) print no version at all
+        assert status.version and re.match(r"\d+\.\d+", status.version), status
 
 
 @pytest.mark.tools
