@@ -111,35 +111,36 @@ def check_outcome(raw: bytes, name: str = "cluster.yaml") -> int:
                 if case is None:
                     raise
                 _known_bug(case)
-    lines = err.getvalue().split("\n")  # what a terminal shows as lines (str.splitlines also splits at \x1c, \x85...)
+    lines = err.getvalue().split("\n")  # as a terminal shows them (str.splitlines also splits at \x1c, \x85...)
     assert lines.pop() == "", "stderr does not end with a newline"
     if any(READER_ERROR_TAIL.match(line) for line in lines):
         _known_bug("control-character")
-
     assert "Traceback" not in err.getvalue() + out.getvalue()
     assert code in (0, 2), code
+    problems, count = (lines[:-1], lines[-1]) if code == 2 and lines else (lines, None)
+
+    located = re.compile(rf"^(?:warning: )?{re.escape(name)}(?::(\d+))?: \S")
+    unlocated = [line for line in problems if not located.match(line)]
+    if unlocated and _unprintable_key(raw):
+        _known_bug("key-with-newline")
+    assert unlocated == [], "not located one-line messages"
+
+    warnings = [line for line in problems if line.startswith("warning: ")]
+    errors = [line for line in problems if not line.startswith("warning: ")]
+    assert problems == warnings + errors, "warnings come first"
     if code == 0:
-        problems = lines
+        assert errors == []
         assert out.getvalue().startswith(f"{path}: cluster ")
-        assert all(line.startswith("warning: ") for line in problems), problems
     else:
-        *problems, count = lines
-        errors = [line for line in problems if not line.startswith("warning: ")]
         assert errors, "exit 2 without an error"
         assert count == f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
         assert out.getvalue() == ""
-    located = re.compile(rf"^(?:warning: )?{re.escape(name)}(?::(\d+))?: \S")
+
     last_line = len(raw.decode("utf-8", "replace").splitlines()) + 1  # every kind of line break counts
-    numbers = {"warning": [], "error": []}
-    for line in problems:
-        match = located.match(line)
-        if not match and _unprintable_key(raw):
-            _known_bug("key-with-newline")
-        assert match, f"not a located one-line message: {line!r}"
-        number = int(match[1] or 0)
-        assert number <= last_line, f"line {number} is past the end of the file: {line!r}"
-        numbers["warning" if line.startswith("warning: ") else "error"].append(number)
-    assert all(found == sorted(found) for found in numbers.values()), "messages not sorted by line"
+    for group in (warnings, errors):
+        numbers = [int(located.match(line)[1] or 0) for line in group]
+        assert numbers == sorted(numbers), "messages not sorted by line"
+        assert all(number <= last_line for number in numbers), "a line number past the end of the file"
     if currently_in_test_context():
         event(f"exit {code}")
     return code
@@ -179,9 +180,10 @@ SCALARS = st.one_of(
     st.text(max_size=20),
     st.sampled_from(MEANINGFUL),
 )
+KEYS = st.sampled_from(KNOWN_KEYS) | st.text(max_size=12)
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12) | st.sampled_from(MEANINGFUL).map(str), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
     max_leaves=12,
 )
 
@@ -216,7 +218,7 @@ def delete_key(data: st.DataObject, doc: Any) -> Any:
 
 def replace_value(data: st.DataObject, doc: Any) -> Any:
     container = _pick(data, doc, (dict, list))
-    where = data.draw(st.sampled_from(list(container) if isinstance(container, dict) else range(len(container))), label="replace at")
+    where = data.draw(st.sampled_from(list(container) if isinstance(container, dict) else range(len(container))), label="at")
     container[where] = data.draw(VALUES, label="new value")
     return doc
 
@@ -230,7 +232,7 @@ def duplicate_item(data: st.DataObject, doc: Any) -> Any:
 
 def insert_key(data: st.DataObject, doc: Any) -> Any:
     mapping = _pick(data, doc, dict, nonempty=False)
-    key = data.draw(st.sampled_from(KNOWN_KEYS) | st.text(max_size=12), label="new key")
+    key = data.draw(KEYS, label="new key")
     mapping[key] = data.draw(VALUES, label="its value")
     return doc
 
@@ -269,21 +271,20 @@ SNIPPETS = st.one_of(
 )
 
 
-def _lines(raw: bytes) -> list[bytes]:
-    return raw.split(b"\n")
+TEXT_EDITS = ["delete", "insert", "replace", "drop line", "copy line", "move line", "indent", "dedent"]
 
 
 @st.composite
 def edited_bytes(draw: st.DrawFn) -> bytes:
     raw = bytearray(SEED_BYTES[draw(st.sampled_from(sorted(SEED_BYTES)), label="seed")])
     for _ in range(draw(st.integers(1, 4), label="edits")):
-        kind = draw(st.sampled_from(["delete", "insert", "replace", "drop line", "copy line", "move line", "indent", "dedent"]))
+        kind = draw(st.sampled_from(TEXT_EDITS), label="edit")
         if kind in ("delete", "insert", "replace"):
             start = draw(st.integers(0, len(raw)), label="at")
             end = start + (draw(st.integers(1, 12), label="length") if kind != "insert" else 0)
             raw[start:end] = draw(SNIPPETS, label="new bytes") if kind != "delete" else b""
             continue
-        lines = _lines(bytes(raw))
+        lines = bytes(raw).split(b"\n")
         i = draw(st.integers(0, len(lines) - 1), label="line")
         if kind == "drop line":
             del lines[i]
@@ -314,6 +315,11 @@ def test_seeds_are_valid() -> None:
 # --- the dumper the structured fuzzer (and every renderer) relies on ----------
 
 
+UNESCAPED_BLOCK = pytest.mark.xfail(
+    strict=True, reason="yamlio._Representer puts any text with a newline in a literal block, which has no escapes"
+)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -321,9 +327,9 @@ def test_seeds_are_valid() -> None:
         "two\nlines\n",
         "a\ttab\nand a line\n",
         "trailing space \nhere",
-        pytest.param("bell\x07\nline", marks=pytest.mark.xfail(strict=True, reason="yamlio writes control characters into a literal block")),
-        pytest.param("\x1e\n", marks=pytest.mark.xfail(strict=True, reason="yamlio writes control characters into a literal block")),
-        pytest.param("next\x85line\n", marks=pytest.mark.xfail(strict=True, reason="yamlio writes NEL into a literal block, read back as a line break")),
+        pytest.param("bell\x07\nline", marks=UNESCAPED_BLOCK),  # unreadable: ReaderError
+        pytest.param("\x1e\n", marks=UNESCAPED_BLOCK),  # unreadable: ReaderError
+        pytest.param("next\x85line\n", marks=UNESCAPED_BLOCK),  # NEL read back as a line break
     ],
 )
 def test_dump_reads_back(text: str) -> None:
