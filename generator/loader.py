@@ -7,13 +7,16 @@ a document is built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
 
 from . import rules, yamlio
@@ -112,6 +115,9 @@ def _prescan(text: str, source: str) -> None:
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, AliasEvent):
                 raise _fail(source, f"YAML aliases (*{event.anchor}) are not allowed: write the value out", line)
+            if getattr(event, "tag", None) is not None:
+                # Explicit tags (!!python/object, !vault, !!binary...) build values no inventory field takes.
+                raise _fail(source, f"YAML tag {event.tag!r} is not supported: write plain values", line)
             if isinstance(event, DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -128,12 +134,19 @@ def _prescan(text: str, source: str) -> None:
                 depth -= 1
     except MarkedYAMLError as exc:
         raise _yaml_error(exc, source) from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise _fail(source, f"not valid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", line) from None
     except YAMLError as exc:
+        raise _fail(source, f"not valid YAML: {exc}") from None
+    except AssertionError as exc:  # ruamel asserts on a `%YAML 1.N` directive other than 1.1 and 1.2
         raise _fail(source, f"not valid YAML: {exc}") from None
 
 
 def _yaml_error(exc: MarkedYAMLError, source: str) -> InventoryError:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark and ("end of stream" in str(exc.problem) or "<stream end>" in str(exc.problem)):
+        mark = exc.context_mark  # the end of the file says nothing: point at what was left open
     line = mark.line + 1 if mark else 0
     what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
     if "duplicate key" in what:
@@ -143,10 +156,19 @@ def _yaml_error(exc: MarkedYAMLError, source: str) -> InventoryError:
 
 
 def _yaml_kind(value: Any) -> str:
-    if isinstance(value, list):
-        return "list"
+    """What a value is, in YAML's words."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, (date, datetime)):
+        return "date"
     return type(value).__name__
 
 
@@ -155,7 +177,7 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], problems: list[Problem], 
     if isinstance(node, CommentedMap):
         out = {}
         for key in node:
-            line = node.lc.key(key)[0] + 1
+            line = _line_of(lambda: node.lc.key(key), lines.get(loc, 0))
             if not isinstance(key, str):
                 problems.append(Problem(line, rules.show_path(loc), f"key {key!r} is not a string", source))
                 continue
@@ -165,12 +187,9 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], problems: list[Problem], 
     if isinstance(node, CommentedSeq):
         out_list = []
         for index, item in enumerate(node):
-            lines[(*loc, index)] = node.lc.item(index)[0] + 1
+            lines[(*loc, index)] = _line_of(lambda: node.lc.item(index), lines.get(loc, 0))
             out_list.append(_plain(item, (*loc, index), lines, problems, source))
         return out_list
-    if isinstance(node, TaggedScalar):
-        problems.append(Problem(lines.get(loc, 0), rules.show_path(loc), f"YAML tag {node.tag.value!r} is not supported", source))
-        return None
     if isinstance(node, bool) or node is None:
         return node
     for plain_type in (int, float, str):  # ScalarInt, ScalarFloat, ScalarString...
@@ -179,12 +198,21 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], problems: list[Problem], 
     return node  # dates and the like: pydantic names the wrong type
 
 
+def _line_of(position: Callable[[], Any], fallback: int) -> int:
+    """ruamel's recorded position of a key or item, or the parent's line where it kept none."""
+    try:
+        found = position()
+    except (KeyError, IndexError):
+        return fallback
+    return found[0] + 1 if found else fallback
+
+
 def _locate(loc: Loc, message: str, lines: dict[Loc, int], source: str) -> Problem:
     """The line of the deepest part of `loc` that exists in the file."""
     for cut in range(len(loc), 0, -1):
         if loc[:cut] in lines:
             return Problem(lines[loc[:cut]], rules.show_path(loc), message, source)
-    return Problem(1, rules.show_path(loc), message, source)
+    return Problem(0, rules.show_path(loc), message, source)
 
 
 def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -> Problem:

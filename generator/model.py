@@ -10,7 +10,7 @@ import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -32,6 +32,12 @@ def _label(value: str) -> str:
 def _semver(value: str) -> str:
     if not _SEMVER.match(value):
         raise ValueError(f"{value!r} is not an exact version such as 1.35.4 (quote it in YAML)")
+    return value
+
+
+def _not_a_number(value: object) -> object:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(f"YAML reads this as the number {value!r}, not a version: write the exact version (major.minor.patch) in quotes")
     return value
 
 
@@ -67,13 +73,14 @@ def _age_recipient(value: str) -> str:
 
 
 Label = Annotated[str, AfterValidator(_label)]
-Version = Annotated[str, AfterValidator(_semver)]
+Version = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_semver)]
 MacAddress = Annotated[str, AfterValidator(_mac)]
 InterfaceName = Annotated[str, AfterValidator(_ifname)]
 DomainName = Annotated[str, AfterValidator(_domain)]
 SshPublicKey = Annotated[str, AfterValidator(_ssh_key)]
 AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+MAX_POOLS = 100
 # Range checked in rules.py so the message can name the ASN rule; here only "an integer".
 ASN = StrictInt
 
@@ -222,7 +229,8 @@ class Inventory(Spec):
     ssh: Ssh
     cilium: Cilium
     bgp: Bgp | None = None
-    load_balancer_pools: list[LoadBalancerPool] = []
+    # Bounded so the pairwise overlap rules stay cheap on hostile input.
+    load_balancer_pools: list[LoadBalancerPool] = Field([], max_length=MAX_POOLS)
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()

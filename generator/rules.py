@@ -62,6 +62,8 @@ def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
 def show_path(loc: Loc) -> str:
     out = ""
     for part in loc:
+        if not isinstance(part, int) and not (part and part.isprintable()):
+            part = repr(part)  # a newline or escape sequence from a quoted key stays visible and on one line
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
@@ -190,7 +192,7 @@ def bgp_asns(inv: Inventory, out: Findings) -> None:
         if peer.router != "yamaha-rtx":
             continue
         for loc, asn, side in ((("bgp", "localASN"), inv.bgp.local_asn, "the cluster's"), (("bgp", "peers", i, "asn"), peer.asn, "the router's")):
-            if asn > MAX_2BYTE_ASN:
+            if MAX_2BYTE_ASN < asn <= MAX_ASN:  # out of range altogether: reported above
                 out.error(loc, f"{side} AS {asn} is a 4-byte AS number; Yamaha RTX peer {peer.name} supports only 1-{MAX_2BYTE_ASN}")
 
 
@@ -259,7 +261,12 @@ def yamaha_neighbor_limit(inv: Inventory, out: Findings) -> None:
 def role_counts(inv: Inventory, out: Findings) -> None:
     control_planes, lbs = len(inv.control_planes), len(inv.loadbalancers)
     if control_planes not in CONTROL_PLANE_COUNTS:
-        why = "an even count adds no etcd fault tolerance over one less" if control_planes % 2 == 0 and control_planes else "etcd quorum"
+        if control_planes == 0:
+            why = "a cluster needs at least one"
+        elif control_planes % 2 == 0:
+            why = "an even count adds no etcd fault tolerance over one less"
+        else:
+            why = "more than 7 etcd members slow down every write for little extra fault tolerance"
         out.error(("nodes",), f"{control_planes} control planes: use 1, 3, 5 or 7 ({why})")
     if not inv.workers:
         out.warn(("nodes",), "no worker nodes: the control planes will run workloads (their NoSchedule taint is removed)")
@@ -279,7 +286,7 @@ def placement(inv: Inventory, out: Findings) -> None:
             continue
         names = ", ".join(inv.nodes[i].name for i in indexes)
         if role == "control-plane":
-            out.warn(("nodes", indexes[1], "host"), f"control planes {names} share host {host}: losing it loses two etcd members")
+            out.warn(("nodes", indexes[1], "host"), f"control planes {names} share host {host}: losing it loses {len(indexes)} etcd members")
         elif len(indexes) == len(inv.loadbalancers):
             out.warn(("nodes", indexes[1], "host"), f"load balancers {names} all run on host {host}: the VIP dies with it")
 
@@ -295,6 +302,13 @@ def version_support(inv: Inventory, out: Findings) -> None:
             ("kubernetes", "version"),
             f"Kubernetes {inv.kubernetes.version} is older than {versions.show(versions.MIN_KUBERNETES)}, the first with kubeadm.k8s.io/v1beta4",
         )
+    if (1, 17) <= cilium < versions.MIN_CILIUM:
+        out.error(
+            ("cilium", "version"),
+            f"Cilium {inv.cilium.version} is older than {versions.show(versions.MIN_CILIUM)}, the first with the BGP control plane "
+            f"resources and CiliumLoadBalancerIPPool as cilium.io/v2 (Cilium {versions.show(cilium)} has them only as cilium.io/v2alpha1)",
+        )
+        return
     if cilium < versions.MIN_CILIUM:
         out.error(
             ("cilium", "version"),

@@ -8,13 +8,28 @@ import io
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.representer import SafeRepresenter
 from ruamel.yaml.resolver import VersionedResolver
+
+
+class _Constructor(RoundTripConstructor):
+    """ruamel raises bare ValueError/KeyError/IndexError for scalars that only look
+    like a date or a number (`2024-02-30`, `0x_`): make them YAML errors with a mark."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, KeyError, IndexError, OverflowError) as exc:
+            kind = str(getattr(node.tag, "value", node.tag)).rsplit(":", 1)[-1]
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            raise ConstructorError(None, None, f"{node.value!r} is not a valid YAML {kind}{why}; quote it if it is text", node.start_mark) from None
 
 
 def loader() -> YAML:
     """Round-trip loader: keeps line numbers so errors can point at cluster.yaml:LINE."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -32,7 +47,8 @@ class _Yaml11SafeResolver(VersionedResolver):
 class _Representer(SafeRepresenter):
     def represent_str(self, data: str) -> Any:
         # Scripts and embedded configs stay readable (and diffable) as literal blocks.
-        if "\n" in data and not any(line != line.rstrip() for line in data.splitlines()):
+        printable = all(char in "\n\t" or char.isprintable() for char in data)  # block scalars have no escapes
+        if "\n" in data and printable and not any(line != line.rstrip() for line in data.splitlines()):
             return self.represent_scalar("tag:yaml.org,2002:str", data, style="|")
         return super().represent_str(data)
 

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -48,55 +47,6 @@ FUZZ = settings(
 
 # --- the property --------------------------------------------------------------
 
-# Bugs already pinned by a strict-xfail case in tests/errors/ (see KNOWN_BUGS in
-# test_errors.py). An input that hits one is discarded, so the fuzzer keeps
-# looking for new ones. Delete an entry once its case passes.
-KNOWN_CRASHES = {
-    # (exception, file the innermost frame is in): the case that pins it
-    (TypeError, "generator/loader.py"): "python-tag-sequence",
-    (KeyError, "ruamel/yaml/constructor.py"): "tag-bool-on-number",
-    (ValueError, "ruamel/yaml/constructor.py"): "impossible-date",
-    (ValueError, "ruamel/yaml/util.py"): "impossible-date",
-    (IndexError, "ruamel/yaml/constructor.py"): "impossible-date",
-    (AssertionError, "ruamel/yaml/main.py"): "yaml-1.3-directive",
-}
-READER_ERROR_TAIL = re.compile(r'^  in "<unicode string>", position \d+$')  # case control-character
-
-
-def _unprintable_key(raw: bytes) -> bool:
-    """A mapping key with a control character (case key-with-newline): shown raw in the message path."""
-
-    seen: set[int] = set()  # aliases share nodes: visit each once
-
-    def walk(node: Any) -> bool:
-        if id(node) in seen:
-            return False
-        seen.add(id(node))
-        if isinstance(node, dict):
-            return any((isinstance(k, str) and not k.isprintable()) or walk(v) for k, v in node.items())
-        return isinstance(node, list) and any(walk(v) for v in node)
-
-    try:
-        return walk(yamlio.loader().load(raw.decode("utf-8")))
-    except Exception:  # noqa: BLE001 - not loadable: the key cannot reach a message
-        return False
-
-
-def _known_crash(exc: BaseException) -> str | None:
-    innermost = traceback.extract_tb(exc.__traceback__)[-1].filename
-    for (kind, where), case in KNOWN_CRASHES.items():
-        if isinstance(exc, kind) and innermost.endswith(where):
-            return case
-    return None
-
-
-def _known_bug(case: str) -> None:
-    if currently_in_test_context():
-        event(f"known bug: {case}")
-        reject()
-    raise AssertionError(f"known bug {case} in a seed")
-
-
 def check_outcome(raw: bytes, name: str = "cluster.yaml") -> int:
     """Run `clusterforge check` on `raw`, assert the CLI contract, return the exit code."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,25 +54,15 @@ def check_outcome(raw: bytes, name: str = "cluster.yaml") -> int:
         path.write_bytes(raw)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(err):
-            try:
-                code = main(["check", str(path)], out=out)
-            except Exception as exc:
-                case = _known_crash(exc)
-                if case is None:
-                    raise
-                _known_bug(case)
+            code = main(["check", str(path)], out=out)
     lines = err.getvalue().split("\n")  # as a terminal shows them (str.splitlines also splits at \x1c, \x85...)
     assert lines.pop() == "", "stderr does not end with a newline"
-    if any(READER_ERROR_TAIL.match(line) for line in lines):
-        _known_bug("control-character")
     assert "Traceback" not in err.getvalue() + out.getvalue()
     assert code in (0, 2), code
     problems, count = (lines[:-1], lines[-1]) if code == 2 and lines else (lines, None)
 
     located = re.compile(rf"^(?:warning: )?{re.escape(name)}(?::(\d+))?: \S")
     unlocated = [line for line in problems if not located.match(line)]
-    if unlocated and _unprintable_key(raw):
-        _known_bug("key-with-newline")
     assert unlocated == [], "not located one-line messages"
 
     warnings = [line for line in problems if line.startswith("warning: ")]
@@ -315,11 +255,6 @@ def test_seeds_are_valid() -> None:
 # --- the dumper the structured fuzzer (and every renderer) relies on ----------
 
 
-UNESCAPED_BLOCK = pytest.mark.xfail(
-    strict=True, reason="yamlio._Representer puts any text with a newline in a literal block, which has no escapes"
-)
-
-
 @pytest.mark.parametrize(
     "text",
     [
@@ -327,9 +262,9 @@ UNESCAPED_BLOCK = pytest.mark.xfail(
         "two\nlines\n",
         "a\ttab\nand a line\n",
         "trailing space \nhere",
-        pytest.param("bell\x07\nline", marks=UNESCAPED_BLOCK),  # unreadable: ReaderError
-        pytest.param("\x1e\n", marks=UNESCAPED_BLOCK),  # unreadable: ReaderError
-        pytest.param("next\x85line\n", marks=UNESCAPED_BLOCK),  # NEL read back as a line break
+        "bell\x07\nline",  # a literal block has no escapes: must be double-quoted
+        "\x1e\n",
+        "next\x85line\n",  # NEL would be read back as a line break
     ],
 )
 def test_dump_reads_back(text: str) -> None:
