@@ -124,6 +124,8 @@ class ApiServer(Spec):
     # A DNS name for the VIP; defaults to api.<cluster>.<domain> (see Cluster).
     dns_name: DomainName | None = None
     extra_cert_sans: list[str] = []
+    # Networks besides the node subnet allowed to reach the API (admin desks, CI runners).
+    allowed_sources: list[IPv4Network] = []
 
 
 class Host(Spec):
@@ -150,6 +152,8 @@ class Node(Spec):
 class Ssh(Spec):
     user: Label = "ubuntu"
     authorized_keys: list[SshPublicKey] = Field(min_length=1)
+    # Networks besides the node subnet allowed to SSH into the VMs.
+    allowed_sources: list[IPv4Network] = []
 
 
 class Cilium(Spec):

@@ -21,6 +21,7 @@ Loc = tuple[str | int, ...]
 MAX_ASN = 4_294_967_295
 MAX_2BYTE_ASN = 65_535
 YAMAHA_MAX_NEIGHBORS = 32
+YAMAHA_MAX_HOLD_TIME = 28_800  # `bgp neighbor ... hold-time=` accepts 3-28800 seconds
 CONTROL_PLANE_COUNTS = (1, 3, 5, 7)
 PODCIDR_IPAM_MODES = ("kubernetes", "cluster-pool")
 
@@ -202,8 +203,15 @@ def bgp_peer_addresses(inv: Inventory, out: Findings) -> None:
         return
     ranges = _ranges(inv)[1:]  # pod, service and LB pools; the node subnet is where peers belong
     taken = {address: owner for _loc, address, owner in _addresses(inv) if owner != "the gateway"}
+    subnet = inv.network.subnet
+    seen: dict[IPv4Address, int] = {}
     for i, peer in enumerate(inv.bgp.peers):
         loc = ("bgp", "peers", i, "address")
+        if peer.address in seen:
+            out.error(loc, f"peer {peer.name} address {peer.address} is also the address of bgp.peers[{seen[peer.address]}]; one session per router")
+        seen.setdefault(peer.address, i)
+        if subnet.prefixlen <= 30 and peer.address in (subnet.network_address, subnet.broadcast_address):
+            out.error(loc, f"peer {peer.name} address {peer.address} is the network or broadcast address of {subnet}")
         for range_loc, net, what in ranges:
             if peer.address in net:
                 out.error(loc, f"peer {peer.name} address {peer.address} is inside {what} {net} ({show_path(range_loc)})")
@@ -241,6 +249,19 @@ def bgp_timers(inv: Inventory, out: Findings) -> None:
             out.error(
                 (*loc, "keepaliveTimeSeconds"),
                 f"keepalive {timers.keepalive_time_seconds}s is longer than the hold time {timers.hold_time_seconds}s",
+            )
+
+
+@rule
+def yamaha_hold_time(inv: Inventory, out: Findings) -> None:
+    if inv.bgp is None:
+        return
+    for i, peer in enumerate(inv.bgp.peers):
+        loc, timers = (("bgp", "peers", i, "timers"), peer.timers) if peer.timers else (("bgp", "timers"), inv.bgp.timers)
+        if peer.router == "yamaha-rtx" and timers.hold_time_seconds > YAMAHA_MAX_HOLD_TIME:
+            out.error(
+                (*loc, "holdTimeSeconds"),
+                f"hold time {timers.hold_time_seconds}s is longer than Yamaha RTX peer {peer.name} accepts (at most {YAMAHA_MAX_HOLD_TIME}s)",
             )
 
 

@@ -12,6 +12,7 @@ Documentation/operations/system_requirements.rst ("Firewall Rules").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import Literal
 
 from ..model import Inventory, Node
@@ -67,6 +68,10 @@ def _hubble_relay(inv: Inventory) -> bool:
     return inv.cilium.hubble if inv.cilium.hubble_relay is None else inv.cilium.hubble_relay
 
 
+def _allowed(networks: list[IPv4Network]) -> list[str]:
+    return [str(net) for net in networks]
+
+
 def _from_each(protocol: Protocol, ports: tuple[int, int] | None, sources: list[str], comment: str) -> list[FirewallRule]:
     return [FirewallRule(protocol, ports, source, comment) for source in sources]
 
@@ -79,7 +84,9 @@ def _kubernetes_rules(inv: Inventory, node: Node) -> list[FirewallRule]:
     cluster = [subnet, str(inv.kubernetes.pod_cidr)]
     rules = _from_each("tcp", _one(KUBELET_PORT), cluster, "kubelet API")
     if node.role == "control-plane":
-        rules += _from_each("tcp", _one(inv.api_server.port), cluster, "kube-apiserver")
+        # Without a load-balancer pair, clients reach the API servers directly.
+        direct = [] if inv.loadbalancers else _allowed(inv.api_server.allowed_sources)
+        rules += _from_each("tcp", _one(inv.api_server.port), cluster + direct, "kube-apiserver")
         rules += _from_each("tcp", ETCD_PORTS, [str(cp.ip) for cp in inv.control_planes], "etcd between control planes")
         rules.append(FirewallRule("tcp", _one(CONTROLLER_MANAGER_PORT), subnet, "kube-controller-manager"))
         rules.append(FirewallRule("tcp", _one(SCHEDULER_PORT), subnet, "kube-scheduler"))
@@ -110,16 +117,17 @@ def _cilium_rules(inv: Inventory, subnet: str, cluster: list[str]) -> list[Firew
 
 def _loadbalancer_rules(inv: Inventory, node: Node) -> list[FirewallRule]:
     # The API is the cluster's most powerful endpoint: only the node subnet (the
-    # kubelets, Cilium, operators on the LAN) may reach it, not every network
-    # the router forwards from.
-    rules = [FirewallRule("tcp", _one(inv.api_server.port), str(inv.network.subnet), "Kubernetes API (HAProxy)")]
+    # kubelets, Cilium, operators on the LAN) and the networks the inventory
+    # names may reach it, not every network the router forwards from.
+    sources = [str(inv.network.subnet), *_allowed(inv.api_server.allowed_sources)]
+    rules = _from_each("tcp", _one(inv.api_server.port), sources, "Kubernetes API (HAProxy)")
     rules += [FirewallRule("vrrp", None, str(peer.ip), f"VRRP from {peer.name}") for peer in inv.loadbalancers if peer != node]
     return rules
 
 
 def rules(inv: Inventory, node: Node) -> list[FirewallRule]:
     """Every inbound allow rule of `node`, sorted and without duplicates."""
-    found = [FirewallRule("tcp", _one(SSH_PORT), str(inv.network.subnet), "SSH")]
+    found = _from_each("tcp", _one(SSH_PORT), [str(inv.network.subnet), *_allowed(inv.ssh.allowed_sources)], "SSH")
     found += _loadbalancer_rules(inv, node) if node.role == "loadbalancer" else _kubernetes_rules(inv, node)
     return sorted(set(found))
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from ipaddress import IPv4Network
 import subprocess
 from pathlib import Path
 
@@ -159,3 +160,34 @@ def test_script_edits_before_rules_idempotently(need_tool, tmp_path: Path) -> No
     # A file without ufw's header fails instead of silently missing the rules.
     rules.write_text("COMMIT\n")
     assert subprocess.run([bash, "-c", part]).returncode != 0
+
+
+def sources(inv: Inventory, role: str, port: int) -> set[str]:
+    return {r.source for r in firewall.rules(inv, node(inv, role)) if r.protocol == "tcp" and r.ports == (port, port)}
+
+
+def test_allowed_sources_open_ssh_everywhere_and_the_api_on_the_load_balancers() -> None:
+    admin = "192.0.2.0/24"
+    inv = EXAMPLE.model_copy(
+        update={
+            "api_server": EXAMPLE.api_server.model_copy(update={"allowed_sources": [IPv4Network(admin)]}),
+            "ssh": EXAMPLE.ssh.model_copy(update={"allowed_sources": [IPv4Network(admin)]}),
+        }
+    )
+    for role in ("control-plane", "worker", "loadbalancer"):
+        assert sources(inv, role, 22) == {SUBNET, admin}
+    assert sources(inv, "loadbalancer", 6443) == {SUBNET, admin}
+    # Behind HAProxy the API servers see the load balancers' addresses, never the admin's.
+    assert sources(inv, "control-plane", 6443) == {SUBNET, PODS}
+    assert sources(EXAMPLE, "loadbalancer", 22) == {SUBNET}
+
+
+def test_allowed_api_sources_reach_the_control_planes_without_load_balancers() -> None:
+    admin = "192.0.2.0/24"
+    inv = EXAMPLE.model_copy(
+        update={
+            "nodes": [n for n in EXAMPLE.nodes if n.role != "loadbalancer"],
+            "api_server": EXAMPLE.api_server.model_copy(update={"allowed_sources": [IPv4Network(admin)]}),
+        }
+    )
+    assert sources(inv, "control-plane", 6443) == {SUBNET, PODS, admin}
