@@ -36,6 +36,9 @@ GO_TOOLS: dict[str, GoTool] = {
         GoTool("kustomize", "sigs.k8s.io/kustomize/kustomize/v5", "v5.8.1"),
         GoTool("gobgp", "github.com/osrg/gobgp/v3/cmd/gobgp", "v3.37.0"),
         GoTool("gobgpd", "github.com/osrg/gobgp/v3/cmd/gobgpd", "v3.37.0"),
+        # SOPS encrypts the secrets file to the inventory's age recipients.
+        GoTool("sops", "github.com/getsops/sops/v3/cmd/sops", "v3.13.3"),
+        GoTool("age-keygen", "filippo.io/age/cmd/age-keygen", "v1.3.2"),
     )
 }
 

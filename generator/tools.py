@@ -33,6 +33,8 @@ VERSION_PROBES: dict[str, tuple[tuple[str, ...], str] | None] = {
     "gobgp": (("--version",), r"gobgp version (\d+\.\d+\.\d+)"),
     "gobgpd": (("--version",), r"gobgpd version (\d+\.\d+\.\d+)"),
     "kubeadm": (("version", "-o", "short"), r"^(v\d+\.\d+\.\d+\S*)"),
+    "sops": (("--version", "--disable-version-check"), r"sops (\d+\.\d+\.\d+)"),
+    "age-keygen": (("--version",), r"^v?(\d+\.\d+\.\d+)"),
     "haproxy": (("-v",), r"HAProxy version (\S+)"),
     "keepalived": (("--version",), r"Keepalived v(\S+)"),
     "cloud-init": (("--version",), r"cloud-init (\d\S*)"),

@@ -136,3 +136,25 @@ def test_seed_iso_is_a_nocloud_volume(tmp_path, capsys, need_tool):
     assert cli.main(["seed", "haproxy1", str(out), "-C", str(dest), "--iso"]) == 0
     iso = (out / "seed.iso").read_bytes()
     assert b"cidata" in iso[32768:34816].lower()  # the ISO 9660 volume label NoCloud looks for
+
+
+@pytest.mark.tools
+def test_secrets_are_sops_encrypted_to_the_age_recipients(tmp_path, capsys, need_tool, monkeypatch):
+    age_keygen, _sops = need_tool("age-keygen"), need_tool("sops")
+    key = tmp_path / "age.key"
+    subprocess.run([str(age_keygen), "-o", str(key)], check=True, capture_output=True)
+    recipient = next(line.split(": ")[1] for line in key.read_text().splitlines() if line.startswith("# public key: "))
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(EXAMPLE.replace("\ngitops:", f"\nsecrets:\n  ageRecipients: [{recipient}]\n\ngitops:"))
+    dest = tmp_path / "lab"
+    assert cli.main(["new", str(dest), "--inventory", str(inventory), "--no-input"]) == 0
+    stored = (dest / layout.SECRETS_FILE).read_text()
+    assert "sops:" in stored and recipient in stored and "ENC[AES256_GCM" in stored
+
+    assert cli.main(["seed", "cp1", str(tmp_path / "no-key"), "-C", str(dest)]) == 1  # no identity: sops refuses
+    assert "Failed to get the data key" in capsys.readouterr().err
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
+    values = repo.read_secrets(dest)
+    assert values.bootstrap_token not in stored and values.certificate_key not in stored
+    assert cli.main(["seed", "cp1", str(tmp_path / "seed"), "-C", str(dest)]) == 0
+    assert values.bootstrap_token in (tmp_path / "seed" / "user-data").read_text()
