@@ -104,6 +104,11 @@ def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_bgp_secrets(args: argparse.Namespace, out: TextIO) -> int:
+    out.write(repo.bgp_secret_manifests(Path(args.directory)))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out)
 
@@ -167,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("outdir", metavar="OUTDIR")
     seed.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     seed.add_argument("--iso", action="store_true", help="also write seed.iso (needs cloud-localds or genisoimage)")
+    bgp_secrets = command("bgp-secrets", cmd_bgp_secrets, "print the BGP password Secrets for `kubectl apply -f -` (never commit them)")
+    bgp_secrets.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     validate = command("validate", cmd_validate, "run every validator offline and print one report")
     validate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     validate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")

@@ -13,7 +13,7 @@ from . import loader, secrets, tools, writer, yamlio
 from .errors import ClusterforgeError
 from .loader import Checked
 from .model import Inventory
-from .render import cloudinit, layout, tree
+from .render import cilium, cloudinit, layout, tree
 
 SCHEMA_LINE = f"# yaml-language-server: $schema={layout.SCHEMA_FILE}\n"
 
@@ -97,6 +97,25 @@ def write_secrets(repo: Path, inv: Inventory, values: secrets.ClusterSecrets) ->
             input=text,
         ).stdout
     writer.write_private(path, text)
+
+
+def bgp_secret_manifests(repo: Path) -> str:
+    """The Kubernetes Secrets holding the BGP session passwords, for `kubectl apply -f -`:
+    made from the secrets file on demand, never written into the repository."""
+    inv = load(repo).inventory
+    passwords = read_secrets(repo).bgp_passwords
+    refs = sorted({p.auth_secret_ref for p in (inv.bgp.peers if inv.bgp else []) if p.auth_secret_ref})
+    documents = [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": ref, "namespace": cilium.NAMESPACE},  # Cilium's bgpControlPlane.secretsNamespace
+            "type": "Opaque",
+            "stringData": {"password": passwords[ref]},
+        }
+        for ref in refs
+    ]
+    return yamlio.dump_all(documents) if documents else ""
 
 
 # --- seeds -------------------------------------------------------------------

@@ -158,3 +158,19 @@ def test_secrets_are_sops_encrypted_to_the_age_recipients(tmp_path, capsys, need
     assert values.bootstrap_token not in stored and values.certificate_key not in stored
     assert cli.main(["seed", "cp1", str(tmp_path / "seed"), "-C", str(dest)]) == 0
     assert values.bootstrap_token in (tmp_path / "seed" / "user-data").read_text()
+
+
+def test_bgp_secrets_come_from_the_secrets_file_only(tmp_path, capsys):
+    variant = (Path(__file__).parent / "data" / "variant.yaml").read_text()
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(variant)
+    dest = tmp_path / "rack"
+    assert cli.main(["new", str(dest), "--inventory", str(inventory), "--no-input"]) == 0
+    capsys.readouterr()
+    password = repo.read_secrets(dest).bgp_passwords["bgp-tor-a"]
+    assert cli.main(["bgp-secrets", "-C", str(dest)]) == 0
+    secrets = list(yamlio.loader().load_all(capsys.readouterr().out))
+    assert [(s["kind"], s["metadata"]["name"], s["metadata"]["namespace"], s["stringData"]["password"]) for s in secrets] == [
+        ("Secret", "bgp-tor-a", "kube-system", password)
+    ]
+    assert all(password not in p.read_text() for p in committed_files(dest))

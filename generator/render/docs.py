@@ -34,7 +34,8 @@ EN: dict[str, str] = {
     "change": (
         "Never edit generated files by hand: edit `{inventory}`, run `clusterforge render`, review the diff, "
         "run `clusterforge validate`, then commit and push; {engine} applies what changed in the cluster. "
-        "`clusterforge plan` lists what must also be done on the machines (new VMs, router changes)."
+        "Changes outside the cluster (new VMs, kubeadm, HAProxy, router configs) are applied by hand with the files "
+        "of the diff, as in the bootstrap steps below."
     ),
     "nodes_title": "Nodes",
     "columns": "Name|Role|IP|Host|MAC|VM",
@@ -123,7 +124,7 @@ JA: dict[str, str] = {
     "change": (
         "生成されたファイルを手で編集しないでください。`{inventory}` を編集して `clusterforge render` を実行し、"
         "差分を確認して `clusterforge validate` を通してから commit・push します。クラスター内の変更は {engine} が適用します。"
-        "マシン側で必要な作業（新しい VM、ルーターの変更）は `clusterforge plan` が一覧にします。"
+        "クラスター外の変更（新しい VM、kubeadm、HAProxy、ルーターの設定）は、差分のファイルを使って下のブートストラップ手順と同じように手で適用します。"
     ),
     "nodes_title": "ノード",
     "columns": "名前|役割|IP|ホスト|MAC|VM",
@@ -351,6 +352,9 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     ]
     steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
     cilium = [f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
+    if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers):
+        # The BGP passwords come from the secrets file straight into the cluster.
+        cilium.insert(0, "clusterforge bgp-secrets | kubectl apply -f -")
     steps.append((t("s_cilium"), [t("s_cilium_body"), "", *_code(cilium)]))
     others = inv.control_planes[1:]
     join = [t("s_join_body"), "", *_code([CA_HASH_COMMAND])]
