@@ -106,3 +106,10 @@ def demo(session: nox.Session) -> None:
     session.run("clusterforge", "schemas", "pull", "-C", str(target), *schemas, env=env)
     session.run("clusterforge", "charts", "pull", "-C", str(target), *charts, env=env)
     session.run("clusterforge", "validate", "-C", str(target), env=env)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Render and validate N reference clusters, cold and warm caches (`nox -s bench -- --clusters 1 10 50`)."""
+    session.install("-e", ".")
+    session.run("python", "tests/benchmarks/bench.py", *session.posargs, env={"CLUSTERFORGE_TOOLS_DIR": str(TOOLS_BIN)})
