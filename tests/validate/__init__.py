@@ -1,4 +1,5 @@
-"""Helpers shared by the validation tests: example repositories, a filled cache, a loopback HTTP server."""
+"""Helpers shared by the validation tests: example repositories, a filled cache, a loopback HTTP server,
+and copying, editing and checking a rendered repository (its fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,21 @@ import functools
 import http.server
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from generator import repo
+from generator import loader, repo
+from generator.render import layout
 from generator.validate import caches
+from generator.validate.base import Context, Result
 
 SHARED = Path(__file__).resolve().parents[3] / "shared"
 CATALOG = SHARED / "schemas" / "crds"
 CHARTS = SHARED / "charts"
 EXAMPLE = Path(__file__).resolve().parents[2] / "generator" / "data" / "cluster.example.yaml"
+
+NeedTool = Callable[..., Path]  # the type of the `need_tool` fixture (tests/conftest.py)
 
 
 def example_repo(dest: Path, *, engine: str = "flux", replace: tuple[str, str] | None = None) -> Path:
@@ -27,6 +32,31 @@ def example_repo(dest: Path, *, engine: str = "flux", replace: tuple[str, str] |
         text = text.replace(*replace)
     repo.new(dest, text)
     return dest
+
+
+def copy(reference: Path, tmp_path: Path) -> Path:
+    """A fresh copy of a rendered repository, to break without touching the shared one."""
+    dest = tmp_path / "lab"
+    shutil.copytree(reference, dest)
+    return dest
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    """Replace the first `old` in one file of the repository (which must hold it) by `new`."""
+    text = (root / path).read_text()
+    assert old in text, f"{old!r} not in {path}"
+    (root / path).write_text(text.replace(old, new, 1))
+
+
+def run(root: Path, factory: Callable[[Context], list]) -> list[Result]:
+    """Every result of the jobs `factory` makes for the repository (cache beside it, not shared)."""
+    ctx = Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+    return [r for job in factory(ctx) for r in job.run()]
+
+
+def failures(results: list[Result]) -> dict[str, str]:
+    """The failed results, file -> message."""
+    return {r.file: r.message for r in results if not r.ok}
 
 
 def fill_cache(cache: Path, *, charts: tuple[str, ...] = ("cilium-1.19.6.tgz",)) -> Path:

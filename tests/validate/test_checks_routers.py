@@ -2,59 +2,19 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from generator import cli, loader, repo
+from generator import loader
 from generator.render import layout
-from generator.validate.base import Context, Result
 from generator.validate.checks import routers
 
-NeedTool = Callable[..., Path]
+from . import NeedTool, copy, edit, failures, run
+
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"
 RS1 = "routers/rs1/bird.conf"
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("reference") / "lab"
-    repo.new(path, cli.example_text())
-    return path
-
-
-def copy(reference: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / "lab"
-    shutil.copytree(reference, dest)
-    return dest
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    text = (root / path).read_text()
-    assert old in text, f"{old!r} not in {path}"
-    (root / path).write_text(text.replace(old, new, 1))
-
-
-def run(root: Path, factory: Callable[[Context], list]) -> list[Result]:
-    ctx = Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
-    return [r for job in factory(ctx) for r in job.run()]
-
-
-def failures(results: list[Result]) -> dict[str, str]:
-    return {r.file: r.message for r in results if not r.ok}
-
-
-
-
-@pytest.fixture(scope="module")
-def variant(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two FRR peers and a BIRD peer."""
-    path = tmp_path_factory.mktemp("variant") / "rack"
-    repo.new(path, (Path(__file__).parents[1] / "data" / "variant.yaml").read_text())
-    return path
 
 
 def test_globs_match_layout(variant: Path) -> None:
