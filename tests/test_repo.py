@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, repo, yamlio
+from generator import cli, repo, tools, yamlio
 from generator.render import layout
 
 EXAMPLE = cli.example_text()
@@ -129,8 +129,12 @@ def test_join_seed_needs_the_ca_hash(tmp_path, capsys):
 
 
 @pytest.mark.tools
-def test_seed_iso_is_a_nocloud_volume(tmp_path, capsys, need_tool):
-    need_tool("genisoimage")
+@pytest.mark.parametrize("builder", ["cloud-localds", "genisoimage"])
+def test_seed_iso_is_a_nocloud_volume(tmp_path, capsys, need_tool, monkeypatch, builder):
+    need_tool(builder)
+    if builder == "genisoimage":  # hide cloud-localds, which is preferred when present
+        real = tools.find_tool
+        monkeypatch.setattr(tools, "find_tool", lambda name: None if name == "cloud-localds" else real(name))
     dest = new_repo(tmp_path, capsys)
     out = tmp_path / "seed-lb"
     assert cli.main(["seed", "haproxy1", str(out), "-C", str(dest), "--iso"]) == 0
