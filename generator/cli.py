@@ -14,7 +14,7 @@ from typing import TextIO
 from . import __version__, loader, repo, tools
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
-from .render import meta
+from .render import layout, meta
 from .validate import caches as validate_caches
 from .validate import commands as validate_commands
 from .validate import report as validate_report
@@ -86,15 +86,17 @@ def _report_plan(plan, out: TextIO) -> None:
 
 
 def cmd_new(args: argparse.Namespace, out: TextIO) -> int:
+    text, source = None, layout.INVENTORY
     if args.inventory:
-        text = loader.read_text(Path(args.inventory))
+        text, source = loader.read_text(Path(args.inventory)), Path(args.inventory).name
     elif args.example:
         text = example_text()
-    else:
-        raise ClusterforgeError("give --example or --inventory FILE")
-    plan = repo.new(Path(args.directory), text)
-    _report_plan(plan, out)
-    print(f"new cluster repository in {args.directory}", file=out)
+    dest = Path(args.directory)
+    repo.scaffold(dest, inventory_text=text, source=source, no_input=args.no_input, git_init=args.git_init)
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and ".git" not in p.relative_to(dest).parts)
+    for path in files:
+        print(f"  {path}", file=out)
+    print(f"new cluster repository in {dest}: {len(files)} files", file=out)
     return 0
 
 
@@ -157,12 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     command("schema", cmd_schema, "print the JSON Schema of cluster.yaml")
     check = command("check", cmd_check, "validate an inventory only")
     check.add_argument("file", nargs="?", default="cluster.yaml", help="inventory file (default: ./cluster.yaml)")
-    new = command("new", cmd_new, "create a cluster repository from an inventory and render it")
+    new = command("new", cmd_new, "create a cluster repository with the cookiecutter template (prompts for the cluster) and render it")
     new.add_argument("directory", metavar="DIR")
     source = new.add_mutually_exclusive_group()
-    source.add_argument("--inventory", metavar="FILE", help="use this cluster.yaml (no prompts)")
-    source.add_argument("--example", action="store_true", help="use the reference home lab inventory")
-    new.add_argument("--no-input", action="store_true", help="never prompt")
+    source.add_argument("--inventory", metavar="FILE", help="use this cluster.yaml verbatim (no prompts)")
+    source.add_argument("--example", action="store_true", help="use the reference home lab inventory (no prompts)")
+    new.add_argument("--no-input", action="store_true", help="never prompt: take the template's defaults (the reference home lab)")
+    new.add_argument("--git-init", action="store_true", help="make the first git commit (the secrets file stays ignored)")
     render_cmd = command("render", cmd_render, "(re)generate the repository from its cluster.yaml")
     render_cmd.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     render_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 if any file is stale")
@@ -195,26 +198,29 @@ def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.Ar
     return group.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser("pull", help=pull_help, description=pull_help)
 
 
+def report_error(exc: ClusterforgeError, err: TextIO) -> int:
+    """Print a user error as every command does (the template's hooks too) and return its exit code."""
+    if isinstance(exc, InventoryError):
+        for warning in exc.warnings:
+            print(f"warning: {warning}", file=err)
+        for problem in exc.problems:
+            print(problem, file=err)
+        print(f"{len(exc.problems)} error{'s' if len(exc.problems) != 1 else ''}", file=err)
+    else:
+        print(f"clusterforge: {exc}", file=err)
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args, out)
-    except InventoryError as exc:
-        if args.debug:
-            raise
-        for warning in exc.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} error{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
-        return exc.exit_code
     except ClusterforgeError as exc:
         if args.debug:
             raise
-        print(f"clusterforge: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return report_error(exc, sys.stderr)
     except KeyboardInterrupt:
         return 130
 

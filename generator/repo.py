@@ -4,10 +4,13 @@ the writer's."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from . import loader, secrets, tools, writer, yamlio
 from .errors import ClusterforgeError
@@ -16,6 +19,11 @@ from .model import Inventory
 from .render import cilium, cloudinit, layout, tree
 
 SCHEMA_LINE = f"# yaml-language-server: $schema={layout.SCHEMA_FILE}\n"
+# The cookiecutter template `new` scaffolds with: packaged as generator/template in
+# a wheel, at the top of the source tree in a checkout.
+_PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "template"
+TEMPLATE_DIR = _PACKAGED_TEMPLATE if _PACKAGED_TEMPLATE.is_dir() else Path(__file__).resolve().parents[1] / "cookiecutter-cluster"
+T = TypeVar("T")
 
 
 def load(repo: Path) -> Checked:
@@ -39,21 +47,74 @@ def new(dest: Path, inventory_text: str, *, force: bool = False) -> writer.Plan:
     the end, so a bad inventory or a crash leaves no half-made folder behind.
     """
     loader.check_text(inventory_text, layout.INVENTORY)  # exit 2 before anything exists
+
+    def build(staging: Path) -> tuple[Path, writer.Plan]:
+        write_inventory(staging, inventory_text)
+        return staging, render_repo(staging, force=force)
+
+    return _staged(dest, build)
+
+
+class ScaffoldFailed(ClusterforgeError):
+    """A template hook failed; it has already said why (as `clusterforge check` would)."""
+
+    def __init__(self) -> None:
+        super().__init__("no repository was created (see the messages above)")
+
+
+def scaffold(
+    dest: Path, *, inventory_text: str | None = None, source: str = layout.INVENTORY, no_input: bool = False, git_init: bool = False
+) -> None:
+    """Create DEST with the cookiecutter template: from the answers (prompted unless
+    `no_input`), or from `inventory_text` (read from `source`) verbatim without
+    prompts. Like `new`, it leaves DEST complete or absent."""
+    if not TEMPLATE_DIR.is_dir():
+        raise ClusterforgeError(f"the repository template is missing: {TEMPLATE_DIR} (reinstall clusterforge)")
+    extra: dict[str, object] = {"git_init": git_init}
+    if inventory_text is not None:
+        inv = loader.check_text(inventory_text, source).inventory  # exit 2 before anything exists
+        extra |= {"_inventory": inventory_text, "cluster_name": inv.name}
+        no_input = True
+
+    # Imported here: cookiecutter pulls in requests, which no other command needs.
+    from cookiecutter.exceptions import FailedHookException
+    from cookiecutter.main import cookiecutter
+
+    log = logging.getLogger("cookiecutter")
+    if not log.handlers:  # its hooks say what failed; Python's last-resort log handler would add a traceback
+        log.addHandler(logging.NullHandler())
+
+    def build(staging: Path) -> tuple[Path, None]:
+        try:
+            project = cookiecutter(str(TEMPLATE_DIR), no_input=no_input, extra_context=extra, output_dir=str(staging))
+        except FailedHookException:
+            raise ScaffoldFailed() from None
+        return Path(project), None
+
+    _staged(dest, build)
+
+
+def write_inventory(repo: Path, text: str) -> None:
+    """The user's inventory, opened by the line that gives editors its schema."""
+    text = text if text.startswith(SCHEMA_LINE) else SCHEMA_LINE + text
+    (repo / layout.INVENTORY).write_text(text, encoding="utf-8")
+
+
+def _staged(dest: Path, build: Callable[[Path], tuple[Path, T]]) -> T:
+    """Run `build` in a temporary sibling folder of DEST and move the folder it
+    returns into place, so a failure or a crash leaves no half-made DEST behind."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ClusterforgeError(f"{dest} already exists and is not empty")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
-        text = inventory_text if inventory_text.startswith(SCHEMA_LINE) else SCHEMA_LINE + inventory_text
-        (staging / layout.INVENTORY).write_text(text, encoding="utf-8")
-        plan = render_repo(staging, force=force)
+        built, result = build(staging)
         if dest.exists():
             dest.rmdir()
-        os.replace(staging, dest)
-    except BaseException:
+        os.replace(built, dest)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return plan
+    return result
 
 
 # --- secrets -----------------------------------------------------------------

@@ -25,6 +25,7 @@ def gitignore() -> str:
             f"/{layout.SEEDS_DIR}/",
             "*.iso",
             ".nox/",
+            "/.tools/",  # the pinned tools `nox -s tools` builds
             "",
         ]
     )
