@@ -72,6 +72,9 @@ def _init(inv: Inventory, node: Node, secrets: ClusterSecrets | None) -> Documen
     doc["localAPIEndpoint"] = _local_endpoint(inv, node)
     if secrets is not None:
         doc["certificateKey"] = secrets.certificate_key
+    if inv.cilium.kube_proxy_replacement:
+        # Said explicitly for the reader; init would add it itself for proxy.disabled.
+        doc["skipPhases"] = ["addon/kube-proxy"]
     return doc
 
 

@@ -76,6 +76,7 @@ def test_init_of_the_first_control_plane(inv: Inventory) -> None:
     assert cluster["clusterName"] == "koedo-lab"
     assert cluster["networking"] == {"podSubnet": "10.244.0.0/16", "serviceSubnet": "10.96.0.0/12", "dnsDomain": "cluster.local"}
     assert cluster["proxy"] == {"disabled": True}
+    assert init["skipPhases"] == ["addon/kube-proxy"]
     assert kubelet == {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "cgroupDriver": "systemd"}
 
 
@@ -90,8 +91,9 @@ def test_cert_sans_cover_every_way_to_the_api(inv: Inventory) -> None:
 
 def test_kube_proxy_stays_when_cilium_does_not_replace_it(inv: Inventory) -> None:
     variant = inv.model_copy(update={"cilium": inv.cilium.model_copy(update={"kube_proxy_replacement": False})})
-    cluster = by_kind(kubeadm.documents(variant, variant.control_planes[0]))["ClusterConfiguration"]
-    assert "proxy" not in cluster
+    documents = by_kind(kubeadm.documents(variant, variant.control_planes[0]))
+    assert "proxy" not in documents["ClusterConfiguration"]
+    assert "skipPhases" not in documents["InitConfiguration"]
 
 
 def test_control_plane_join(inv: Inventory) -> None:
