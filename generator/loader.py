@@ -7,13 +7,14 @@ a document is built.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
@@ -198,6 +199,36 @@ def _plain(node: Any, loc: Loc, lines: dict[Loc, int], problems: list[Problem], 
     return node  # dates and the like: pydantic names the wrong type
 
 
+def _unknown_key(loc: Loc) -> str:
+    allowed = _keys_of(_model_at(loc[:-1]))
+    if not allowed:
+        return "unknown key (see `clusterforge schema` for the keys allowed here)"
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {guess}allowed here: {', '.join(allowed)}"
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The inventory model that the mapping at `loc` is validated as."""
+    model: type[BaseModel] | None = Inventory
+    for step in loc:
+        if isinstance(step, int) or model is None:
+            continue  # list items have their list's model
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == step), None)
+        model = _model_in(field.annotation) if field else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for arg in get_args(annotation) if (m := _model_in(arg))), None)
+
+
+def _keys_of(model: type[BaseModel] | None) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()] if model else []
+
+
 def _line_of(position: Callable[[], Any], fallback: int) -> int:
     """ruamel's recorded position of a key or item, or the parent's line where it kept none."""
     try:
@@ -230,15 +261,15 @@ def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -
         else:
             continue
         loc.append(step)
-    return _locate(tuple(loc), _message(err), lines, source)
+    return _locate(tuple(loc), _message(err, tuple(loc)), lines, source)
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, loc: Loc) -> str:
     kind, msg = err["type"], err["msg"]
     if kind == "missing":
         return "required, but missing"
     if kind == "extra_forbidden":
-        return "unknown key (see `clusterforge schema` for the keys allowed here)"
+        return _unknown_key(loc)
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
     value = err.get("input")
