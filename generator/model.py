@@ -93,6 +93,7 @@ class Spec(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+        use_attribute_docstrings=True,  # the docstrings become descriptions in the JSON Schema
     )
 
 
@@ -104,32 +105,46 @@ IpamMode = Literal["kubernetes", "cluster-pool", "multi-pool"]
 
 class Kubernetes(Spec):
     version: Version
+    """Exact Kubernetes version, quoted ("1.35.4"): kubeadm, kubelet and kubectl are pinned to it."""
     pod_cidr: IPv4Network = Field(alias="podCIDR")
+    """Pod addresses (kubeadm networking.podSubnet); must not overlap any other range."""
     service_cidr: IPv4Network = Field(alias="serviceCIDR")
+    """ClusterIP Service addresses (kubeadm networking.serviceSubnet)."""
     cluster_domain: DomainName = "cluster.local"
+    """DNS domain of Services inside the cluster."""
 
 
 class Network(Spec):
     subnet: IPv4Network
+    """The L2 segment of every VM: node IPs, the VIP and the gateway are inside it."""
     gateway: IPv4Address
+    """Default route of the VMs (often the BGP router too)."""
     dns: list[IPv4Address] = Field(min_length=1)
+    """Resolvers of the VMs."""
     domain: DomainName
+    """Search domain; a node's FQDN is NAME.DOMAIN."""
     interface: InterfaceName = "ens160"
+    """NIC name inside the VMs (ens160 on ESXi vmxnet3, ens18 on Proxmox virtio)."""
     mtu: Annotated[StrictInt, Field(ge=1280, le=9216)] = 1500
+    """MTU of the VM NIC."""
 
 
 class ApiServer(Spec):
     vip: IPv4Address
+    """The virtual IP keepalived moves between the load balancers; the cluster's controlPlaneEndpoint."""
     port: Port = 6443
-    # A DNS name for the VIP; defaults to api.<cluster>.<domain> (see Cluster).
+    """Port of HAProxy on the VIP and of every API server."""
     dns_name: DomainName | None = None
+    """DNS name of the VIP in the API certificate; default api.CLUSTER.DOMAIN."""
     extra_cert_sans: list[str] = []
-    # Networks besides the node subnet allowed to reach the API (admin desks, CI runners).
+    """More names or addresses for the API server certificate."""
     allowed_sources: list[IPv4Network] = []
+    """Networks besides the node subnet allowed to reach the API (admin desks, CI runners)."""
 
 
 class Host(Spec):
     name: Label
+    """A physical machine running VMs; used to warn about placements that lose quorum with one host."""
 
 
 class VmSize(Spec):
@@ -142,29 +157,45 @@ class VmSize(Spec):
 
 class Node(Spec):
     name: Label
+    """Hostname of the VM (an RFC 1123 label) and its Kubernetes node name."""
     role: Role
+    """control-plane (1, 3, 5 or 7 of them), worker, or loadbalancer (HAProxy + keepalived, 0 or at least 2)."""
     ip: IPv4Address
+    """Static address in network.subnet."""
     host: Label
+    """The hosts[] entry this VM runs on."""
     mac: MacAddress | None = None
+    """NIC MAC address: the seed then matches the NIC by MAC and names it network.interface."""
     vm: VmSize | None = None
+    """Sizing hints for the VM."""
 
 
 class Ssh(Spec):
     user: Label = "ubuntu"
+    """Login user created on every VM (sudo, no password)."""
     authorized_keys: list[SshPublicKey] = Field(min_length=1)
-    # Networks besides the node subnet allowed to SSH into the VMs.
+    """OpenSSH public keys of that user; password login is off."""
     allowed_sources: list[IPv4Network] = []
+    """Networks besides the node subnet allowed to SSH into the VMs."""
 
 
 class Cilium(Spec):
     version: Version
+    """Cilium chart version (1.18 or newer: BGP control plane as cilium.io/v2)."""
     routing_mode: Literal["tunnel", "native"] = "tunnel"
+    """tunnel: pod traffic in VXLAN/Geneve between nodes; native: routed as is (nodes share one L2)."""
     tunnel_protocol: Literal["vxlan", "geneve"] = "vxlan"
+    """Encapsulation in tunnel mode."""
     kube_proxy_replacement: StrictBool = True
+    """Cilium replaces kube-proxy (kubeadm then installs none)."""
     ipam: IpamMode = "kubernetes"
+    """How pods get addresses; PodCIDR advertisement needs kubernetes or cluster-pool."""
     hubble: StrictBool = True
-    hubble_relay: StrictBool | None = None  # defaults to `hubble`
+    """Hubble flow visibility."""
+    hubble_relay: StrictBool | None = None
+    """Hubble Relay (cluster-wide flows); default: as hubble."""
     encryption: Literal["none", "wireguard"] = "none"
+    """Transparent encryption of pod traffic between nodes."""
 
 
 class BgpTimers(Spec):
@@ -175,48 +206,63 @@ class BgpTimers(Spec):
 
 class BgpPeer(Spec):
     name: Label
+    """Name of the router; its config is rendered under routers/NAME/."""
     address: IPv4Address
+    """Address every node's Cilium agent connects to."""
     asn: ASN
+    """The router's AS: equal to bgp.localASN makes the session iBGP, otherwise eBGP."""
     router: RouterKind
-    # Name of a Kubernetes Secret (key `password`) holding the TCP-MD5 password;
-    # the value itself lives only in the secrets file, never in git.
+    """What the router runs: its side of the session is rendered for it."""
     auth_secret_ref: Label | None = None
-    timers: BgpTimers | None = None  # overrides bgp.timers for this peer
+    """Name of the Kubernetes Secret (key `password`) with the TCP-MD5 password; the value lives only in the secrets file."""
+    timers: BgpTimers | None = None
+    """Overrides bgp.timers for this peer."""
     ebgp_multihop: Annotated[StrictInt, Field(ge=1, le=255)] | None = None
+    """TTL for an eBGP peer that is not on the node subnet."""
 
 
 class Advertise(Spec):
     load_balancer_ips: StrictBool = Field(True, alias="loadBalancerIPs")
+    """Announce LoadBalancer Service IPs (as /32) from loadBalancerPools."""
     pod_cidrs: StrictBool = Field(False, alias="podCIDRs")
+    """Announce each node's pod CIDR."""
 
 
 class Bgp(Spec):
     local_asn: ASN = Field(alias="localASN")
+    """The cluster's AS, spoken by every node."""
     peers: list[BgpPeer] = Field(min_length=1)
+    """Routers every node peers with."""
     timers: BgpTimers = BgpTimers()
+    """Session timers (Cilium's defaults: hold 90 s, keepalive 30 s)."""
     advertise: Advertise = Advertise()
+    """What the cluster announces."""
 
 
 class LoadBalancerPool(Spec):
     name: Label
     cidr: IPv4Network
-    # Only Services with these labels draw from this pool; none = every Service.
+    """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
     service_selector: dict[str, str] = {}
+    """Only Services with these labels draw from this pool; empty: every Service."""
 
 
 class GitOps(Spec):
     engine: Literal["flux", "argocd"] = "flux"
+    """Which GitOps controller applies the repository."""
     repository: str = Field(min_length=1)
+    """Git URL of this repository, as the controller clones it."""
     branch: str = "main"
 
 
 class Docs(Spec):
     language: Literal["en", "ja"] = "en"
+    """Language of the generated README (ja adds README.ja.md)."""
 
 
 class Secrets(Spec):
-    # age recipients: when set, the secrets file is SOPS-encrypted to them.
     age_recipients: list[AgeRecipient] = []
+    """age public keys: the secrets file is then SOPS-encrypted to them."""
 
 
 class Inventory(Spec):
@@ -225,6 +271,7 @@ class Inventory(Spec):
     model_config = ConfigDict(title="clusterforge cluster.yaml")
 
     name: Label
+    """Cluster name (an RFC 1123 label)."""
     kubernetes: Kubernetes
     network: Network
     api_server: ApiServer
@@ -233,8 +280,9 @@ class Inventory(Spec):
     ssh: Ssh
     cilium: Cilium
     bgp: Bgp | None = None
-    # Bounded so the pairwise overlap rules stay cheap on hostile input.
+    """BGP between every node and the routers; absent: no BGP."""
     load_balancer_pools: list[LoadBalancerPool] = Field([], max_length=MAX_POOLS)
+    """LoadBalancer IP pools (at most 100, which keeps the overlap rules cheap)."""
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()
