@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, loader, repo, tools
+from . import __version__, loader, plan, repo, tools
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
 from .render import layout, meta
@@ -83,6 +83,18 @@ def _report_plan(plan, out: TextIO) -> None:
         for path in paths:
             print(f"{label:>8} {path}", file=out)
     print(f"{len(plan.create)} created, {len(plan.update)} updated, {len(plan.remove)} removed, {len(plan.unchanged)} unchanged", file=out)
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    result = plan.plan(Path(args.directory))
+    if not result.diff:
+        print("nothing to change: the repository is what cluster.yaml renders to", file=out)
+        return 0
+    out.write(result.diff)
+    print("\nThen, outside git:" if result.steps else "\nNothing to do outside git.", file=out)
+    for number, step in enumerate(result.steps, 1):
+        print(f"{number}. {step}", file=out)
+    return 0
 
 
 def cmd_new(args: argparse.Namespace, out: TextIO) -> int:
@@ -170,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     render_cmd.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     render_cmd.add_argument("--check", action="store_true", help="change nothing; exit 1 if any file is stale")
     render_cmd.add_argument("--force", action="store_true", help="overwrite files edited by hand")
+    plan_cmd = command("plan", cmd_plan, "what `render` would change, as a file diff and as operator steps")
+    plan_cmd.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     seed = command("seed", cmd_seed, "build a node's NoCloud seed with its secrets (never commit the output)")
     seed.add_argument("node", metavar="NODE")
     seed.add_argument("outdir", metavar="OUTDIR")
