@@ -34,8 +34,8 @@ EN: dict[str, str] = {
     "change": (
         "Never edit generated files by hand: edit `{inventory}`, run `clusterforge render`, review the diff, "
         "run `clusterforge validate`, then commit and push; {engine} applies what changed in the cluster. "
-        "Changes outside the cluster (new VMs, kubeadm, HAProxy, router configs) are applied by hand with the files "
-        "of the diff, as in the bootstrap steps below."
+        "`clusterforge plan` shows the diff first, with the steps to take outside the cluster "
+        "(new VMs, kubeadm upgrades in order, load balancers, router configs)."
     ),
     "nodes_title": "Nodes",
     "columns": "Name|Role|IP|Host|MAC|VM",
@@ -124,7 +124,7 @@ JA: dict[str, str] = {
     "change": (
         "生成されたファイルを手で編集しないでください。`{inventory}` を編集して `clusterforge render` を実行し、"
         "差分を確認して `clusterforge validate` を通してから commit・push します。クラスター内の変更は {engine} が適用します。"
-        "クラスター外の変更（新しい VM、kubeadm、HAProxy、ルーターの設定）は、差分のファイルを使って下のブートストラップ手順と同じように手で適用します。"
+        "`clusterforge plan` は差分と、クラスター外で必要な手順（新しい VM、順序どおりの kubeadm アップグレード、ロードバランサー、ルーターの設定）を先に示します。"
     ),
     "nodes_title": "ノード",
     "columns": "名前|役割|IP|ホスト|MAC|VM",
