@@ -49,13 +49,17 @@ def _header(inv: Inventory, kind: str) -> Document:
     return {"apiVersion": versions.kubeadm_api_version(inv.kubernetes.version), "kind": kind}
 
 
-def _node_registration(node: Node) -> Document:
-    return {
+def _node_registration(inv: Inventory, node: Node) -> Document:
+    registration: Document = {
         "name": node.name,
         "criSocket": CRI_SOCKET,
         # The kubelet would otherwise pick the address of the default route's interface.
         "kubeletExtraArgs": [{"name": "node-ip", "value": str(node.ip)}],
     }
+    if node.role == "control-plane" and not inv.workers:
+        # No worker to run workloads: an empty list keeps kubeadm's NoSchedule taint off.
+        registration["taints"] = []
+    return registration
 
 
 def _local_endpoint(inv: Inventory, node: Node) -> Document:
@@ -68,7 +72,7 @@ def _init(inv: Inventory, node: Node, secrets: ClusterSecrets | None) -> Documen
     if secrets is not None:
         # ttl, usages and groups keep kubeadm's defaults (24 h, signing + authentication).
         doc["bootstrapTokens"] = [{"token": secrets.bootstrap_token}]
-    doc["nodeRegistration"] = _node_registration(node)
+    doc["nodeRegistration"] = _node_registration(inv, node)
     doc["localAPIEndpoint"] = _local_endpoint(inv, node)
     if secrets is not None:
         doc["certificateKey"] = secrets.certificate_key
@@ -126,7 +130,7 @@ def _join(inv: Inventory, node: Node, secrets: ClusterSecrets | None) -> Documen
         discovery["token"] = secrets.bootstrap_token
         discovery["caCertHashes"] = [secrets.ca_cert_hash]
     doc = _header(inv, "JoinConfiguration")
-    doc["nodeRegistration"] = _node_registration(node)
+    doc["nodeRegistration"] = _node_registration(inv, node)
     doc["discovery"] = {"bootstrapToken": discovery}
     if node.role == "control-plane":
         control_plane: Document = {"localAPIEndpoint": _local_endpoint(inv, node)}

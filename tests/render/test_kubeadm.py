@@ -158,6 +158,18 @@ def test_join_refuses_to_run_without_the_ca_hash(inv: Inventory) -> None:
         kubeadm.with_secrets(inv, node(inv, "worker1"), no_hash)
 
 
+def without_workers(inv: Inventory) -> Inventory:
+    return inv.model_copy(update={"nodes": [n for n in inv.nodes if n.role != "worker"]})
+
+
+def test_control_planes_stay_schedulable_without_workers(inv: Inventory) -> None:
+    lab = without_workers(inv)
+    registrations = [by_kind(kubeadm.documents(lab, cp, DUMMY)) for cp in lab.control_planes]
+    assert registrations[0]["InitConfiguration"]["nodeRegistration"]["taints"] == []
+    assert all(r["JoinConfiguration"]["nodeRegistration"]["taints"] == [] for r in registrations[1:])
+    assert "taints" not in by_kind(kubeadm.documents(inv, inv.control_planes[0]))["InitConfiguration"]["nodeRegistration"]
+
+
 # --- the real kubeadm ------------------------------------------------------------
 
 
@@ -168,6 +180,8 @@ def test_kubeadm_validates_every_config(inv: Inventory, need_tool: Callable[...,
     binary = need_tool("kubeadm", kubernetes_version=inv.kubernetes.version)
     configs = {"cp1-committed": kubeadm.config(inv, inv.control_planes[0])}
     configs |= {n.name: kubeadm.with_secrets(inv, n, DUMMY) for n in inv.kubernetes_nodes}
+    lab = without_workers(inv)
+    configs |= {f"{n.name}-no-workers": kubeadm.with_secrets(lab, n, DUMMY) for n in lab.control_planes}
     for name, text in configs.items():
         path = tmp_path / f"{name}.yaml"
         path.write_text(text)
