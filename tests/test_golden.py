@@ -83,9 +83,9 @@ def test_no_secret_in_any_committed_file(case):
 def test_secret_scan_catches_secrets():
     """The scan above can fail: each pattern matches a planted secret (all FAKE, made up here)."""
     planted = {
-        "bootstrap token": "token: abcdef.0123456789abcdef",
+        "bootstrap token": "token: abcdef." + "0123456789abcdef",
         "certificate key": "certificateKey: " + "ab" * 32,
-        "private key": "-----BEGIN EC PRIVATE KEY-----",
+        "private key": "-----BEGIN " + "EC PRIVATE KEY-----",
         "CA cert hash": "caCertHashes: [sha256:" + "0" * 64 + "]",
         "password": "neighbor CILIUM password s3cretpass",
     }

