@@ -4,7 +4,9 @@ LoadBalancer IP pools (cilium.io/v2, Cilium >= 1.18).
 
 The CNI has to exist before Flux or Argo CD can run a pod, so it is installed
 once with plain Helm; the GitOps release then uses the same release name,
-namespace, chart, version and values file and adopts it without a change.
+namespace, chart, version and values file. The bootstrap install differs only by
+what one node can hold (`bootstrap_overrides`), so the GitOps release's first
+sync is a plain upgrade to the inventory's replicas.
 """
 
 from __future__ import annotations
@@ -102,15 +104,50 @@ def _ipam(inv: Inventory) -> Document:
 # --- bootstrap ---------------------------------------------------------------
 
 
+def bootstrap_overrides(inv: Inventory) -> dict[str, object]:
+    """Helm values the bootstrap install sets on top of the values file, so that it
+    fits the cluster it runs on: the first control plane alone, tainted, right
+    after `kubeadm init` (the README's order; cp1's own cloud-init in auto mode).
+
+    - The chart gives the operator a required pod anti-affinity (one replica per
+      node): a second replica stays Pending until another node joins.
+    - Hubble Relay tolerates no control-plane taint: it stays Pending until a
+      worker joins (or the taint goes).
+
+    The GitOps release later applies the values file without these, which is a
+    `helm upgrade` of this same release (Flux) or an apply of the same objects
+    (Argo CD): the operator reaches its replicas and Relay starts once the other
+    nodes have joined, with no reinstall."""
+    intended = values(inv)
+    overrides: dict[str, object] = {}
+    if intended["operator"]["replicas"] > 1:
+        overrides["operator.replicas"] = 1
+    if intended["hubble"]["relay"]["enabled"]:
+        overrides["hubble.relay.enabled"] = False
+    return overrides
+
+
+OVERRIDE_REASONS = {
+    "operator.replicas": "the chart keeps one operator per node (required anti-affinity)",
+    "hubble.relay.enabled": "Relay tolerates no control-plane taint and would stay Pending",
+}
+
+
+def _helm_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def helm_command(inv: Inventory, values_file: str) -> list[str]:
-    """`helm upgrade --install`, one option per item; the GitOps release mirrors each of them."""
+    """`helm upgrade --install`, one option per item; the GitOps release mirrors each
+    of them except the bootstrap overrides. No `--wait`: it would wait for every
+    object of the release; the script waits for the agent and the operator only."""
     return [
         f"helm upgrade --install {RELEASE_NAME} {CHART}",
         f"--repo {CHART_REPOSITORY}",
         f"--version {inv.cilium.version}",
         f"--namespace {NAMESPACE}",
         f"--values {values_file}",
-        "--wait --timeout 10m",
+        *(f"--set {key}={_helm_value(value)}" for key, value in bootstrap_overrides(inv).items()),
     ]
 
 
@@ -120,12 +157,21 @@ def bootstrap_script(inv: Inventory) -> str:
     helm = helm_command(inv, values_file)
     rollout = f"kubectl --namespace {NAMESPACE} rollout status"
     exec_agent = f"kubectl --namespace {NAMESPACE} exec daemonset/{AGENT_DAEMONSET} -c cilium-agent --"
+    overrides = bootstrap_overrides(inv)
     lines = [
         "#!/usr/bin/env bash",
         f"# Installs Cilium {inv.cilium.version} with plain Helm: the CNI must run before Flux or",
-        "# Argo CD can start a pod. The GitOps release uses the same release name, namespace,",
-        "# chart, version and values file, so it adopts this release without a change.",
-        "# Run it once, after `kubeadm init`, wherever kubectl reaches the cluster.",
+        "# Argo CD can start a pod. Run it once, right after `kubeadm init`, wherever kubectl",
+        "# reaches the cluster: the first control plane is then the only node.",
+    ]
+    if overrides:
+        lines.append("# What that one tainted node can hold is set on top of the values file (--set):")
+        lines += [f"#   {key}={_helm_value(value)}: {OVERRIDE_REASONS[key]}" for key, value in overrides.items()]
+    lines += [
+        "# The GitOps release has the same release name, namespace, chart, version and values",
+        "# file without those overrides: its first sync upgrades this release in place to the",
+        "# inventory's replicas once the other nodes have joined.",
+        "# It waits only for what the cluster needs now: the agent (the CNI) and the operator.",
         "set -euo pipefail",
         "",
         'for tool in helm kubectl; do',
