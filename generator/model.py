@@ -245,6 +245,8 @@ class LoadBalancerPool(Spec):
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
     service_selector: dict[str, str] = {}
     """Only Services with these labels draw from this pool; empty: every Service."""
+    default: StrictBool = False
+    """With several pools: this pool takes every Service no other pool selects (it has no serviceSelector; at most one default)."""
 
 
 class GitOps(Spec):

@@ -359,3 +359,56 @@ def version_support(inv: Inventory, out: Findings) -> None:
 def cilium_features(inv: Inventory, out: Findings) -> None:
     if inv.cilium.hubble_relay and not inv.cilium.hubble:
         out.error(("cilium", "hubbleRelay"), "Hubble Relay needs cilium.hubble: true")
+
+
+# --- LoadBalancer pools --------------------------------------------------------
+
+
+def _pool_names(inv: Inventory, indexes: list[int]) -> str:
+    return ", ".join(inv.load_balancer_pools[i].name for i in indexes)
+
+
+@rule
+def pool_selection(inv: Inventory, out: Findings) -> None:
+    """Cilium LB IPAM gives a Service an address from one of the pools whose
+    serviceSelector matches it, picked in Go map order, i.e. at random
+    (operator/pkg/lbipam). With several pools each Service must match one pool:
+    every pool has a selector, or one is the default that takes the rest."""
+    pools = inv.load_balancer_pools
+    defaults = [i for i, p in enumerate(pools) if p.default]
+    for i in defaults:
+        if pools[i].service_selector:
+            out.error(
+                ("loadBalancerPools", i, "serviceSelector"),
+                f"pool {pools[i].name} is the default pool: it takes every Service no other pool selects and has no serviceSelector",
+            )
+    if len(defaults) > 1:
+        out.error(("loadBalancerPools", defaults[1], "default"), f"pools {_pool_names(inv, defaults)} are each marked default: true; at most one pool is the default")
+    if len(pools) < 2:
+        return
+    unselected = [i for i, p in enumerate(pools) if not p.service_selector and not p.default]
+    for i in unselected:
+        out.error(
+            ("loadBalancerPools", i),
+            f"pool {pools[i].name} has no serviceSelector: with several pools, Cilium gives a Service an address from any pool "
+            f"that selects it, chosen at random (pools without a selector: {_pool_names(inv, unselected)}); "
+            "give each pool a serviceSelector, or mark one `default: true` to take the Services no other pool selects",
+        )
+    for (i, a), (j, b) in combinations(enumerate(pools), 2):
+        labels_a, labels_b = set(a.service_selector.items()), set(b.service_selector.items())
+        if labels_a and labels_b and (labels_a <= labels_b or labels_b <= labels_a):
+            wide, narrow = (a, b) if labels_a <= labels_b else (b, a)
+            out.error(
+                ("loadBalancerPools", j, "serviceSelector"),
+                f"every Service pool {narrow.name} selects, pool {wide.name} selects too (its labels are among {narrow.name}'s): "
+                "Cilium would pick between them at random",
+            )
+    if defaults:
+        default = pools[defaults[0]].name
+        for i, pool in enumerate(pools):
+            if len(pool.service_selector) > 1:
+                out.error(
+                    ("loadBalancerPools", i, "serviceSelector"),
+                    f"pool {pool.name} selects by {len(pool.service_selector)} labels, but the default pool {default} can leave out "
+                    "only Services selected by one label (a label selector cannot say 'not both'): select it by one label",
+                )

@@ -276,5 +276,20 @@ def ip_pools(inv: Inventory) -> list[Document]:
         spec: Document = {"blocks": [{"cidr": str(pool.cidr)}]}
         if pool.service_selector:
             spec["serviceSelector"] = {"matchLabels": dict(sorted(pool.service_selector.items()))}
+        elif pool.default and (others := _selected_elsewhere(inv)):
+            spec["serviceSelector"] = {"matchExpressions": others}
         out.append(_doc("CiliumLoadBalancerIPPool", pool.name, spec))
     return out
+
+
+def _selected_elsewhere(inv: Inventory) -> list[Document]:
+    """The default pool's selector: every Service that no other pool selects. LB IPAM
+    picks at random among the pools matching a Service (Go map order in the
+    operator's lbipam), so the default pool must not match the others' Services.
+    rules.pool_selection keeps each other selector to one label, which NotIn can
+    exclude exactly (NotIn also matches a Service without that label)."""
+    values: dict[str, set[str]] = {}
+    for pool in inv.load_balancer_pools:
+        for key, value in pool.service_selector.items():
+            values.setdefault(key, set()).add(value)
+    return [{"key": key, "operator": "NotIn", "values": sorted(vals)} for key, vals in sorted(values.items())]

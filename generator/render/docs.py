@@ -21,7 +21,7 @@ CA_HASH_COMMAND = (
     " | openssl dgst -sha256 -hex | sed 's/^.* /sha256:/'"
 )
 ARGOCD_INSTALL = "https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
-LB_CHECK = "lb-check"  # the throwaway Deployment and Service of the last step
+LB_CHECK = "lb-check"  # the throwaway Deployment (and prefix of the Services) of the last step
 
 EN: dict[str, str] = {
     "other": "日本語版: [{file}]({file})",
@@ -91,7 +91,12 @@ EN: dict[str, str] = {
     "s_verify_router": "On {peer} ({router}):",
     "s_verify_cluster": "From the cluster: every node has an established session with every peer:",
     "s_verify_pods": "Each node's podCIDR should appear as a route on the router:",
-    "s_verify_lb": "A LoadBalancer Service gets an IP from pool {pool} ({cidr}) and answers from outside the cluster:",
+    "s_verify_lb": (
+        "One LoadBalancer Service per pool, labelled so that this pool's serviceSelector selects it and no other "
+        "pool's does: each gets an IP from its pool and answers from outside the cluster (`curl http://EXTERNAL-IP/`):"
+    ),
+    "s_verify_lb_expect": "`{service}`: an address in {cidr} (pool {pool})",
+    "s_verify_lb_one": "A LoadBalancer Service gets an IP from pool {pool} ({cidr}) and answers from outside the cluster (`curl http://EXTERNAL-IP/`):",
     "secrets_title": "Secrets",
     "secrets": (
         "Bootstrap token, certificate key, BGP passwords and the CA hash live only in `{secrets}` "
@@ -177,7 +182,12 @@ JA: dict[str, str] = {
     "s_verify_router": "{peer}（{router}）で:",
     "s_verify_cluster": "クラスター側: すべてのノードがすべてのピアとセッションを確立しているはずです:",
     "s_verify_pods": "各ノードの podCIDR がルーターの経路表に現れるはずです:",
-    "s_verify_lb": "LoadBalancer Service にプール {pool}（{cidr}）から IP が割り当てられ、クラスターの外から応答します:",
+    "s_verify_lb": (
+        "プールごとに LoadBalancer Service を 1 つ作ります。そのプールの serviceSelector だけが選ぶラベルを付けるので、"
+        "それぞれ自分のプールから IP が割り当てられ、クラスターの外から応答します（`curl http://EXTERNAL-IP/`）:"
+    ),
+    "s_verify_lb_expect": "`{service}`: {cidr} のアドレス（プール {pool}）",
+    "s_verify_lb_one": "LoadBalancer Service にプール {pool}（{cidr}）から IP が割り当てられ、クラスターの外から応答します（`curl http://EXTERNAL-IP/`）:",
     "secrets_title": "シークレット",
     "secrets": (
         "ブートストラップトークン、証明書の鍵、BGP パスワード、CA ハッシュは `{secrets}`（git の対象外、モード 0600）にだけあり、"
@@ -322,10 +332,11 @@ def _join_commands(nodes: list[Node], t: _Text) -> list[str]:
     return lines
 
 
-def _check_pool(inv: Inventory) -> LoadBalancerPool | None:
-    """The pool the last step's test Service draws from: one for every Service if there is one."""
-    pools = inv.load_balancer_pools
-    return next((p for p in pools if not p.service_selector), pools[0] if pools else None)
+def lb_check_service(pool: LoadBalancerPool) -> tuple[str, dict[str, str]]:
+    """The last step's test Service for `pool`: its name and labels. The labels are the
+    pool's serviceSelector, which rules.pool_selection keeps from matching any other
+    pool; the default pool's Service has none, which no other pool's selector matches."""
+    return f"{LB_CHECK}-{pool.name}", dict(sorted(pool.service_selector.items()))
 
 
 def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
@@ -396,18 +407,20 @@ def _verify_step(inv: Inventory, t: _Text) -> list[str]:
         body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
         if inv.bgp.advertise.pod_cidrs:
             body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
-    pool = _check_pool(inv)
-    if pool is not None:
-        labels = ",".join(f"{k}={v}" for k, v in sorted(pool.service_selector.items()))
-        expose = f"kubectl expose deployment {LB_CHECK} --type=LoadBalancer --port=80" + (f" --labels={labels}" if labels else "")
-        commands = [
-            f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80",
-            expose,
-            f"kubectl get service {LB_CHECK} --watch",
-            "curl http://EXTERNAL-IP/",
-            f"kubectl delete service,deployment {LB_CHECK}",
-        ]
-        body += [t("s_verify_lb", pool=pool.name, cidr=pool.cidr), "", *_code(commands)]
+    pools = inv.load_balancer_pools
+    if pools:
+        services = [lb_check_service(pool) for pool in pools]
+        names = " ".join(name for name, _ in services)
+        commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
+        for name, labels in services:
+            shown = ",".join(f"{k}={v}" for k, v in labels.items())
+            commands.append(f"kubectl expose deployment {LB_CHECK} --name={name} --type=LoadBalancer --port=80" + (f" --labels={shown}" if shown else ""))
+        commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
+        if len(pools) == 1:
+            body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
+        else:
+            expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
+            body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
     return body
 
 

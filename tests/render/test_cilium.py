@@ -367,7 +367,9 @@ def test_ip_pools() -> None:
     docs = load_all(cilium.render(full)[layout.LB_IPPOOLS])
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("CiliumLoadBalancerIPPool", p.name) for p in full.load_balancer_pools]
     assert docs[0]["spec"] == {"blocks": [{"cidr": "10.50.0.0/24"}], "serviceSelector": {"matchLabels": {"pool": "public"}}}
-    assert docs[1]["spec"]["serviceSelector"]["matchLabels"] == {"pool": "internal", "tier": "backend"}
+    assert docs[1]["spec"]["serviceSelector"]["matchLabels"] == {"pool": "internal"}
+    # The default pool takes exactly the Services no other pool selects.
+    assert docs[2]["spec"]["serviceSelector"] == {"matchExpressions": [{"key": "pool", "operator": "NotIn", "values": ["internal", "public"]}]}
     example = cilium.ip_pools(check_file(EXAMPLE).inventory)
     assert example[0]["spec"] == {"blocks": [{"cidr": "192.168.101.0/24"}]}
 

@@ -8,11 +8,13 @@ import pytest
 
 from generator import loader
 from generator.model import Inventory
-from generator.render import docs, layout
+from generator.render import cilium, docs, layout
 
 from .test_routers import three_peers
 
 EXAMPLE = Path("generator/data/cluster.example.yaml")
+VARIANT = Path("tests/data/variant.yaml")
+FULL = Path("tests/data/full.yaml")
 
 NODE_DEF = re.compile(r'^\s*(\w+)(\["[^"]*"\]|\(\("[^"]*"\)\)|\{\{"[^"]*"\}\}|\[\("[^"]*"\)\])$')
 EDGE = re.compile(r'^\s*(\w+) (---|-->|-\.->)\|"[^"|]*"\| (\w+)$')
@@ -125,7 +127,7 @@ def test_bootstrap_order_and_commands() -> None:
         "routers/rtx1220/rtx.txt",
         "show status bgp neighbor",
         "cilium bgp peers",
-        "kubectl expose deployment lb-check --type=LoadBalancer --port=80\n",
+        "kubectl expose deployment lb-check --name=lb-check-default --type=LoadBalancer --port=80\n",
     ]
     positions = [text.index(each) for each in order]
     assert positions == sorted(positions)
@@ -140,7 +142,7 @@ def test_argocd_vm_hints_and_selected_pool() -> None:
     assert "| Name | Role | IP | Host | MAC | VM |" in text
     assert "| cp1 | control-plane | 192.168.100.11 | nuc1 | 52:54:00:00:00:01 | 4 CPU, 8 GiB RAM |" in text
     pools = three_peers().model_copy(update={"load_balancer_pools": [three_peers().load_balancer_pools[1]]})
-    assert "--type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
+    assert "--name=lb-check-internal --type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
 
 
 def test_japanese_readme_has_the_same_structure() -> None:
@@ -169,3 +171,34 @@ def test_without_bgp() -> None:
     check_mermaid(mermaid_block(text))
     assert "routers/" not in text and "cilium bgp peers" not in text
     assert len(re.findall(r"^### \d+\. ", text, re.M)) == 7
+
+
+def _selects(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (as CiliumLoadBalancerIPPool uses it) on a Service's
+    labels; no selector selects every Service."""
+    selector = selector or {}
+    ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] in ("In", "NotIn"), expression
+        found = labels.get(expression["key"]) in expression["values"]
+        ok &= found if expression["operator"] == "In" else not found
+    return ok
+
+
+def test_selector_semantics() -> None:
+    assert _selects(None, {}) and _selects({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"})
+    assert not _selects({"matchLabels": {"a": "1"}}, {})
+    assert _selects({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {})
+    assert not _selects({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"})
+
+
+@pytest.mark.parametrize("inv", [example(), loader.check_file(VARIANT).inventory, loader.check_file(FULL).inventory, three_peers()], ids=["example", "variant", "full", "three-peers"])
+def test_each_lb_check_service_draws_from_its_pool_only(inv: Inventory) -> None:
+    """Cilium picks at random among the pools that select a Service: the README's test
+    Service of each pool must be selected by that pool's rendered selector and by no other."""
+    exposes = re.findall(r"^kubectl expose deployment lb-check --name=(\S+) --type=LoadBalancer --port=80(?: --labels=(\S+))?$", docs.readme(inv), re.M)
+    assert len(exposes) == len(inv.load_balancer_pools)
+    selectors = {d["metadata"]["name"]: d["spec"].get("serviceSelector") for d in cilium.ip_pools(inv)}
+    for service, labels in exposes:
+        given = dict(pair.split("=") for pair in labels.split(",")) if labels else {}
+        assert [pool for pool, selector in selectors.items() if _selects(selector, given)] == [service.removeprefix("lb-check-")]

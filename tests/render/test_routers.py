@@ -41,6 +41,7 @@ bgp:
 loadBalancerPools:
   - name: default
     cidr: 192.168.101.0/24
+    default: true
   - name: internal
     cidr: 192.168.102.0/25
     serviceSelector: {pool: internal}
