@@ -36,3 +36,30 @@ def kubeadm_api_version(kubernetes_version: str) -> str:
 def pkgs_k8s_repo(kubernetes_version: str) -> str:
     """The per-minor apt repository on pkgs.k8s.io."""
     return f"https://pkgs.k8s.io/core:/stable:/v{show(minor(kubernetes_version))}/deb/"
+
+
+# --- containerd on the nodes ------------------------------------------------------
+# Kubernetes 1.35 is the last release that supports containerd 1.x, and 1.34/1.35
+# want containerd >= 1.7.28 (containerd RELEASES.md "Kubernetes Support",
+# https://github.com/containerd/containerd/blob/main/RELEASES.md; Kubernetes 1.35
+# release notes). Ubuntu 22.04's own containerd package is 1.7.x of no fixed patch,
+# so the nodes install `containerd.io` from Docker's apt repository for jammy
+# (https://download.docker.com/linux/ubuntu, suite jammy, component stable), pinned:
+# versions seen there as `containerd.io 1.7.29-1~ubuntu.22.04~jammy` and
+# `2.3.6-1~ubuntu.22.04~jammy`. containerd 2.3 is an LTS line (to April 2028).
+LAST_KUBERNETES_WITH_CONTAINERD_1 = (1, 35)
+CONTAINERD_1 = "1.7.29"
+CONTAINERD_2 = "2.3.6"
+# The oldest containerd 1.7 patch each Kubernetes minor asks for (same sources).
+MIN_CONTAINERD_1 = {(1, 31): "1.7.20", (1, 32): "1.7.24", (1, 33): "1.7.24", (1, 34): "1.7.28", (1, 35): "1.7.28"}
+DOCKER_APT_DISTRIBUTION = "ubuntu.22.04~jammy"
+
+
+def containerd(kubernetes_version: str) -> str:
+    """The containerd release the nodes of this Kubernetes version run."""
+    return CONTAINERD_1 if minor(kubernetes_version) <= LAST_KUBERNETES_WITH_CONTAINERD_1 else CONTAINERD_2
+
+
+def containerd_package_version(kubernetes_version: str) -> str:
+    """The Debian version of Docker's `containerd.io` package for that release on jammy."""
+    return f"{containerd(kubernetes_version)}-1~{DOCKER_APT_DISTRIBUTION}"

@@ -2,8 +2,9 @@
 `network-config` in `nodes/<name>/`.
 
 Kubernetes nodes get what kubeadm needs on Ubuntu 22.04 (swap off, kernel
-modules and sysctls, containerd with the systemd cgroup driver, kubelet, kubeadm
-and kubectl from the per-minor pkgs.k8s.io repository, held), the
+modules and sysctls, containerd pinned from Docker's apt repository with the
+systemd cgroup driver, kubelet, kubeadm and kubectl from the per-minor pkgs.k8s.io
+repository, all held), the
 systemd-networkd settings Cilium needs, a kernel check and the node's kubeadm
 config; load balancers get HAProxy and keepalived. Every node gets its host
 firewall (firewall.py). No secret goes in: the seed builder adds those to
@@ -28,10 +29,16 @@ USER_DATA = "user-data"
 META_DATA = "meta-data"
 NETWORK_CONFIG = "network-config"
 
-# Ubuntu 22.04's archive (jammy-updates) ships containerd 1.7.x; containerd 2.x
-# would read config version 3 with other plugin names (containerd docs/cri/config.md).
-CONTAINERD_MAJOR = 1
+# containerd comes pinned from Docker's apt repository (versions.containerd says
+# which release for which Kubernetes); 1.x reads config version 2, 2.x version 3
+# with other plugin names (containerd docs/cri/config.md).
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+CONTAINERD_PACKAGE = "containerd.io"  # Docker's package: containerd and runc
+DOCKER_REPOSITORY = "https://download.docker.com/linux/ubuntu"
+DOCKER_KEYRING = "/etc/apt/keyrings/docker.gpg"
+DOCKER_APT_SOURCE_NAME = "docker"  # /etc/apt/sources.list.d/docker.list
+# Docker's release key, as Docker's install docs give it; the bootcmd refuses any other.
+DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 
 # pkgs.k8s.io builds every release as Debian revision 1.1 (kubeadm=1.35.4-1.1).
 PKGS_K8S_DEBIAN_REVISION = "1.1"
@@ -193,7 +200,8 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
         "bootcmd": [["bash", "-c", apt_key_script(inv)]],
         "apt": {
             "sources": {
-                APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"}
+                APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"},
+                DOCKER_APT_SOURCE_NAME: {"source": f"deb [signed-by={DOCKER_KEYRING}] {DOCKER_REPOSITORY} jammy stable"},
             }
         },
         "package_update": True,
@@ -204,13 +212,14 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             "gpg",
             "conntrack",
             "ufw",
-            "containerd",
+            # --force-confold (cloud-init's apt-get) keeps our config.toml over the package's.
+            [CONTAINERD_PACKAGE, versions.containerd_package_version(inv.kubernetes.version)],
             *([name, package_version] for name in KUBERNETES_PACKAGES),
         ],
         "write_files": [
             _file(MODULES_FILE, _lines(*KERNEL_MODULES)),
             _file(KUBERNETES_SYSCTL_FILE, _sysctl_conf(KUBERNETES_SYSCTLS)),
-            _file(CONTAINERD_CONFIG, containerd_config(CONTAINERD_MAJOR)),
+            _file(CONTAINERD_CONFIG, containerd_config(containerd_major(inv))),
             _file(NETWORKD_FILE, networkd_conf()),
             _file(KUBEADM_CONFIG, kubeadm.config(inv, node), "0600"),
             _file(KERNEL_CHECK, kernel_check_script(inv), "0755"),
@@ -224,7 +233,7 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             ["sysctl", "--system"],
             # The running networkd must drop its claim on Cilium's routes too, not only the next one.
             ["systemctl", "restart", "systemd-networkd"],
-            ["apt-mark", "hold", *KUBERNETES_PACKAGES],
+            ["apt-mark", "hold", CONTAINERD_PACKAGE, *KUBERNETES_PACKAGES],
             [FIREWALL_SCRIPT],
             # Last, so a kernel that lacks what Cilium needs marks cloud-init's run as failed.
             [KERNEL_CHECK],
@@ -257,21 +266,36 @@ def _loadbalancer(inv: Inventory, node: Node) -> Document:
 # --- file contents ---------------------------------------------------------------
 
 
+def containerd_major(inv: Inventory) -> int:
+    return versions.parse(versions.containerd(inv.kubernetes.version))[0]
+
+
 def apt_key_script(inv: Inventory) -> str:
-    """Fetch the pkgs.k8s.io signing key into the keyring the apt source names
-    (the kubeadm install docs' steps). It cannot be fetched at render time; it is
-    replaced only by a complete download, and kept once there."""
-    url = versions.pkgs_k8s_repo(inv.kubernetes.version) + "Release.key"
+    """Fetch the signing keys into the keyrings the apt sources name (the kubeadm and
+    Docker install docs' steps): pkgs.k8s.io's for this minor, and Docker's, which must
+    have Docker's published fingerprint. They cannot be fetched at render time; a
+    keyring is replaced only by a complete, checked download, and kept once there."""
+    kubernetes_key = versions.pkgs_k8s_repo(inv.kubernetes.version) + "Release.key"
     return _lines(
         "#!/usr/bin/env bash",
         "set -euo pipefail",
-        f"keyring={KUBERNETES_KEYRING}",
-        '[[ -s "$keyring" ]] && exit 0',
-        'install -d -m 0755 "$(dirname "$keyring")"',
-        'tmp="$(mktemp)"',
-        f'curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors {url} | gpg --dearmor --batch --yes -o "$tmp"',
-        'install -m 0644 "$tmp" "$keyring"',
-        'rm -f "$tmp"',
+        "# fetch_key URL KEYRING [FINGERPRINT]",
+        "fetch_key() {",
+        '    local url="$1" keyring="$2" fingerprint="${3:-}" tmp',
+        '    [[ -s "$keyring" ]] && return 0',
+        '    install -d -m 0755 "$(dirname "$keyring")"',
+        '    tmp="$(mktemp)"',
+        '    curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors "$url" | gpg --dearmor --batch --yes -o "$tmp"',
+        '    if [[ -n "$fingerprint" ]] && ! gpg --show-keys --with-colons "$tmp" | grep -qx "fpr:::::::::${fingerprint}:"; then',
+        '        echo "the key from $url is not the one with fingerprint $fingerprint" >&2',
+        '        rm -f "$tmp"',
+        "        exit 1",
+        "    fi",
+        '    install -m 0644 "$tmp" "$keyring"',
+        '    rm -f "$tmp"',
+        "}",
+        f"fetch_key {kubernetes_key} {KUBERNETES_KEYRING}",
+        f"fetch_key {DOCKER_REPOSITORY}/gpg {DOCKER_KEYRING} {DOCKER_KEY_FINGERPRINT}",
     )
 
 

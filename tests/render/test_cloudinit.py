@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator import secrets
+from generator import secrets, versions
 from generator.loader import check_file, check_text
 from generator.model import Inventory, Node
 from generator.render import cloudinit, firewall, kubeadm, layout, loadbalancer
@@ -91,14 +91,15 @@ def test_kubernetes_node_packages_and_repository() -> None:
     data = user_data(EXAMPLE, EXAMPLE.workers[0])
     for name in ("kubelet", "kubeadm", "kubectl"):
         assert [name, "1.35.4-1.1"] in data["packages"]
-    assert {"containerd", "ufw", "conntrack", "curl", "gpg"} <= {p for p in data["packages"] if isinstance(p, str)}
+    assert {"ufw", "conntrack", "curl", "gpg"} <= {p for p in data["packages"] if isinstance(p, str)}
     source = data["apt"]["sources"]["kubernetes"]["source"]
     assert source == f"deb [signed-by={cloudinit.KUBERNETES_KEYRING}] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /"
     ((shell, flag, script),) = data["bootcmd"]
     assert (shell, flag) == ("bash", "-c")
     assert "https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key" in script
-    assert f"keyring={cloudinit.KUBERNETES_KEYRING}" in script and "gpg --dearmor" in script
-    assert ["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
+    assert f"fetch_key https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key {cloudinit.KUBERNETES_KEYRING}\n" in script
+    assert "gpg --dearmor" in script
+    assert ["apt-mark", "hold", "containerd.io", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
 
 
 def test_repository_follows_the_kubernetes_minor() -> None:
@@ -147,7 +148,55 @@ def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
 
 def test_node_gets_the_config_of_the_containerd_it_installs() -> None:
     files = files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))
-    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(cloudinit.CONTAINERD_MAJOR)
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(1)
+    newer = check_text(EXAMPLE_PATH.read_text().replace('version: "1.35.4"', 'version: "1.36.4"').replace("version: 1.19.6", "version: 1.20.2")).inventory
+    files = files_of(user_data(newer, newer.workers[0]))
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(2)
+
+
+@pytest.mark.parametrize("kubernetes", ["1.31.14", "1.33.9", "1.34.4", "1.35.4", "1.36.4", "1.37.1"])
+def test_containerd_is_pinned_and_supported(kubernetes: str) -> None:
+    """Kubernetes 1.35 is the last to support containerd 1.x, and 1.34/1.35 want >= 1.7.28
+    (containerd RELEASES.md): the seed installs a pinned containerd.io that fits."""
+    inv = EXAMPLE.model_copy(update={"kubernetes": EXAMPLE.kubernetes.model_copy(update={"version": kubernetes})})
+    data = user_data(inv, inv.workers[0])
+    (pinned,) = [p for p in data["packages"] if isinstance(p, list) and p[0] == "containerd.io"]
+    release = pinned[1].split("-", 1)[0]
+    assert pinned[1] == f"{release}-1~ubuntu.22.04~jammy"  # Docker's package for jammy
+    major = versions.parse(release)[0]
+    if versions.minor(kubernetes) >= (1, 36):
+        assert major == 2
+    else:
+        assert major == 1 and versions.parse(release) >= versions.parse(versions.MIN_CONTAINERD_1[versions.minor(kubernetes)])
+    assert "containerd" not in data["packages"]  # never Ubuntu's own, unpinned package
+    assert ["apt-mark", "hold", "containerd.io", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
+    assert data["apt"]["sources"]["docker"]["source"] == f"deb [signed-by={cloudinit.DOCKER_KEYRING}] https://download.docker.com/linux/ubuntu jammy stable"
+    config = tomllib.loads(files_of(data)[cloudinit.CONTAINERD_CONFIG]["content"])
+    assert config["version"] == (3 if major == 2 else 2)
+
+
+def _fetch_key(script: str) -> str:
+    """The script's fetch_key function alone, to run it against scratch paths."""
+    return script[script.index("fetch_key() {") : script.index("\n}\n") + 3]
+
+
+@pytest.mark.tools
+def test_docker_key_must_have_dockers_fingerprint(need_tool, tmp_path: Path) -> None:
+    gpg, bash = need_tool("gpg"), need_tool("bash")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run([gpg, "--batch", "--passphrase", "", "--quick-gen-key", "cf-test <cf@example.invalid>", "ed25519", "sign", "1d"], env=env, check=True, capture_output=True)
+    armored = subprocess.run([gpg, "--armor", "--export"], env=env, check=True, capture_output=True).stdout
+    (tmp_path / "key.asc").write_bytes(armored)
+    listing = subprocess.run([gpg, "--with-colons", "--list-keys"], env=env, check=True, capture_output=True, text=True).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    function = _fetch_key(cloudinit.apt_key_script(EXAMPLE))
+    for wanted, code in ((cloudinit.DOCKER_KEY_FINGERPRINT, 1), (fingerprint, 0)):
+        keyring = tmp_path / f"keyring-{code}"
+        done = subprocess.run([bash, "-c", f"set -euo pipefail\n{function}\nfetch_key file://{tmp_path}/key.asc {keyring} {wanted}"], env=env, capture_output=True, text=True)
+        assert done.returncode == code, done.stderr
+        assert keyring.exists() == (code == 0)
 
 
 def test_kubeadm_config_is_installed_private() -> None:
