@@ -63,3 +63,24 @@ def containerd(kubernetes_version: str) -> str:
 def containerd_package_version(kubernetes_version: str) -> str:
     """The Debian version of Docker's `containerd.io` package for that release on jammy."""
     return f"{containerd(kubernetes_version)}-1~{DOCKER_APT_DISTRIBUTION}"
+
+
+# --- the pause (sandbox) image ------------------------------------------------------
+# What kubeadm expects for each minor: PauseVersion in kubeadm's
+# cmd/kubeadm/app/constants/constants.go, read in k8s.io/kubernetes v1.31.14,
+# v1.32.13, v1.33.9, v1.34.4, v1.35.4, v1.36.4 and v1.37.1. containerd's sandbox
+# image is pinned to it: otherwise kubeadm's preflight warns and the node pulls two.
+PAUSE_IMAGE = "registry.k8s.io/pause"
+PAUSE_VERSIONS: dict[tuple[int, int], str] = {
+    (1, 31): "3.10",
+    (1, 32): "3.10",
+    (1, 33): "3.10",
+    (1, 34): "3.10.1",
+    (1, 35): "3.10.1",
+    (1, 36): "3.10.2",
+    (1, 37): "3.10.2",
+}
+
+
+def pause_image(kubernetes_version: str) -> str:
+    return f"{PAUSE_IMAGE}:{PAUSE_VERSIONS[minor(kubernetes_version)]}"

@@ -219,7 +219,7 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
         "write_files": [
             _file(MODULES_FILE, _lines(*KERNEL_MODULES)),
             _file(KUBERNETES_SYSCTL_FILE, _sysctl_conf(KUBERNETES_SYSCTLS)),
-            _file(CONTAINERD_CONFIG, containerd_config(containerd_major(inv))),
+            _file(CONTAINERD_CONFIG, containerd_config(containerd_major(inv), versions.pause_image(inv.kubernetes.version))),
             _file(NETWORKD_FILE, networkd_conf()),
             _file(KUBEADM_CONFIG, kubeadm.config(inv, node), "0600"),
             _file(KERNEL_CHECK, kernel_check_script(inv), "0755"),
@@ -299,19 +299,25 @@ def apt_key_script(inv: Inventory) -> str:
     )
 
 
-def containerd_config(major: int) -> str:
-    """The runc runtime with the systemd cgroup driver (kubeadm's kubelet default);
-    every other setting keeps containerd's defaults."""
+def containerd_config(major: int, pause_image: str) -> str:
+    """The runc runtime with the systemd cgroup driver (kubeadm's kubelet default) and
+    the sandbox (pause) image kubeadm expects; every other setting keeps containerd's
+    defaults."""
     if major == 1:
-        version, plugin, quote = 2, '"io.containerd.grpc.v1.cri"', '"'
+        version, cri, quote = 2, '"io.containerd.grpc.v1.cri"', '"'
+        runc = f"plugins.{cri}.containerd.runtimes.runc"
+        sandbox = [f"[plugins.{cri}]", f"  sandbox_image = {quote}{pause_image}{quote}"]
     elif major == 2:
-        version, plugin, quote = 3, "'io.containerd.cri.v1.runtime'", "'"
+        version, quote = 3, "'"
+        runc = "plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc"
+        sandbox = ["[plugins.'io.containerd.cri.v1.images'.pinned_images]", f"  sandbox = {quote}{pause_image}{quote}"]
     else:
         raise ValueError(f"no containerd config for containerd {major}.x")
-    runc = f"plugins.{plugin}.containerd.runtimes.runc"
     return _lines(
         f"# {CONTAINERD_CONFIG}, rendered by clusterforge for containerd {major}.x.",
         f"version = {version}",
+        "",
+        *sandbox,
         "",
         f"[{runc}]",
         f"  runtime_type = {quote}io.containerd.runc.v2{quote}",

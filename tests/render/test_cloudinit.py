@@ -135,7 +135,7 @@ def test_swap_lines_are_commented_out(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("major", [1, 2])
 def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
-    config = tomllib.loads(cloudinit.containerd_config(major))
+    config = tomllib.loads(cloudinit.containerd_config(major, "registry.k8s.io/pause:3.10.1"))
     if major == 1:
         assert config["version"] == 2
         runc = config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]
@@ -148,10 +148,10 @@ def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
 
 def test_node_gets_the_config_of_the_containerd_it_installs() -> None:
     files = files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))
-    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(1)
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(1, "registry.k8s.io/pause:3.10.1")
     newer = check_text(EXAMPLE_PATH.read_text().replace('version: "1.35.4"', 'version: "1.36.4"').replace("version: 1.19.6", "version: 1.20.2")).inventory
     files = files_of(user_data(newer, newer.workers[0]))
-    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(2)
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(2, "registry.k8s.io/pause:3.10.2")
 
 
 @pytest.mark.parametrize("kubernetes", ["1.31.14", "1.33.9", "1.34.4", "1.35.4", "1.36.4", "1.37.1"])
@@ -173,6 +173,35 @@ def test_containerd_is_pinned_and_supported(kubernetes: str) -> None:
     assert data["apt"]["sources"]["docker"]["source"] == f"deb [signed-by={cloudinit.DOCKER_KEYRING}] https://download.docker.com/linux/ubuntu jammy stable"
     config = tomllib.loads(files_of(data)[cloudinit.CONTAINERD_CONFIG]["content"])
     assert config["version"] == (3 if major == 2 else 2)
+
+
+def _sandbox_image(config: dict) -> str:
+    if config["version"] == 2:
+        return config["plugins"]["io.containerd.grpc.v1.cri"]["sandbox_image"]
+    return config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"]
+
+
+@pytest.mark.parametrize(
+    ("kubernetes", "pause"),
+    [("1.31.14", "3.10"), ("1.33.9", "3.10"), ("1.34.4", "3.10.1"), ("1.35.4", "3.10.1"), ("1.36.4", "3.10.2"), ("1.37.1", "3.10.2")],
+)
+def test_sandbox_image_is_the_one_kubeadm_expects(kubernetes: str, pause: str) -> None:
+    """kubeadm's PauseVersion of that minor (cmd/kubeadm/app/constants/constants.go)."""
+    inv = EXAMPLE.model_copy(update={"kubernetes": EXAMPLE.kubernetes.model_copy(update={"version": kubernetes})})
+    for node in (inv.control_planes[0], inv.workers[0]):
+        config = tomllib.loads(files_of(user_data(inv, node))[cloudinit.CONTAINERD_CONFIG]["content"])
+        assert _sandbox_image(config) == f"registry.k8s.io/pause:{pause}"
+
+
+@pytest.mark.tools
+def test_sandbox_image_matches_kubeadm_itself(need_tool) -> None:
+    """The kubeadm of the reference version lists the pause image it will preflight."""
+    version = EXAMPLE.kubernetes.version
+    kubeadm = need_tool("kubeadm", kubernetes_version=version)
+    listed = subprocess.run([kubeadm, "config", "images", "list", "--kubernetes-version", f"v{version}"], capture_output=True, text=True, check=True).stdout.split()
+    (pause,) = [image for image in listed if image.startswith("registry.k8s.io/pause:")]
+    config = tomllib.loads(files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))[cloudinit.CONTAINERD_CONFIG]["content"])
+    assert _sandbox_image(config) == pause
 
 
 def _fetch_key(script: str) -> str:
