@@ -21,6 +21,8 @@ from . import layout
 CHART_REPOSITORY = "https://helm.cilium.io"
 CHART = "cilium"
 RELEASE_NAME = "cilium"
+# Helm's own records of that release (Secrets sh.helm.release.v1.cilium.vN).
+HELM_RELEASE_SELECTOR = f"owner=helm,name={RELEASE_NAME}"
 NAMESPACE = "kube-system"
 CILIUM_API_VERSION = "cilium.io/v2"
 # What the chart names its agent DaemonSet and operator Deployment.
@@ -167,10 +169,20 @@ def bootstrap_script(inv: Inventory) -> str:
     if overrides:
         lines.append("# What that one tainted node can hold is set on top of the values file (--set):")
         lines += [f"#   {key}={_helm_value(value)}: {OVERRIDE_REASONS[key]}" for key, value in overrides.items()]
+    if inv.gitops.engine == "flux":
+        lines += [
+            "# Flux's HelmRelease has the same release name, namespace, chart, version and values",
+            "# file without those overrides: its first sync upgrades this release in place to the",
+            "# inventory's replicas once the other nodes have joined.",
+        ]
+    else:
+        lines += [
+            "# Argo CD's cilium Application renders the same chart, version and values file without",
+            "# those overrides and applies the objects itself. It never reads Helm's release records,",
+            "# so once it is Synced and Healthy this Helm release is stale: the README's Argo CD step",
+            f"# deletes the record (kubectl --namespace {NAMESPACE} delete secret --selector {HELM_RELEASE_SELECTOR}).",
+        ]
     lines += [
-        "# The GitOps release has the same release name, namespace, chart, version and values",
-        "# file without those overrides: its first sync upgrades this release in place to the",
-        "# inventory's replicas once the other nodes have joined.",
         "# It waits only for what the cluster needs now: the agent (the CNI) and the operator.",
         "set -euo pipefail",
         "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from . import cloudinit, gitops, layout, routers
+from . import cilium, cloudinit, gitops, layout, routers
 
 Language = Literal["en", "ja"]
 
@@ -84,7 +84,18 @@ EN: dict[str, str] = {
     "s_join_check": "Every node should be Ready:",
     "s_gitops": "Bootstrap {engine}",
     "s_flux_body": "Flux commits its own manifests to `{path}` and then reconciles the repository (for an ssh:// URL add `--private-key-file=KEY`):",
-    "s_argo_body": "Install Argo CD, give it access to the repository if it is private, then apply the root application:",
+    "s_argo_body": (
+        "Install Argo CD, give it access to the repository if it is private, add the health check of child "
+        "Applications to `argocd-cm` (`{argocd_cm}`: without it Argo CD does not wait for one sync wave to be "
+        "healthy before the next, so the waves order nothing), then apply the root application. It syncs in waves: "
+        "the AppProject ({project_wave}), Cilium ({cilium_wave}), then the BGP and LoadBalancer IP objects ({config_wave}), "
+        "which need Cilium's CRDs:"
+    ),
+    "s_argo_helm": (
+        "Argo CD renders the chart itself and never reads Helm's release records, so the bootstrap's Helm release "
+        "is now stale. Once the `cilium` Application is Synced and Healthy, delete that record (not the objects), "
+        "so that no later `helm` command acts on what Argo CD now manages:"
+    ),
     "s_router": "Configure the router",
     "s_router_body": "Each file starts with how to apply it on that router and how to check it:",
     "s_verify": "Verify BGP and a LoadBalancer Service",
@@ -175,7 +186,17 @@ JA: dict[str, str] = {
     "s_join_check": "すべてのノードが Ready になるはずです:",
     "s_gitops": "{engine} を導入する",
     "s_flux_body": "Flux は自身のマニフェストを `{path}` に commit し、リポジトリの同期を始めます（ssh:// の URL では `--private-key-file=KEY` を追加）:",
-    "s_argo_body": "Argo CD を入れ、リポジトリが非公開ならアクセス権を与えてから、ルートアプリケーションを適用します:",
+    "s_argo_body": (
+        "Argo CD を入れ、リポジトリが非公開ならアクセス権を与えます。子 Application のヘルスチェックを `argocd-cm` に追加し"
+        "（`{argocd_cm}`。これがないと Argo CD は同期ウェーブごとに健全になるのを待たないため、ウェーブは順序を保証しません）、"
+        "ルートアプリケーションを適用します。同期はウェーブ順です: AppProject（{project_wave}）、Cilium（{cilium_wave}）、"
+        "そして Cilium の CRD を使う BGP と LoadBalancer IP のオブジェクト（{config_wave}）:"
+    ),
+    "s_argo_helm": (
+        "Argo CD はチャートを自分でレンダリングし、Helm のリリース記録は読みません。そのためブートストラップの Helm リリースは"
+        "古いまま残ります。`cilium` Application が Synced かつ Healthy になったら、その記録（オブジェクトではありません）を削除し、"
+        "以後の `helm` コマンドが Argo CD の管理するものに触れないようにします:"
+    ),
     "s_router": "ルーターを設定する",
     "s_router_body": "各ファイルの先頭に、そのルーターへの適用方法と確認方法が書いてあります:",
     "s_verify": "BGP と LoadBalancer Service を確認する",
@@ -392,10 +413,14 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
     commands = [
         f"kubectl create namespace {ns}",
         f"kubectl apply --namespace {ns} --server-side --force-conflicts -f {ARGOCD_INSTALL}",
+        # Server-side apply adds this key and leaves the rest of the install's argocd-cm alone.
+        f"kubectl apply --server-side --field-manager=clusterforge -f {layout.ARGOCD_CM}",
         f"kubectl apply -f {layout.ARGOCD_ROOT}",
-        f"kubectl --namespace {ns} get applications",
+        f"kubectl --namespace {ns} get applications --watch",
     ]
-    return [t("s_argo_body"), "", *_code(commands)]
+    waves = {"project_wave": gitops.PROJECT_WAVE, "cilium_wave": gitops.CILIUM_WAVE, "config_wave": gitops.CONFIG_WAVE}
+    cleanup = [f"kubectl --namespace {cilium.NAMESPACE} delete secret --selector {cilium.HELM_RELEASE_SELECTOR}"]
+    return [t("s_argo_body", argocd_cm=layout.ARGOCD_CM, **waves), "", *_code(commands), t("s_argo_helm"), "", *_code(cleanup)]
 
 
 def _verify_step(inv: Inventory, t: _Text) -> list[str]:

@@ -202,3 +202,25 @@ def test_each_lb_check_service_draws_from_its_pool_only(inv: Inventory) -> None:
     for service, labels in exposes:
         given = dict(pair.split("=") for pair in labels.split(",")) if labels else {}
         assert [pool for pool, selector in selectors.items() if _selects(selector, given)] == [service.removeprefix("lb-check-")]
+
+
+def test_argocd_step_orders_the_waves_and_cleans_up_helm() -> None:
+    text = docs.readme(argocd_with_vm_hints())
+    lines = commands(text)
+    cm = f"kubectl apply --server-side --field-manager=clusterforge -f {layout.ARGOCD_CM}"
+    root = f"kubectl apply -f {layout.ARGOCD_ROOT}"
+    cleanup = f"kubectl --namespace kube-system delete secret --selector {cilium.HELM_RELEASE_SELECTOR}"
+    # The health check is in place before the root application syncs its waves; the
+    # stale Helm record goes once Argo CD manages Cilium.
+    assert lines.index(cm) < lines.index(root) < lines.index(cleanup)
+    assert "Synced and Healthy" in text and "waves order nothing" in text
+    flux = docs.readme(example())
+    assert cleanup not in commands(flux) and layout.ARGOCD_CM not in flux
+
+
+def test_install_script_makes_no_adoption_claim_for_argocd() -> None:
+    """Argo CD never reads Helm's release storage: the script says what happens instead."""
+    argo = cilium.bootstrap_script(argocd_with_vm_hints())
+    assert "adopt" not in argo
+    assert f"delete secret --selector {cilium.HELM_RELEASE_SELECTOR}" in argo
+    assert "upgrades this release in place" in cilium.bootstrap_script(example())

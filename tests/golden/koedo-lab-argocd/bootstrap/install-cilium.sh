@@ -5,9 +5,10 @@
 # What that one tainted node can hold is set on top of the values file (--set):
 #   operator.replicas=1: the chart keeps one operator per node (required anti-affinity)
 #   hubble.relay.enabled=false: Relay tolerates no control-plane taint and would stay Pending
-# The GitOps release has the same release name, namespace, chart, version and values
-# file without those overrides: its first sync upgrades this release in place to the
-# inventory's replicas once the other nodes have joined.
+# Argo CD's cilium Application renders the same chart, version and values file without
+# those overrides and applies the objects itself. It never reads Helm's release records,
+# so once it is Synced and Healthy this Helm release is stale: the README's Argo CD step
+# deletes the record (kubectl --namespace kube-system delete secret --selector owner=helm,name=cilium).
 # It waits only for what the cluster needs now: the agent (the CNI) and the operator.
 set -euo pipefail
 

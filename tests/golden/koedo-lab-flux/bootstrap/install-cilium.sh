@@ -5,7 +5,7 @@
 # What that one tainted node can hold is set on top of the values file (--set):
 #   operator.replicas=1: the chart keeps one operator per node (required anti-affinity)
 #   hubble.relay.enabled=false: Relay tolerates no control-plane taint and would stay Pending
-# The GitOps release has the same release name, namespace, chart, version and values
+# Flux's HelmRelease has the same release name, namespace, chart, version and values
 # file without those overrides: its first sync upgrades this release in place to the
 # inventory's replicas once the other nodes have joined.
 # It waits only for what the cluster needs now: the agent (the CNI) and the operator.
