@@ -47,6 +47,12 @@ EN: dict[str, str] = {
     "diagram_title": "Topology",
     "bootstrap_title": "Bootstrap",
     "bootstrap": "Do these steps in order; each one needs the ones before it.",
+    "access": (
+        "The host firewalls accept SSH into the VMs only from {ssh_sources}, and the Kubernetes API on the VIP only "
+        "from {api_sources}. Work from there, or add your network to {fields} in `{inventory}` and re-render first."
+    ),
+    "access_done": "The host firewalls accept SSH into the VMs only from {ssh_sources}, and the Kubernetes API on the VIP only from {api_sources}.",
+    "s_cilium_access": "Only {api_sources} reach the Kubernetes API on the VIP (`apiServer.allowedSources`): from anywhere else helm and kubectl time out.",
     "s_vms": "Create the first VMs",
     "s_vms_body": (
         "Ubuntu 22.04 cloud images with a NoCloud seed each. `clusterforge seed NODE OUTDIR` builds a node's seed "
@@ -152,6 +158,12 @@ JA: dict[str, str] = {
     "diagram_title": "構成図",
     "bootstrap_title": "構築手順",
     "bootstrap": "この順に進めてください。各手順はそれより前の手順を前提にしています。",
+    "access": (
+        "ホストのファイアウォールは、VM への SSH を {ssh_sources} からだけ、VIP の Kubernetes API を {api_sources} からだけ受け付けます。"
+        "そこから作業するか、先に `{inventory}` の {fields} に自分のネットワークを追加して再レンダリングしてください。"
+    ),
+    "access_done": "ホストのファイアウォールは、VM への SSH を {ssh_sources} からだけ、VIP の Kubernetes API を {api_sources} からだけ受け付けます。",
+    "s_cilium_access": "VIP の Kubernetes API に届くのは {api_sources} からだけです（`apiServer.allowedSources`）。それ以外からは helm と kubectl がタイムアウトします。",
     "s_vms": "最初の VM を作る",
     "s_vms_body": (
         "Ubuntu 22.04 のクラウドイメージに、それぞれ NoCloud シードを付けます。`clusterforge seed NODE OUTDIR` は "
@@ -249,7 +261,7 @@ def readme(inv: Inventory, language: Language = "en") -> str:
     lines += [f"## {t('change_title')}", "", t("change"), ""]
     lines += [f"## {t('nodes_title')}", "", *_node_table(inv, t), "", t("api"), ""]
     lines += [f"## {t('diagram_title')}", "", "```mermaid", *mermaid(inv, t("vip_label"), t("pool_label"), t("installs")), "```", ""]
-    lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), ""]
+    lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), "", _access(inv, t), ""]
     for number, (title, body) in enumerate(_steps(inv, t), 1):
         lines += [f"### {number}. {title}", "", *body]
     lines += [f"## {t('secrets_title')}", "", t("secrets"), ""]
@@ -360,6 +372,19 @@ def lb_check_service(pool: LoadBalancerPool) -> tuple[str, dict[str, str]]:
     return f"{LB_CHECK}-{pool.name}", dict(sorted(pool.service_selector.items()))
 
 
+def _sources(inv: Inventory, extra: list) -> str:
+    return ", ".join([str(inv.network.subnet), *(str(net) for net in extra)])
+
+
+def _access(inv: Inventory, t: _Text) -> str:
+    """Who may reach the nodes (firewall.py): the node subnet, plus the allowedSources."""
+    missing = [field for field, extra in (("ssh.allowedSources", inv.ssh.allowed_sources), ("apiServer.allowedSources", inv.api_server.allowed_sources)) if not extra]
+    sources = {"ssh_sources": _sources(inv, inv.ssh.allowed_sources), "api_sources": _sources(inv, inv.api_server.allowed_sources)}
+    if not missing:
+        return t("access_done", **sources)
+    return t("access", fields=" / ".join(f"`{field}`" for field in missing), **sources)
+
+
 def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     first = inv.control_planes[0]
     vip, port = inv.api_server.vip, inv.api_server.port
@@ -387,7 +412,8 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers):
         # The BGP passwords come from the secrets file straight into the cluster.
         cilium.insert(0, "clusterforge bgp-secrets | kubectl apply -f -")
-    steps.append((t("s_cilium"), [t("s_cilium_body"), "", *_code(cilium)]))
+    access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
+    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(cilium)]))
     others = inv.control_planes[1:]
     join = [t("s_join_body"), "", *_code([CA_HASH_COMMAND])]
     join += [t("s_join_cp"), "", *_code(_join_commands(others, t))] if others else [t("s_join_cp_none"), ""]

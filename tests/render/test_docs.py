@@ -224,3 +224,17 @@ def test_install_script_makes_no_adoption_claim_for_argocd() -> None:
     assert "adopt" not in argo
     assert f"delete secret --selector {cilium.HELM_RELEASE_SELECTOR}" in argo
     assert "upgrades this release in place" in cilium.bootstrap_script(example())
+
+
+def test_readme_says_who_may_reach_ssh_and_the_api() -> None:
+    """The host firewalls admit only the node subnet unless allowedSources say more: a
+    helm run from another network (step 4) would otherwise time out without a word."""
+    text = docs.readme(example())
+    bootstrap = text[text.index("## Bootstrap") : text.index("### 1.")]
+    assert "SSH into the VMs only from 192.168.100.0/24" in bootstrap and "API on the VIP only from 192.168.100.0/24" in bootstrap
+    assert "`ssh.allowedSources` / `apiServer.allowedSources`" in bootstrap
+    step4 = text[text.index("### 4.") : text.index("### 5.")]
+    assert "Only 192.168.100.0/24 reach the Kubernetes API on the VIP (`apiServer.allowedSources`)" in step4
+    variant = docs.readme(loader.check_file(VARIANT).inventory)
+    assert "API on the VIP only from 198.51.100.0/24, 203.0.113.128/25" in variant
+    assert "add your network to `ssh.allowedSources` in" in variant  # the API's is already set
