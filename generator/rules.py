@@ -345,10 +345,24 @@ def version_support(inv: Inventory, out: Findings) -> None:
         out.error(("cilium", "version"), f"Cilium {versions.show(cilium)} is not a version clusterforge knows ({known})")
     elif kube >= versions.MIN_KUBERNETES and kube not in tested:
         listed = ", ".join(versions.show(v) for v in tested)
+        if kube > max(tested):
+            out.warn(
+                ("kubernetes", "version"),
+                f"Kubernetes {versions.show(kube)} is newer than any Kubernetes Cilium {versions.show(cilium)} is tested with ({listed}); "
+                "Cilium's compatibility page leaves it to Kubernetes' backward compatibility",
+            )
+        else:
+            out.error(
+                ("kubernetes", "version"),
+                f"Kubernetes {versions.show(kube)} with Cilium {versions.show(cilium)} is not a known combination "
+                f"(Cilium {versions.show(cilium)} is tested with Kubernetes {listed})",
+            )
+    newest = max(versions.PAUSE_VERSIONS)
+    if kube > newest:
         out.error(
             ("kubernetes", "version"),
-            f"Kubernetes {versions.show(kube)} with Cilium {versions.show(cilium)} is not a known combination "
-            f"(Cilium {versions.show(cilium)} is tested with Kubernetes {listed})",
+            f"Kubernetes {versions.show(kube)} is newer than {versions.show(newest)}, the last minor clusterforge knows the node packages of "
+            "(containerd, the pause image kubeadm expects)",
         )
 
 
@@ -412,3 +426,15 @@ def pool_selection(inv: Inventory, out: Findings) -> None:
                     f"pool {pool.name} selects by {len(pool.service_selector)} labels, but the default pool {default} can leave out "
                     "only Services selected by one label (a label selector cannot say 'not both'): select it by one label",
                 )
+
+
+@rule
+def kubernetes_end_of_life(inv: Inventory, out: Findings) -> None:
+    kube = versions.minor(inv.kubernetes.version)
+    end = versions.KUBERNETES_END_OF_LIFE.get(kube)
+    if end is not None and end <= versions.today():
+        out.warn(
+            ("kubernetes", "version"),
+            f"Kubernetes {versions.show(kube)} reached its end of life on {end.isoformat()} (no more patches, security fixes "
+            "included): plan the upgrade to a supported minor",
+        )

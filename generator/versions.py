@@ -1,18 +1,44 @@
 """Version facts the rules and renderers share: which Kubernetes and Cilium
-versions clusterforge knows how to build, and which combinations are tested."""
+versions clusterforge knows how to build, which combinations are tested, which
+minors are out of support, and what each minor needs on the nodes. Every table
+names its sources; they were checked on 2026-11-28."""
 
 from __future__ import annotations
+
+from datetime import date
 
 MIN_KUBERNETES = (1, 31)  # kubeadm.k8s.io/v1beta4
 MIN_CILIUM = (1, 18)  # BGP control plane v2 resources as cilium.io/v2
 
-# Kubernetes minors each Cilium minor is e2e-tested against (Cilium's
-# Documentation/network/kubernetes/compatibility.rst of each release branch).
+# Kubernetes minors each Cilium minor is e2e-tested against: the table in
+# Documentation/network/kubernetes/compatibility.rst of each release, e.g.
+# https://raw.githubusercontent.com/cilium/cilium/v1.18.14/Documentation/network/kubernetes/compatibility.rst
+# (1.30-1.33, read), .../v1.19.8/... and .../v1.20.2/... (the same page of those tags;
+# 1.19 lists 1.32-1.35 and 1.20 lists 1.33-1.36 as recorded in the project's
+# facts of 2026-11-28; the search index here held no copy of those two tags to re-read).
+# Cilium says of a newer Kubernetes that is not listed that it "will depend on the
+# backward compatibility offered by Kubernetes": a warning; an older one is refused.
 CILIUM_TESTED_KUBERNETES: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
     (1, 18): ((1, 30), (1, 31), (1, 32), (1, 33)),
     (1, 19): ((1, 32), (1, 33), (1, 34), (1, 35)),
     (1, 20): ((1, 33), (1, 34), (1, 35), (1, 36)),
 }
+
+# End of life of each Kubernetes minor (https://kubernetes.io/releases/ and
+# https://kubernetes.io/releases/patch-releases/). Minors still maintained with no
+# published date are absent.
+KUBERNETES_END_OF_LIFE: dict[tuple[int, int], date] = {
+    (1, 31): date(2025, 10, 28),
+    (1, 32): date(2026, 2, 28),
+    (1, 33): date(2026, 6, 28),
+    (1, 34): date(2026, 10, 27),
+    (1, 35): date(2027, 2, 28),
+}
+
+
+def today() -> date:
+    """The date end-of-life warnings are judged against (tests set it)."""
+    return date.today()
 
 
 def parse(version: str) -> tuple[int, int, int]:

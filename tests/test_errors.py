@@ -10,11 +10,12 @@ they must raise. A few inputs are generated here instead of committed (over
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from generator import loader, rules, yamlio
+from generator import loader, rules, versions, yamlio
 from generator.cli import main
 from generator.model import MAX_POOLS, Inventory
 
@@ -134,3 +135,12 @@ def test_many_pools_are_refused(tmp_path, capsys) -> None:
     code, err, _ = check(path, capsys)
     assert code == 2
     assert err[0].startswith("cluster.yaml:") and f"loadBalancerPools: list should have at most {MAX_POOLS} items" in err[0]
+
+
+def test_end_of_life_follows_the_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.35 is maintained until 2027-02-28: no warning on the suite's day, one after."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert loader.check_text(text).warnings == []
+    monkeypatch.setattr(versions, "today", lambda: date(2027, 2, 28))
+    (warning,) = loader.check_text(text).warnings
+    assert warning.path == "kubernetes.version" and "end of life on 2027-02-28" in warning.message
