@@ -438,3 +438,22 @@ def kubernetes_end_of_life(inv: Inventory, out: Findings) -> None:
             f"Kubernetes {versions.show(kube)} reached its end of life on {end.isoformat()} (no more patches, security fixes "
             "included): plan the upgrade to a supported minor",
         )
+
+
+@rule
+def yamaha_ibgp(inv: Inventory, out: Findings) -> None:
+    """Yamaha's RTX command reference (chapter BGP: `bgp autonomous-system`, `bgp neighbor
+    ID REMOTE_AS ADDRESS`, mirrored at https://net-skills.net/yamaha-menu1/bgp02/ and
+    .../bgp03/, read 2026-11-28) documents neighbours by their remote AS and nothing of
+    iBGP: no same-AS session, no next-hop or local-preference handling. Such a session
+    may come up, but nothing documents that the router installs its routes."""
+    if inv.bgp is None:
+        return
+    for i, peer in enumerate(inv.bgp.peers):
+        if peer.router == "yamaha-rtx" and is_ibgp(inv, peer):
+            out.warn(
+                ("bgp", "peers", i, "asn"),
+                f"peer {peer.name} is a Yamaha RTX in the cluster's own AS {peer.asn} (iBGP), which Yamaha's command reference "
+                "does not document (its BGP chapter knows neighbours only by their remote AS): give the router its own private "
+                "AS (eBGP), e.g. one of 64512-65534 other than bgp.localASN",
+            )

@@ -309,7 +309,7 @@ def test_bgp_reference(inv: Inventory) -> None:
     assert cluster["spec"]["nodeSelector"] == {"matchLabels": {"kubernetes.io/os": "linux"}}
     [instance] = cluster["spec"]["bgpInstances"]
     assert instance["localASN"] == 64512
-    assert instance["peers"] == [{"name": "rtx1220", "peerASN": 64512, "peerAddress": "192.168.100.1", "peerConfigRef": {"name": "rtx1220"}}]
+    assert instance["peers"] == [{"name": "rtx1220", "peerASN": 64513, "peerAddress": "192.168.100.1", "peerConfigRef": {"name": "rtx1220"}}]
     [peer] = _by_kind(docs, "CiliumBGPPeerConfig")
     assert peer["spec"]["timers"] == {"holdTimeSeconds": 90, "keepAliveTimeSeconds": 30, "connectRetryTimeSeconds": 120}
     assert peer["spec"]["gracefulRestart"] == {"enabled": True}
