@@ -267,6 +267,11 @@ class Secrets(Spec):
     """age public keys: the secrets file is then SOPS-encrypted to them."""
 
 
+class Bootstrap(Spec):
+    mode: Literal["manual", "auto"] = "manual"
+    """manual: the README's steps by hand (kubeadm init, Cilium, the joins); auto: the first control plane's cloud-init runs kubeadm init and installs Cilium, every other node joins by itself."""
+
+
 class Inventory(Spec):
     """The whole of cluster.yaml."""
 
@@ -288,6 +293,8 @@ class Inventory(Spec):
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()
+    bootstrap: Bootstrap = Bootstrap()
+    """Who runs kubeadm and the Cilium install on the nodes."""
 
     # Derived views used by rules and renderers (no state of their own).
     def nodes_with(self, role: Role) -> list[Node]:

@@ -153,10 +153,13 @@ def helm_command(inv: Inventory, values_file: str) -> list[str]:
     ]
 
 
-def bootstrap_script(inv: Inventory) -> str:
+def bootstrap_script(inv: Inventory, values_file: str | None = None) -> str:
+    """bootstrap/install-cilium.sh, reading the repository's values file; with
+    `values_file`, the same install reading that file instead (the first control
+    plane's copy in bootstrap.mode auto)."""
     up = "/".join([".."] * layout.CILIUM_BOOTSTRAP.count("/"))
-    values_file = f'"${{repo_root}}/{layout.CILIUM_VALUES}"'
-    helm = helm_command(inv, values_file)
+    in_repo = values_file is None
+    helm = helm_command(inv, f'"${{repo_root}}/{layout.CILIUM_VALUES}"' if in_repo else values_file)
     rollout = f"kubectl --namespace {NAMESPACE} rollout status"
     exec_agent = f"kubectl --namespace {NAMESPACE} exec daemonset/{AGENT_DAEMONSET} -c cilium-agent --"
     overrides = bootstrap_overrides(inv)
@@ -190,8 +193,7 @@ def bootstrap_script(inv: Inventory) -> str:
         '  command -v "$tool" >/dev/null || { echo "$tool is needed on PATH" >&2; exit 1; }',
         "done",
         "",
-        f'repo_root="$(cd "$(dirname "${{BASH_SOURCE[0]}}")/{up}" && pwd)"',
-        "",
+        *([f'repo_root="$(cd "$(dirname "${{BASH_SOURCE[0]}}")/{up}" && pwd)"', ""] if in_repo else []),
         " \\\n  ".join(helm),
         "",
         f"{rollout} daemonset/{AGENT_DAEMONSET} --timeout=10m",

@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import versions, yamlio
+from .. import pki, versions, yamlio
 from ..model import Inventory, Node
 from ..secrets import ClusterSecrets
-from . import firewall, kubeadm, layout, loadbalancer
+from . import bootstrap, cilium, firewall, kubeadm, layout, loadbalancer
 
 USER_DATA = "user-data"
 META_DATA = "meta-data"
@@ -39,6 +39,11 @@ DOCKER_KEYRING = "/etc/apt/keyrings/docker.gpg"
 DOCKER_APT_SOURCE_NAME = "docker"  # /etc/apt/sources.list.d/docker.list
 # Docker's release key, as Docker's install docs give it; the bootcmd refuses any other.
 DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+# Helm's apt repository (helm.sh/docs/intro/install, "From Apt"), for the first control
+# plane's own Cilium install in bootstrap.mode auto.
+HELM_REPOSITORY = "https://packages.buildkite.com/helm-linux/helm-debian/any/"
+HELM_KEYRING = "/etc/apt/keyrings/helm.gpg"
+HELM_APT_SOURCE_NAME = "helm"
 
 # pkgs.k8s.io builds every release as Debian revision 1.1 (kubeadm=1.35.4-1.1).
 PKGS_K8S_DEBIAN_REVISION = "1.1"
@@ -102,12 +107,21 @@ def render(inv: Inventory) -> dict[str, str]:
 
 def seed(inv: Inventory, node: Node, secrets: ClusterSecrets) -> dict[str, str]:
     """The node's seed as it goes onto the VM: the rendered one with its kubeadm
-    config carrying the secrets (never written into the repository)."""
+    config carrying the secrets, and on the first control plane the cluster's CAs
+    where `kubeadm init` looks for them (never written into the repository).
+
+    The other control planes get no CA key: `kubeadm init --upload-certs` hands them
+    the control-plane certificates, encrypted with the certificate key, through a
+    Secret that kubeadm deletes after two hours. A seed then holds a key that is
+    useless after those two hours instead of the cluster's root keys for ten years
+    (seed images tend to stay on hypervisor datastores)."""
     data = user_data(inv, node)
     if node.role != "loadbalancer":
         for entry in data["write_files"]:
             if entry["path"] == KUBEADM_CONFIG:
                 entry["content"] = kubeadm.with_secrets(inv, node, secrets)
+    if node == inv.control_planes[0]:
+        data["write_files"] += [_file(f"{pki.PKI_DIR}/{name}", text, "0600") for name, text in sorted(secrets.pki.items())]
     user_data_text = dump_user_data(data)
     return {
         USER_DATA: user_data_text,
@@ -193,17 +207,23 @@ def _sysctl_conf(settings: dict[str, int]) -> str:
     return _lines(*(f"{key} = {value}" for key, value in settings.items()))
 
 
+def _installs_cilium(inv: Inventory, node: Node) -> bool:
+    """In bootstrap.mode auto the first control plane installs Cilium itself."""
+    return inv.bootstrap.mode == "auto" and node == inv.control_planes[0]
+
+
 def _kubernetes_node(inv: Inventory, node: Node) -> Document:
     package_version = f"{inv.kubernetes.version}-{PKGS_K8S_DEBIAN_REVISION}"
-    return {
+    sources = {
+        APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"},
+        DOCKER_APT_SOURCE_NAME: {"source": f"deb [signed-by={DOCKER_KEYRING}] {DOCKER_REPOSITORY} jammy stable"},
+    }
+    if _installs_cilium(inv, node):
+        sources[HELM_APT_SOURCE_NAME] = {"source": f"deb [signed-by={HELM_KEYRING}] {HELM_REPOSITORY} any main"}
+    data: Document = {
         # Before `apt-get update` (final stage), or the new source would fail it.
-        "bootcmd": [["bash", "-c", apt_key_script(inv)]],
-        "apt": {
-            "sources": {
-                APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"},
-                DOCKER_APT_SOURCE_NAME: {"source": f"deb [signed-by={DOCKER_KEYRING}] {DOCKER_REPOSITORY} jammy stable"},
-            }
-        },
+        "bootcmd": [["bash", "-c", apt_key_script(inv, helm=_installs_cilium(inv, node))]],
+        "apt": {"sources": sources},
         "package_update": True,
         # apt-transport-https is left out: a transitional dummy package since apt 1.5.
         "packages": [
@@ -235,10 +255,32 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             ["systemctl", "restart", "systemd-networkd"],
             ["apt-mark", "hold", CONTAINERD_PACKAGE, *KUBERNETES_PACKAGES],
             [FIREWALL_SCRIPT],
-            # Last, so a kernel that lacks what Cilium needs marks cloud-init's run as failed.
+            # Last of the node's setup, so a kernel that lacks what Cilium needs marks
+            # cloud-init's run as failed (the auto bootstrap checks it again first).
             [KERNEL_CHECK],
         ],
     }
+    if inv.bootstrap.mode == "auto":
+        _bootstrap_itself(inv, node, data)
+    return data
+
+
+def _bootstrap_itself(inv: Inventory, node: Node, data: Document) -> None:
+    """bootstrap.mode auto: the unit that runs kubeadm (and on the first control plane
+    the Cilium install, with Helm), started when cloud-init is done with the node."""
+    files = [
+        _file(bootstrap.UNIT_FILE, bootstrap.unit()),
+        _file(bootstrap.SCRIPT, bootstrap.script(inv, node, KUBEADM_CONFIG, KERNEL_CHECK), "0755"),
+    ]
+    if _installs_cilium(inv, node):
+        data["packages"].append("helm")
+        files += [
+            # The repository's values file, as the GitOps release reads it.
+            _file(bootstrap.CILIUM_VALUES, yamlio.dump(cilium.values(inv))),
+            _file(bootstrap.CILIUM_INSTALL, bootstrap.cilium_install(inv), "0755"),
+        ]
+    data["write_files"] += files
+    data["runcmd"] += [["systemctl", "daemon-reload"], ["systemctl", "start", "--no-block", bootstrap.UNIT]]
 
 
 def _loadbalancer(inv: Inventory, node: Node) -> Document:
@@ -270,11 +312,12 @@ def containerd_major(inv: Inventory) -> int:
     return versions.parse(versions.containerd(inv.kubernetes.version))[0]
 
 
-def apt_key_script(inv: Inventory) -> str:
-    """Fetch the signing keys into the keyrings the apt sources name (the kubeadm and
-    Docker install docs' steps): pkgs.k8s.io's for this minor, and Docker's, which must
-    have Docker's published fingerprint. They cannot be fetched at render time; a
-    keyring is replaced only by a complete, checked download, and kept once there."""
+def apt_key_script(inv: Inventory, *, helm: bool = False) -> str:
+    """Fetch the signing keys into the keyrings the apt sources name (the kubeadm,
+    Docker and Helm install docs' steps): pkgs.k8s.io's for this minor, Docker's, which
+    must have Docker's published fingerprint, and with `helm` Helm's. They cannot be
+    fetched at render time; a keyring is replaced only by a complete, checked download,
+    and kept once there."""
     kubernetes_key = versions.pkgs_k8s_repo(inv.kubernetes.version) + "Release.key"
     return _lines(
         "#!/usr/bin/env bash",
@@ -296,6 +339,7 @@ def apt_key_script(inv: Inventory) -> str:
         "}",
         f"fetch_key {kubernetes_key} {KUBERNETES_KEYRING}",
         f"fetch_key {DOCKER_REPOSITORY}/gpg {DOCKER_KEYRING} {DOCKER_KEY_FINGERPRINT}",
+        *([f"fetch_key {HELM_REPOSITORY.removesuffix('any/')}gpgkey {HELM_KEYRING}"] if helm else []),
     )
 
 

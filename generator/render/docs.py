@@ -8,18 +8,13 @@ from __future__ import annotations
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from . import cilium, cloudinit, gitops, layout, routers
+from . import bootstrap, cilium, cloudinit, gitops, layout, routers
 
 Language = Literal["en", "ja"]
 
 NODE_KUBEADM_CONFIG = cloudinit.KUBEADM_CONFIG  # where the seed puts it inside the VM
 # cloud-init's last command checks the kernel: kubeadm must wait for it to finish.
 WAIT_FOR_SEED = "cloud-init status --wait"
-CA_CERT = "/etc/kubernetes/pki/ca.crt"
-CA_HASH_COMMAND = (
-    f"openssl x509 -pubkey -in {CA_CERT} | openssl rsa -pubin -outform der 2>/dev/null"
-    " | openssl dgst -sha256 -hex | sed 's/^.* /sha256:/'"
-)
 ARGOCD_INSTALL = "https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
 LB_CHECK = "lb-check"  # the throwaway Deployment (and prefix of the Services) of the last step
 
@@ -76,8 +71,18 @@ EN: dict[str, str] = {
     ),
     "s_join": "Join the other nodes",
     "s_join_body": (
-        "On {node}, compute the CA certificate hash and put it into `{secrets}` as `caCertHash`; "
-        "the join seeds need it:"
+        "No hash to copy: render made the cluster's CAs into `{secrets}`, {node}'s seed installed them before "
+        "`kubeadm init`, and every join seed carries the CA certificate hash already."
+    ),
+    "s_auto": "Let the nodes bootstrap themselves",
+    "s_auto_body": (
+        "`bootstrap.mode` is `auto`: {node}'s cloud-init runs `kubeadm init` with the cluster's CAs from its seed, "
+        "then installs Cilium; every other node waits until the API answers on the VIP and joins by itself, retrying "
+        "a failed join a few times. Create the other VMs within 2 hours of {node} (the uploaded control-plane "
+        "certificates expire then; the bootstrap token lasts 24 hours). Each node logs every step; follow it on the node:"
+    ),
+    "s_auto_check": (
+        "Then, from a machine that reaches the API, with the admin kubeconfig (`/etc/kubernetes/admin.conf` of {node}):"
     ),
     "s_join_cp": (
         "Then the other control planes, within 2 hours of `kubeadm init` (the uploaded certificates and their key "
@@ -116,8 +121,9 @@ EN: dict[str, str] = {
     "s_verify_lb_one": "A LoadBalancer Service gets an IP from pool {pool} ({cidr}) and answers from outside the cluster (`curl http://EXTERNAL-IP/`):",
     "secrets_title": "Secrets",
     "secrets": (
-        "Bootstrap token, certificate key, BGP passwords and the CA hash live only in `{secrets}` "
-        "(git-ignored, mode 0600) and reach a node only through its seed. Keep a backup of that file."
+        "Bootstrap token, certificate key, BGP passwords, the cluster's CAs and service-account key and the CA hash "
+        "live only in `{secrets}` (git-ignored, mode 0600; SOPS-encrypted when `secrets.ageRecipients` are set) and "
+        "reach a node only through its seed. Keep a backup of that file: without the CA keys the cluster cannot be rebuilt."
     ),
     "where_title": "What is where",
     "w_inventory": "the inventory: the only file to edit",
@@ -186,7 +192,18 @@ JA: dict[str, str] = {
         "管理者用 kubeconfig（{node} の `/etc/kubernetes/admin.conf`）を使えるマシンで実行します:"
     ),
     "s_join": "残りのノードを参加させる",
-    "s_join_body": "{node} で CA 証明書のハッシュを求め、`{secrets}` の `caCertHash` に書きます。参加用のシードに必要です:",
+    "s_join_body": (
+        "コピーするハッシュはありません。render がクラスターの CA を `{secrets}` に作り、{node} のシードが `kubeadm init` の前に"
+        "それを置きました。参加用のシードはどれも CA 証明書のハッシュを持っています。"
+    ),
+    "s_auto": "ノード自身に構築させる",
+    "s_auto_body": (
+        "`bootstrap.mode` は `auto` です。{node} の cloud-init がシードのクラスター CA で `kubeadm init` を実行し、Cilium を入れます。"
+        "ほかのノードは VIP の API が応答するまで待ってから自分で参加し、失敗した参加は数回やり直します。"
+        "残りの VM は {node} から 2 時間以内に作ってください（アップロードしたコントロールプレーンの証明書がそこで期限切れになります。"
+        "ブートストラップトークンは 24 時間有効です）。各ノードはすべての手順をログに書きます。ノード上で追えます:"
+    ),
+    "s_auto_check": "その後、API に届くマシンで、管理者用 kubeconfig（{node} の `/etc/kubernetes/admin.conf`）を使って:",
     "s_join_cp": (
         "次に残りのコントロールプレーンを、`kubeadm init` から 2 時間以内に参加させます（アップロードした証明書とその鍵は期限切れになります。"
         "再アップロードは {node} で `sudo kubeadm init phase upload-certs --upload-certs --config {config}`）。"
@@ -223,8 +240,9 @@ JA: dict[str, str] = {
     "s_verify_lb_one": "LoadBalancer Service にプール {pool}（{cidr}）から IP が割り当てられ、クラスターの外から応答します（`curl http://EXTERNAL-IP/`）:",
     "secrets_title": "シークレット",
     "secrets": (
-        "ブートストラップトークン、証明書の鍵、BGP パスワード、CA ハッシュは `{secrets}`（git の対象外、モード 0600）にだけあり、"
-        "ノードにはシードを通してのみ届きます。このファイルはバックアップしてください。"
+        "ブートストラップトークン、証明書の鍵、BGP パスワード、クラスターの CA とサービスアカウント鍵、CA ハッシュは `{secrets}`"
+        "（git の対象外、モード 0600。`secrets.ageRecipients` があれば SOPS で暗号化）にだけあり、ノードにはシードを通してのみ届きます。"
+        "このファイルはバックアップしてください。CA の鍵がないとクラスターを作り直せません。"
     ),
     "where_title": "ファイルの場所",
     "w_inventory": "インベントリ: 編集するのはこのファイルだけです",
@@ -401,6 +419,8 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
         steps.append((t("s_vip"), [t("s_vip_body"), "", *_code(vip_check)]))
     else:
         steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {vip} {port}"])]))
+    if inv.bootstrap.mode == "auto":
+        return [*steps, *_auto_steps(inv, t)]
     init = [
         WAIT_FOR_SEED,
         f"sudo kubeadm init --config {NODE_KUBEADM_CONFIG} --upload-certs",
@@ -408,20 +428,37 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
         f"curl -k https://{inv.api_endpoint}/healthz",
     ]
     steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
-    cilium = [f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
-    if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers):
-        # The BGP passwords come from the secrets file straight into the cluster.
-        cilium.insert(0, "clusterforge bgp-secrets | kubectl apply -f -")
+    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
     access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
-    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(cilium)]))
+    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install)]))
     others = inv.control_planes[1:]
-    join = [t("s_join_body"), "", *_code([CA_HASH_COMMAND])]
+    join = [t("s_join_body"), ""]
     join += [t("s_join_cp"), "", *_code(_join_commands(others, t))] if others else [t("s_join_cp_none"), ""]
     if inv.workers:
         join += [t("s_join_workers"), "", *_code(_join_commands(inv.workers, t))]
     join += [t("s_join_check"), "", *_code(["kubectl get nodes -o wide"])]
     steps.append((t("s_join"), join))
-    steps.append((t("s_gitops"), _gitops_step(inv, t)))
+    return [*steps, *_after_bootstrap(inv, t)]
+
+
+def _bgp_secrets(inv: Inventory) -> list[str]:
+    # The BGP passwords come from the secrets file straight into the cluster.
+    return ["clusterforge bgp-secrets | kubectl apply -f -"] if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers) else []
+
+
+def _auto_steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
+    """bootstrap.mode auto: the nodes run kubeadm and the Cilium install themselves."""
+    first = inv.control_planes[0]
+    others = [n for n in inv.kubernetes_nodes if n != first]
+    follow = [*_seed_commands(others), t("on_nodes", nodes=", ".join(n.name for n in inv.kubernetes_nodes)), bootstrap.follow_command(), f"sudo journalctl -u {bootstrap.UNIT} -f"]
+    check = [*_bgp_secrets(inv), "kubectl get nodes -o wide", f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
+    access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
+    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(check)]
+    return [(t("s_auto"), body), *_after_bootstrap(inv, t)]
+
+
+def _after_bootstrap(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
+    steps = [(t("s_gitops"), _gitops_step(inv, t))]
     if inv.bgp is not None:
         files = [f"- [`{layout.router_file(p)}`]({layout.router_file(p)}): {p.name} ({p.router}, {p.address})" for p in inv.bgp.peers]
         steps.append((t("s_router"), [t("s_router_body"), "", *files, ""]))

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator import secrets, versions
+from generator import pki, secrets, versions
 from generator.loader import check_file, check_text
 from generator.model import Inventory, Node
-from generator.render import cloudinit, firewall, kubeadm, layout, loadbalancer
+from generator.render import bootstrap, cilium, cloudinit, firewall, kubeadm, layout, loadbalancer
 
 EXAMPLE_PATH = Path("generator/data/cluster.example.yaml")
 EXAMPLE = check_file(EXAMPLE_PATH).inventory
@@ -43,6 +43,10 @@ ALL_NODES = [(name, n) for name, inv in INVENTORIES.items() for n in inv.nodes]
 
 def load(text: str):
     return YAML(typ="safe").load(text)
+
+
+def load_all(text: str) -> list:
+    return list(YAML(typ="safe").load_all(text))
 
 
 def user_data(inv: Inventory, node: Node) -> dict:
@@ -393,3 +397,127 @@ def test_embedded_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
         path.write_text(text)
         result = subprocess.run([shellcheck, path], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout
+
+
+# --- seeds with their secrets, in both bootstrap modes ---------------------------------
+
+AUTO = check_text(EXAMPLE_PATH.read_text() + "\nbootstrap:\n  mode: auto\n").inventory
+MODES = {"manual": EXAMPLE, "auto": AUTO}
+SECRETS = {mode: secrets.generate(inv) for mode, inv in MODES.items()}
+
+
+def seeds(mode: str) -> dict[str, dict[str, str]]:
+    inv = MODES[mode]
+    return {n.name: cloudinit.seed(inv, n, SECRETS[mode]) for n in inv.nodes}
+
+
+def seed_data(mode: str, name: str) -> dict:
+    return load(seeds(mode)[name]["user-data"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_join_configs_pin_the_generated_ca(mode: str) -> None:
+    inv, values = MODES[mode], SECRETS[mode]
+    want = pki.ca_cert_hash(values.pki["ca.crt"])
+    for node in inv.kubernetes_nodes[1:]:
+        (join,) = load_all(files_of(seed_data(mode, node.name))[cloudinit.KUBEADM_CONFIG]["content"])
+        assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [want], node.name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_the_first_control_plane_gets_the_cas(mode: str) -> None:
+    inv, values = MODES[mode], SECRETS[mode]
+    cp1 = files_of(seed_data(mode, "cp1"))
+    for name, text in values.pki.items():
+        entry = cp1[f"/etc/kubernetes/pki/{name}"]
+        assert entry["content"] == text and entry["permissions"] == "0600"
+    for node in inv.nodes[1:]:
+        text = seeds(mode)[node.name]["user-data"]
+        assert "/etc/kubernetes/pki/" not in text and "PRIVATE KEY" not in text, node.name
+    # The committed seeds hold none of it.
+    for text in cloudinit.render(inv).values():
+        assert "PRIVATE KEY" not in text and values.ca_cert_hash not in text
+
+
+def test_auto_mode_starts_the_bootstrap_when_cloud_init_is_done() -> None:
+    for node in AUTO.kubernetes_nodes:
+        data = seed_data("auto", node.name)
+        files = files_of(data)
+        assert files[bootstrap.SCRIPT]["permissions"] == "0755"
+        assert f"ExecStart={bootstrap.SCRIPT}" in files[bootstrap.UNIT_FILE]["content"]
+        assert data["runcmd"][-3:] == [[cloudinit.KERNEL_CHECK], ["systemctl", "daemon-reload"], ["systemctl", "start", "--no-block", bootstrap.UNIT]]
+        script = files[bootstrap.SCRIPT]["content"]
+        if node == AUTO.control_planes[0]:
+            assert f"kubeadm init --config {cloudinit.KUBEADM_CONFIG} --upload-certs" in script and bootstrap.CILIUM_INSTALL in script
+            assert "helm" in data["packages"] and "helm" in data["apt"]["sources"]
+            assert files[bootstrap.CILIUM_VALUES]["content"] == cilium.render(AUTO)[layout.CILIUM_VALUES]
+            assert f"--values {bootstrap.CILIUM_VALUES}" in files[bootstrap.CILIUM_INSTALL]["content"]
+        else:
+            assert f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}" in script and "kubeadm init" not in script
+            assert "helm" not in data["packages"] and bootstrap.CILIUM_VALUES not in files
+    for node in EXAMPLE.kubernetes_nodes:  # manual: nothing runs by itself
+        assert bootstrap.SCRIPT not in files_of(seed_data("manual", node.name))
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("mode", MODES)
+def test_every_seed_passes_cloud_init_schema(need_tool, tmp_path: Path, mode: str) -> None:
+    """The seeds as they go onto the VMs (secrets, CAs and bootstrap included)."""
+    cloud_init = need_tool("cloud-init")
+    known = schema_top_level_keys()
+    for name, seed in seeds(mode).items():
+        path = tmp_path / f"{name}-user-data"
+        path.write_text(seed["user-data"])
+        result = subprocess.run([cloud_init, "schema", "--config-file", path], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+        assert set(load(seed["user-data"])) <= known, name
+
+
+@pytest.mark.tools
+def test_bootstrap_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
+    shellcheck = need_tool("shellcheck")
+    for node in (AUTO.control_planes[0], AUTO.control_planes[1], AUTO.workers[0]):
+        files = files_of(seed_data("auto", node.name))
+        for path in (bootstrap.SCRIPT, *([bootstrap.CILIUM_INSTALL] if node == AUTO.control_planes[0] else [])):
+            script = tmp_path / f"{node.name}-{Path(path).name}"
+            script.write_text(files[path]["content"])
+            result = subprocess.run([shellcheck, script], capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout
+
+
+FAKE = """#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "{log}"
+count="{state}/$(basename "$0")-$1"
+n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$count"
+(( n > {fail_first} ))
+"""
+
+
+@pytest.mark.tools
+def test_join_waits_for_the_api_and_retries_a_failed_join(need_tool, tmp_path: Path) -> None:
+    """The worker's script against stand-ins that fail at first: the API answers on the
+    third poll, the first join fails (reset, retried), the second succeeds; every step logged."""
+    bash = need_tool("bash")
+    calls, state, bin_dir = tmp_path / "calls", tmp_path / "state", tmp_path / "bin"
+    state.mkdir(), bin_dir.mkdir()
+    for name, fail_first in (("curl", 2), ("kubeadm", 1), ("sleep", 0), ("check-kernel", 0)):
+        (bin_dir / name).write_text(FAKE.format(log=calls, state=state, fail_first=fail_first))
+        (bin_dir / name).chmod(0o755)
+    text = files_of(seed_data("auto", "worker1"))[bootstrap.SCRIPT]["content"]
+    log, marker = tmp_path / "bootstrap.log", tmp_path / "done"
+    for old, new in ((bootstrap.LOG_FILE, log), (bootstrap.DONE_MARKER, marker), (cloudinit.KERNEL_CHECK, bin_dir / "check-kernel")):
+        text = text.replace(old, str(new))
+    script = tmp_path / "bootstrap"
+    script.write_text(text)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([bash, script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kubeadm_calls = [line for line in calls.read_text().splitlines() if line.startswith("kubeadm")]
+    assert kubeadm_calls == [f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}", "kubeadm reset --force", f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}"]
+    assert sum(line.startswith("curl") for line in calls.read_text().splitlines()) == 3
+    steps = log.read_text()
+    assert "waiting for the API at https://192.168.100.4:6443/healthz" in steps and "kubeadm join, attempt 2 of" in steps
+    assert steps.rstrip().endswith("done") and marker.exists()
+    # Once done, a rerun (a reboot) does nothing.
+    again = subprocess.run([bash, script], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "already bootstrapped" in log.read_text()

@@ -8,7 +8,7 @@ import pytest
 
 from generator import loader
 from generator.model import Inventory
-from generator.render import cilium, docs, layout
+from generator.render import bootstrap, cilium, docs, layout
 
 from .test_routers import three_peers
 
@@ -119,7 +119,6 @@ def test_bootstrap_order_and_commands() -> None:
         "nc -vz 192.168.100.4 6443",
         "sudo kubeadm init --config /etc/clusterforge/kubeadm.yaml --upload-certs",
         f"./{layout.CILIUM_BOOTSTRAP}",
-        docs.CA_HASH_COMMAND,
         "clusterforge seed cp2 seeds/cp2",
         "sudo kubeadm join --config /etc/clusterforge/kubeadm.yaml",
         "clusterforge seed worker1 seeds/worker1",
@@ -238,3 +237,18 @@ def test_readme_says_who_may_reach_ssh_and_the_api() -> None:
     variant = docs.readme(loader.check_file(VARIANT).inventory)
     assert "API on the VIP only from 198.51.100.0/24, 203.0.113.128/25" in variant
     assert "add your network to `ssh.allowedSources` in" in variant  # the API's is already set
+
+
+def test_no_hash_to_copy_and_auto_mode_says_how_to_follow() -> None:
+    """render made the CA: neither mode asks for a hash computed on cp1 and pasted back."""
+    manual = docs.readme(example())
+    auto_inv = loader.check_text(EXAMPLE.read_text() + "\nbootstrap:\n  mode: auto\n").inventory
+    auto = docs.readme(auto_inv)
+    for text in (manual, auto):
+        assert "openssl" not in text and "caCertHash" not in text
+    assert "No hash to copy" in manual
+    lines = commands(auto)
+    assert bootstrap.follow_command() == "sudo tail -f /var/log/clusterforge-bootstrap.log" and bootstrap.follow_command() in lines
+    # Nobody runs kubeadm or the Cilium install by hand in auto mode; the seeds of the other nodes are built.
+    assert not any("kubeadm init" in line or "kubeadm join" in line or "install-cilium" in line for line in lines)
+    assert "clusterforge seed worker3 seeds/worker3 --iso" in lines
