@@ -13,15 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ClusterforgeError
+from .render import layout
 from .render.layout import LOCK_FILE
 
 LOCK_VERSION = 1
 EXECUTABLE_SUFFIXES = (".sh",)
+_HASH = re.compile("[0-9a-f]{64}")
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
 def digest(text: str) -> str:
@@ -57,17 +61,58 @@ class WriteConflict(ClusterforgeError):
 
 
 def read_lock(repo: Path) -> dict[str, str]:
+    """The lock's entries, each checked: the lock is tracked, so it is as hostile as any input."""
     path = repo / LOCK_FILE
     if not path.exists():
         return {}
+    damaged = ClusterforgeError(f"{path} is damaged; delete it and render with --force to take ownership again")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        files = data["files"]
-        if data.get("version") != LOCK_VERSION or not isinstance(files, dict):
-            raise ValueError
-        return {str(k): str(v) for k, v in files.items()}
-    except (ValueError, KeyError, TypeError):
-        raise ClusterforgeError(f"{path} is damaged; delete it and render with --force to take ownership again") from None
+    except ValueError:
+        raise damaged from None
+    if not isinstance(data, dict) or not isinstance(data.get("version"), int) or not isinstance(data.get("files"), dict):
+        raise damaged
+    if data["version"] != LOCK_VERSION:
+        raise ClusterforgeError(
+            f"{path}: lock format version {data['version']}, but this clusterforge reads version {LOCK_VERSION}: "
+            "render with the clusterforge version that wrote it"
+        )
+    files = data["files"]
+    problems = [f"{json.dumps(rel)}: {reason}" for rel in sorted(files) for reason in _entry_problems(rel, files[rel])]
+    if problems:
+        listed = "".join(f"  {problem}\n" for problem in problems)
+        raise ClusterforgeError(
+            f"{path}: refusing entries that are not files clusterforge renders inside the repository; nothing was changed:\n"
+            f"{listed}restore the lock from git, or delete it and render with --force to take ownership again"
+        )
+    return files
+
+
+def _entry_problems(rel: str, value: object) -> list[str]:
+    problems = []
+    if reason := _path_problem(rel):
+        problems.append(reason)
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        problems.append(f"hash {json.dumps(value)} is not 64 lowercase hex digits")
+    return problems
+
+
+def _path_problem(rel: str) -> str | None:
+    """Why `rel` cannot be a file this repository's lock owns (None: it can)."""
+    parts = rel.split("/")
+    if not rel:
+        return "an empty path"
+    if rel.startswith("/"):
+        return "an absolute path"
+    if _UNSAFE_CHARACTER.search(rel):
+        return "a backslash or control character"
+    if ".." in parts:
+        return '".." leaves the repository'
+    if "" in parts or "." in parts:
+        return 'an empty or "." part'
+    if not layout.is_renderable(rel):
+        return "not a file clusterforge renders"
+    return None
 
 
 def _current(repo: Path, rel: str) -> str | None:

@@ -34,6 +34,6 @@ def gitignore() -> str:
 def render(inv: Inventory) -> dict[str, str]:
     del inv  # the same for every cluster
     return {
-        ".gitignore": gitignore(),
+        layout.GITIGNORE: gitignore(),
         layout.SCHEMA_FILE: json.dumps(inventory_schema(), indent=2, sort_keys=True) + "\n",
     }
