@@ -92,19 +92,19 @@ def test_plan_changes_nothing(tmp_path):
 def test_killed_between_files_and_lock_converges(tmp_path, monkeypatch):
     writer.write(tmp_path, TREE)
     new_tree = {**TREE, A: "a: 2\n", D: "d\n"}
-    real = writer._atomic_write
+    real = writer._put
     calls = []
 
-    def dies_at_lock(path, text, **kw):
-        if path.name == "lock":
+    def dies_at_lock(disk, rel, text, **kw):
+        if rel == LOCK_FILE:
             raise KeyboardInterrupt  # the process is killed before the lock is written
-        calls.append(path)
-        real(path, text, **kw)
+        calls.append(rel)
+        real(disk, rel, text, **kw)
 
-    monkeypatch.setattr(writer, "_atomic_write", dies_at_lock)
+    monkeypatch.setattr(writer, "_put", dies_at_lock)
     with pytest.raises(KeyboardInterrupt):
         writer.write(tmp_path, new_tree)
-    monkeypatch.setattr(writer, "_atomic_write", real)
+    monkeypatch.setattr(writer, "_put", real)
     assert calls  # files were replaced, the lock is the old one
     plan = writer.write(tmp_path, new_tree)  # no conflict: what is on disk is what we render
     assert not plan.conflicts
