@@ -12,20 +12,29 @@ clusterforge renders, and every path below the repository root is opened one
 folder at a time without following symbolic links (the root itself may be one:
 it is opened once), so nothing is ever written, replaced or deleted outside the
 repository.
+
+Temporary files are made private (0600) in a scratch folder that tells git to
+ignore everything in it before anything else goes there, and that the end of
+the next write session removes; one session at a time holds a repository.
+A new repository is built in a staging folder beside its destination, marked
+the same way, and moved into place whole.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
 import re
+import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ClusterforgeError
 from .render import layout
@@ -35,11 +44,18 @@ LOCK_VERSION = 1
 EXECUTABLE_SUFFIXES = (".sh",)
 _HASH = re.compile("[0-9a-f]{64}")
 _UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
+# clusterforge 0.1 made its temporaries with tempfile.mkstemp beside each file: `.NAME.XXXXXXXX`.
+_OLD_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}")
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # a FIFO must not block us
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # What a symbolic link where a rendered file belongs "contains": no lock hash matches it,
 # so it is a file changed by hand (replacing the link itself is safe).
 _A_LINK = "(a symbolic link)"
+# Written first into every scratch and staging folder: git ignores the folder whole.
+IGNORE_ALL = "# clusterforge's temporary files (they may hold secrets): never commit them\n*\n"
+STAGING_PREFIX = ".clusterforge-new-"
+T = TypeVar("T")
 
 
 def digest(text: str) -> str:
@@ -89,8 +105,9 @@ class Tree:
     """A folder opened once; every path below it is reached one folder at a time,
     never through a symbolic link, so no write leaves it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, scratch: str) -> None:
         self.path = path
+        self.scratch = scratch  # where temporary files go, relative to path
         try:
             self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
@@ -106,36 +123,15 @@ class Tree:
         fd = os.dup(self.fd)
         for depth, part in enumerate(parts):
             try:
-                child = self._open_folder(fd, part, create)
-            except BaseException:
+                child = _open_folder(fd, part, create)
+            finally:
                 os.close(fd)
-                raise
-            os.close(fd)
             if child is None:
                 return None
             if isinstance(child, str):
                 raise self._blocked(rel, "/".join(parts[: depth + 1]), child)
             fd = child
         return fd
-
-    @staticmethod
-    def _open_folder(parent: int, name: str, create: bool) -> int | str | None:
-        """The folder `name` opened, None if missing, or what it is instead of a folder."""
-        try:
-            return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
-        except FileNotFoundError:
-            if not create:
-                return None
-            try:
-                os.mkdir(name, 0o755, dir_fd=parent)
-            except FileExistsError:
-                pass  # made meanwhile (or a dangling link: opening it says so)
-            return Tree._open_folder(parent, name, create=False)
-        except OSError as exc:
-            if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                raise
-            link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
-            return "link" if link else "not a folder"
 
     def _blocked(self, rel: str, folder: str, what: str) -> Blocked:
         where = self.path / folder
@@ -149,7 +145,7 @@ class Tree:
         if parent is None:
             return None
         try:
-            mode = os.stat(rel.rsplit("/", 1)[-1], dir_fd=parent, follow_symlinks=False).st_mode
+            mode = os.stat(_name(rel), dir_fd=parent, follow_symlinks=False).st_mode
         except FileNotFoundError:
             return None
         finally:
@@ -163,7 +159,7 @@ class Tree:
         parent = self.folder(rel)
         assert parent is not None
         try:
-            fd = os.open(rel.rsplit("/", 1)[-1], _READ_FLAGS, dir_fd=parent)
+            fd = os.open(_name(rel), _READ_FLAGS, dir_fd=parent)
         finally:
             os.close(parent)
         with os.fdopen(fd, "rb") as file:
@@ -172,21 +168,46 @@ class Tree:
             return file.read()
 
     def put(self, rel: str, text: str, *, mode: int) -> None:
-        """Replace `rel` atomically with `text` (a temporary file renamed over it)."""
-        name = rel.rsplit("/", 1)[-1]
+        """Replace `rel` atomically with `text`: a private temporary file in the scratch
+        folder, renamed over it. A failure leaves the temporary to the session's end."""
         parent = self.folder(rel, create=True)
         assert parent is not None
         try:
-            temporary = f".{name}.{os.urandom(8).hex()}"
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=parent)
+            scratch = self._scratch_folder()
             try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(text.encode("utf-8"))
-                    os.fchmod(file.fileno(), mode)
-                os.replace(temporary, name, src_dir_fd=parent, dst_dir_fd=parent)
-            except BaseException:
-                os.unlink(temporary, dir_fd=parent)
-                raise
+                temporary = os.urandom(8).hex()
+                _write_new(scratch, temporary, text, mode=mode)
+                os.replace(temporary, _name(rel), src_dir_fd=scratch, dst_dir_fd=parent)
+            finally:
+                os.close(scratch)
+        finally:
+            os.close(parent)
+
+    def _scratch_folder(self) -> int:
+        """The scratch folder, made (0700, ignored by git before it holds anything) if missing."""
+        fd = self.folder(f"{self.scratch}/x", create=True)
+        assert fd is not None
+        try:
+            os.fchmod(fd, 0o700)
+            if not _holds(fd, ".gitignore", IGNORE_ALL):
+                _write_new(fd, ".gitignore", IGNORE_ALL, mode=0o644, replace=True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def remove_scratch(self) -> None:
+        """Remove the scratch folder with whatever a killed run left in it."""
+        try:
+            parent = self.folder(self.scratch)
+        except Blocked:
+            return  # not ours to clean: the write that needs it says why
+        if parent is None:
+            return
+        try:
+            shutil.rmtree(_name(self.scratch), dir_fd=parent)
+        except OSError:
+            pass  # gone already, or a link someone made: the next write that needs it says so
         finally:
             os.close(parent)
 
@@ -213,14 +234,156 @@ class Tree:
             finally:
                 os.close(parent)
 
+    def remove_old_temporaries(self, paths: set[str]) -> None:
+        """Remove what clusterforge 0.1 left when killed beside the files it writes:
+        `.NAME.XXXXXXXX` regular files (the secrets file's held every secret)."""
+        by_folder: dict[str, set[str]] = {}
+        for rel in paths:
+            by_folder.setdefault(rel.rpartition("/")[0], set()).add(_name(rel))
+        for folder, names in sorted(by_folder.items()):
+            try:
+                fd = self.folder(f"{folder}/x" if folder else "x")
+            except Blocked:
+                continue
+            if fd is None:
+                continue
+            try:
+                for entry in os.listdir(fd):
+                    old = _OLD_TEMPORARY.fullmatch(entry)
+                    if old and old["name"] in names and stat.S_ISREG(os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mode):
+                        os.unlink(entry, dir_fd=fd)
+            except OSError:
+                pass  # best effort: a leftover that cannot go is no reason to stop rendering
+            finally:
+                os.close(fd)
+
+    # --- a write session ------------------------------------------------------------
+
+    def write(self, tree: dict[str, str], *, force: bool = False) -> Plan:
+        """Make the repository hold `tree` (see the module's docstring)."""
+        todo = _plan(self, tree)
+        if todo.conflicts and not force:
+            raise WriteConflict(todo.conflicts)
+        self._guarded(self.scratch, lambda: os.close(self._scratch_folder()))
+        self.remove_old_temporaries({*todo.create, *todo.update, *todo.remove, *todo.unchanged, *todo.conflicts,
+                                     LOCK_FILE, layout.SECRETS_FILE})
+        for rel in todo.create + todo.update + [c for c in todo.conflicts if c in tree]:
+            self.write_file(rel, tree[rel], mode=0o755 if rel.endswith(EXECUTABLE_SUFFIXES) else 0o644)
+        for rel in todo.remove + [c for c in todo.conflicts if c not in tree]:
+            self._guarded(rel, lambda rel=rel: self.remove(rel))
+        lock = {"version": LOCK_VERSION, "files": {rel: digest(text) for rel, text in sorted(tree.items())}}
+        self.write_file(LOCK_FILE, json.dumps(lock, indent=1, sort_keys=True) + "\n")
+        return todo
+
+    def write_file(self, rel: str, text: str, *, mode: int = 0o644) -> None:
+        self._guarded(rel, lambda: self.put(rel, text, mode=mode))
+
+    def write_private(self, rel: str, text: str) -> None:
+        """A file only its owner may read (the secrets file, seeds): private from its first byte."""
+        self.write_file(rel, text, mode=0o600)
+
+    def build_private(self, rel: str, make: Callable[[Path, Path], None]) -> None:
+        """A private file an external tool makes: `make(path, scratch)` writes `path`
+        inside the private scratch folder (where its own temporaries may go too), then
+        it is moved into place."""
+
+        def build() -> None:
+            parent = self.folder(rel, create=True)
+            assert parent is not None
+            scratch = self._scratch_folder()
+            try:
+                temporary = os.urandom(8).hex()
+                make(self.path / self.scratch / temporary, self.path / self.scratch)
+                fd = os.open(temporary, _READ_FLAGS, dir_fd=scratch)
+                try:
+                    os.fchmod(fd, 0o600)
+                finally:
+                    os.close(fd)
+                os.replace(temporary, _name(rel), src_dir_fd=scratch, dst_dir_fd=parent)
+            finally:
+                os.close(scratch)
+                os.close(parent)
+
+        self._guarded(rel, build)
+
+    def _guarded(self, rel: str, change: Callable[[], None]) -> None:
+        """Make a change to `rel`, turning the system's refusal into a message naming it."""
+        try:
+            change()
+        except OSError as exc:
+            raise ClusterforgeError(f"cannot write {self.path / rel}: {exc.strerror}") from None
+
+
+def _name(rel: str) -> str:
+    return rel.rpartition("/")[2]
+
+
+def _open_folder(parent: int, name: str, create: bool) -> int | str | None:
+    """The folder `name` opened, None if missing, or what it is instead of a folder."""
+    try:
+        return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            return None
+        try:
+            os.mkdir(name, 0o755, dir_fd=parent)
+        except FileExistsError:
+            pass  # made meanwhile (or a dangling link: opening it says so)
+        return _open_folder(parent, name, create=False)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        link = stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+        return "link" if link else "not a folder"
+
+
+def _write_new(folder: int, name: str, text: str, *, mode: int, replace: bool = False) -> None:
+    """Create `name` in `folder`, private until it holds all of `text`, then give it `mode`."""
+    if replace:
+        try:
+            os.unlink(name, dir_fd=folder)
+        except FileNotFoundError:
+            pass
+    fd = os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=folder)
+    try:
+        data = memoryview(text.encode("utf-8"))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def _holds(folder: int, name: str, text: str) -> bool:
+    """Whether `name` in `folder` is a regular file holding exactly `text`."""
+    try:
+        fd = os.open(name, _READ_FLAGS, dir_fd=folder)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as file:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode) and file.read(len(text) + 1) == text.encode()
+
 
 @contextmanager
-def opened(repo: Path) -> Iterator[Tree]:
-    tree = Tree(repo)
+def opened(root: Path, *, scratch: str = layout.SCRATCH_DIR) -> Iterator[Tree]:
+    """`root` for reading: nothing is locked, made or removed."""
+    tree = Tree(root, scratch)
     try:
         yield tree
     finally:
         tree.close()
+
+
+@contextmanager
+def session(root: Path, *, scratch: str = layout.SCRATCH_DIR) -> Iterator[Tree]:
+    """`root` for writing, by one session at a time (others wait). Its end removes the
+    scratch folder, with the temporaries of any session that was killed."""
+    with opened(root, scratch=scratch) as tree:
+        fcntl.flock(tree.fd, fcntl.LOCK_EX)
+        try:
+            yield tree
+        finally:
+            tree.remove_scratch()
 
 
 # --- the lock ---------------------------------------------------------------------
@@ -228,13 +391,13 @@ def opened(repo: Path) -> Iterator[Tree]:
 
 def read_lock(repo: Path) -> dict[str, str]:
     """The lock's entries, each checked: the lock is tracked, so it is as hostile as any input."""
-    with opened(repo) as disk:
-        return _read_lock(disk)
+    with opened(repo) as tree:
+        return _read_lock(tree)
 
 
-def _read_lock(disk: Tree) -> dict[str, str]:
-    path = disk.path / LOCK_FILE
-    kind = disk.kind(LOCK_FILE)
+def _read_lock(tree: Tree) -> dict[str, str]:
+    path = tree.path / LOCK_FILE
+    kind = tree.kind(LOCK_FILE)
     if kind is None:
         return {}
     if kind == "link":
@@ -244,7 +407,7 @@ def _read_lock(disk: Tree) -> dict[str, str]:
         raise _not_a_file(path)
     damaged = ClusterforgeError(f"{path} is damaged; delete it and render with --force to take ownership again")
     try:
-        data = json.loads(disk.read(LOCK_FILE).decode("utf-8"))
+        data = json.loads(tree.read(LOCK_FILE).decode("utf-8"))
     except ValueError:
         raise damaged from None
     if not isinstance(data, dict) or not isinstance(data.get("version"), int) or not isinstance(data.get("files"), dict):
@@ -328,8 +491,8 @@ def _plan(disk: Tree, tree: dict[str, str]) -> Plan:
 
 
 def _current(disk: Tree, paths: list[str]) -> dict[str, str | None]:
-    """The digest of what is at each path (None: nothing). Raises Blocked naming every
-    path that cannot be written or deleted safely, all at once."""
+    """The digest of what is at each path (None: nothing). Raises naming every path
+    that cannot be written or deleted safely, all at once."""
     current: dict[str, str | None] = {}
     problems: dict[Path, str] = {}  # one line for each thing in the way, however many paths it blocks
     for rel in paths:
@@ -348,32 +511,66 @@ def _current(disk: Tree, paths: list[str]) -> dict[str, str | None]:
 
 
 def write(repo: Path, tree: dict[str, str], *, force: bool = False) -> Plan:
-    with opened(repo) as disk:
-        todo = _plan(disk, tree)
-        if todo.conflicts and not force:
-            raise WriteConflict(todo.conflicts)
-        for rel in todo.create + todo.update + [c for c in todo.conflicts if c in tree]:
-            _put(disk, rel, tree[rel], mode=0o755 if rel.endswith(EXECUTABLE_SUFFIXES) else 0o644)
-        for rel in todo.remove + [c for c in todo.conflicts if c not in tree]:
-            _guarded(disk, rel, disk.remove, rel)
-        lock = {"version": LOCK_VERSION, "files": {rel: digest(text) for rel, text in sorted(tree.items())}}
-        _put(disk, LOCK_FILE, json.dumps(lock, indent=1, sort_keys=True) + "\n", mode=0o644)
-    return todo
+    with session(repo) as disk:
+        return disk.write(tree, force=force)
 
 
-def write_private(path: Path, text: str) -> None:
-    """A file only its owner may read (the secrets file, seeds)."""
-    with opened(path.parent) as disk:
-        _put(disk, path.name, text, mode=0o600)
+# --- a new folder, whole or not at all ------------------------------------------------
 
 
-def _put(disk: Tree, rel: str, text: str, *, mode: int) -> None:
-    _guarded(disk, rel, disk.put, rel, text, mode=mode)
-
-
-def _guarded(disk: Tree, rel: str, action, *args, **kwargs) -> None:
-    """Run a change to `rel`, turning the system's refusal into a message naming it."""
+def staged(dest: Path, build: Callable[[Path], tuple[Path, T]]) -> T:
+    """Run `build` in a staging folder beside DEST and move the folder it returns into
+    place, so a failure or a crash leaves no half-made DEST behind. The staging folder
+    is ignored by git from its first byte and locked while in use; the next call beside
+    it removes it if a killed run left it."""
+    parent = dest.parent
+    remove_stale_staging(parent)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ClusterforgeError(f"{dest} already exists and is not empty")
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = parent / f"{STAGING_PREFIX}{os.urandom(8).hex()}"
+    staging.mkdir(mode=0o700)
+    holder = os.open(staging, _FOLDER_FLAGS)
     try:
-        action(*args, **kwargs)
-    except OSError as exc:
-        raise ClusterforgeError(f"cannot write {disk.path / rel}: {exc.strerror}") from None
+        fcntl.flock(holder, fcntl.LOCK_EX)  # in use: no other run removes it
+        _write_new(holder, ".gitignore", IGNORE_ALL, mode=0o644)
+        built, result = build(staging)
+        if dest.exists():
+            dest.rmdir()
+        os.replace(built, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        os.close(holder)
+    return result
+
+
+def remove_stale_staging(parent: Path) -> None:
+    """Remove the staging folders killed runs left in `parent`: ours by name and by
+    marker (whole, or cut short by the kill), and not locked by a run still building."""
+    try:
+        entries = [entry.name for entry in os.scandir(parent) if entry.name.startswith(STAGING_PREFIX)]
+    except OSError:
+        return  # no parent yet, or not readable: nothing of ours there
+    with opened(parent) as folder:
+        for name in entries:
+            try:
+                fd = os.open(name, _FOLDER_FLAGS, dir_fd=folder.fd)
+            except OSError:
+                continue  # a link, a file, or gone
+            try:
+                if _staging_marker(fd):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    shutil.rmtree(name, dir_fd=folder.fd)
+            except OSError:
+                continue  # in use (BlockingIOError) or not removable: left alone
+            finally:
+                os.close(fd)
+
+
+def _staging_marker(folder: int) -> bool:
+    try:
+        fd = os.open(".gitignore", _READ_FLAGS, dir_fd=folder)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as file:
+        return stat.S_ISREG(os.fstat(file.fileno()).st_mode) and IGNORE_ALL.encode().startswith(file.read(len(IGNORE_ALL) + 1))

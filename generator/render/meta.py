@@ -22,6 +22,7 @@ def gitignore() -> str:
             "# Written by clusterforge. Secrets and seeds never belong in git.",
             f"/{layout.SECRETS_FILE}",
             f"/{layout.CACHE_DIR}/",
+            f"/{layout.SCRATCH_DIR}/",  # the writer's temporary files
             f"/{layout.SEEDS_DIR}/",
             "*.iso",
             ".nox/",
