@@ -522,26 +522,53 @@ def staged(dest: Path, build: Callable[[Path], tuple[Path, T]]) -> T:
     """Run `build` in a staging folder beside DEST and move the folder it returns into
     place, so a failure or a crash leaves no half-made DEST behind. The staging folder
     is ignored by git from its first byte and locked while in use; the next call beside
-    it removes it if a killed run left it."""
-    parent = dest.parent
-    remove_stale_staging(parent)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise ClusterforgeError(f"{dest} already exists and is not empty")
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = parent / f"{STAGING_PREFIX}{os.urandom(8).hex()}"
-    staging.mkdir(mode=0o700)
-    holder = os.open(staging, _FOLDER_FLAGS)
+    it removes it if a killed run left it. Messages name DEST as given."""
+    target = Path(os.path.abspath(dest))  # the build may change the working directory
+    remove_stale_staging(target.parent)
+    _check_destination(dest, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f"{STAGING_PREFIX}{os.urandom(8).hex()}"
+        staging.mkdir(mode=0o700)
+        holder = os.open(staging, _FOLDER_FLAGS)
+    except OSError as exc:
+        raise _cannot_create(dest, exc) from None
     try:
         fcntl.flock(holder, fcntl.LOCK_EX)  # in use: no other run removes it
         _write_new(holder, ".gitignore", IGNORE_ALL, mode=0o644)
         built, result = build(staging)
-        if dest.exists():
-            dest.rmdir()
-        os.replace(built, dest)
+        if target.exists():
+            target.rmdir()  # the empty folder DEST was
+        os.replace(built, target)
+    except OSError as exc:
+        raise _cannot_create(dest, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         os.close(holder)
     return result
+
+
+def _check_destination(dest: Path, target: Path) -> None:
+    """DEST must be missing, or an empty real folder that a finished one can replace."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        blocker = next(p for p in reversed(target.parents) if p.exists() and not p.is_dir())
+        raise ClusterforgeError(f"cannot create {dest}: {blocker} is not a folder") from None
+    except OSError as exc:
+        raise _cannot_create(dest, exc) from None
+    if stat.S_ISLNK(mode):
+        raise ClusterforgeError(f"{dest} is a symbolic link: give the path of a folder to create, or of an empty one")
+    if not stat.S_ISDIR(mode) or any(target.iterdir()):
+        raise ClusterforgeError(f"{dest} already exists and is not empty")
+    if os.path.ismount(target):
+        raise ClusterforgeError(f"{dest} is a mount point: new moves a finished folder into place, which cannot replace one; give a folder inside it")
+
+
+def _cannot_create(dest: Path, exc: OSError) -> ClusterforgeError:
+    return ClusterforgeError(f"cannot create {dest}: {exc.strerror}")
 
 
 def remove_stale_staging(parent: Path) -> None:
