@@ -56,10 +56,14 @@ def new(dest: Path, inventory_text: str, *, force: bool = False) -> writer.Plan:
 
 
 class ScaffoldFailed(ClusterforgeError):
-    """A template hook failed; it has already said why (as `clusterforge check` would)."""
+    """A template hook failed: it has already said why (as `clusterforge check` would),
+    unless it could not even start."""
 
-    def __init__(self) -> None:
-        super().__init__("no repository was created (see the messages above)")
+    def __init__(self, could_not_start: OSError | None) -> None:
+        if could_not_start is None:
+            super().__init__("no repository was created (see the messages above)")
+        else:
+            super().__init__(f"no repository was created: the template's hook could not run ({could_not_start})")
 
 
 def scaffold(
@@ -90,8 +94,8 @@ def scaffold(
         system_tmp, tempfile.tempdir = tempfile.tempdir, str(staging)
         try:
             project = cookiecutter(str(TEMPLATE_DIR), no_input=no_input, extra_context=extra, output_dir=str(staging))
-        except FailedHookException:
-            raise ScaffoldFailed() from None
+        except FailedHookException as exc:
+            raise ScaffoldFailed(exc.__cause__ if isinstance(exc.__cause__, OSError) else None) from None
         finally:
             tempfile.tempdir = system_tmp
         return Path(project), None

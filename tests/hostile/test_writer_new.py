@@ -134,6 +134,16 @@ def test_new_whose_template_hook_cannot_write_says_why_without_the_inventory(tmp
     assert list(parent.iterdir()) == []
 
 
+def test_new_says_why_when_the_template_hook_cannot_start(tmp_path, capsys, monkeypatch):
+    """cookiecutter runs the hooks with sys.executable: here one that does not exist."""
+    missing = tmp_path / "no-python"
+    monkeypatch.setattr(sys, "executable", str(missing))
+    code, err = run(capsys, "new", str(tmp_path / "lab"), "--example")
+    assert (code, err) == (2, "clusterforge: no repository was created: the template's hook could not run "
+                              f"([Errno 2] No such file or directory: '{missing}')\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("rel", [layout.LOCK_FILE, layout.README])
 @pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
 def test_render_with_a_folder_where_a_file_belongs(tmp_path, capsys, rel, force):
