@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from . import loader, secrets, tools, writer, yamlio
-from .errors import ClusterforgeError
+from .errors import ClusterforgeError, ToolMissing
 from .loader import Checked
 from .model import Inventory
 from .render import cilium, cloudinit, layout, tree
@@ -188,8 +188,8 @@ def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -
 
 def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -> list[Path]:
     inv = load(repo).inventory
-    _refuse_tracked_location(repo, outdir)
     seed = build_seed(inv, node_name, read_secrets(repo))
+    _refuse_tracked_location(repo, outdir, [*seed, *([ISO] if iso else [])])
     outdir.mkdir(parents=True, exist_ok=True)
     with writer.session(outdir, scratch=SEED_SCRATCH) as disk:
         for name, text in seed.items():
@@ -199,11 +199,36 @@ def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -
     return [outdir / name for name in [*seed, *([ISO] if iso else [])]]
 
 
-def _refuse_tracked_location(repo: Path, outdir: Path) -> None:
-    """Seeds hold secrets: inside the repository they may only go to the ignored seeds/ folder."""
+def _refuse_tracked_location(repo: Path, outdir: Path, names: list[str]) -> None:
+    """Seeds hold secrets: inside the repository they may only go to the ignored seeds/
+    folder, and inside any other git work tree only where git ignores them."""
     repo_abs, out_abs = repo.resolve(), outdir.resolve()
     if out_abs.is_relative_to(repo_abs) and not out_abs.is_relative_to(repo_abs / layout.SEEDS_DIR):
         raise ClusterforgeError(f"{outdir} is inside the repository: seeds hold secrets; write them outside it or under {layout.SEEDS_DIR}/")
+    existing = next(folder for folder in (out_abs, *out_abs.parents) if folder.is_dir())
+    try:
+        found = tools.run(["git", "-C", str(existing), "rev-parse", "--show-toplevel"], ok_codes=(0, 128), timeout=60)
+    except ToolMissing:
+        top = next((folder for folder in (existing, *existing.parents) if (folder / ".git").exists()), None)
+        if top is not None:
+            raise ClusterforgeError(
+                f"{outdir} is in the git work tree {top}, and git is not installed to say whether it ignores the seed: "
+                "seeds hold secrets; write them outside any git work tree"
+            ) from None
+        return
+    if found.returncode != 0:
+        return  # in no work tree
+    top = Path(found.stdout.strip())
+    # Tracked files count as not ignored: git would commit a secret written over one.
+    paths = "".join(f"{out_abs / name}\0" for name in names)
+    checked = tools.run(["git", "-C", str(top), "check-ignore", "-z", "--stdin", "--verbose", "--non-matching"],
+                        input=paths, ok_codes=(0, 1), timeout=60).stdout.split("\0")
+    kept = sorted(Path(path).name for source, path in zip(checked[0::4], checked[3::4], strict=False) if not source)
+    if kept:
+        raise ClusterforgeError(
+            f"{outdir} is in the git work tree {top}, which does not ignore {', '.join(kept)} there: "
+            "seeds hold secrets; write them outside any git work tree, or where git ignores them"
+        )
 
 
 ISO = "seed.iso"
