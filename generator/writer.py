@@ -168,15 +168,19 @@ class Tree:
             return file.read()
 
     def put(self, rel: str, text: str, *, mode: int) -> None:
-        """Replace `rel` atomically with `text`: a private temporary file in the scratch
-        folder, renamed over it. A failure leaves the temporary to the session's end."""
+        """Replace `rel` atomically with `text`."""
+        self._install(rel, lambda scratch, temporary: _write_new(scratch, temporary, text, mode=mode))
+
+    def _install(self, rel: str, make: Callable[[int, str], None]) -> None:
+        """`make(scratch, name)` makes a temporary file in the scratch folder, which is then
+        renamed over `rel`. A failure leaves the temporary to the end of the session."""
         parent = self.folder(rel, create=True)
         assert parent is not None
         try:
             scratch = self._scratch_folder()
             try:
                 temporary = os.urandom(8).hex()
-                _write_new(scratch, temporary, text, mode=mode)
+                make(scratch, temporary)
                 os.replace(temporary, _name(rel), src_dir_fd=scratch, dst_dir_fd=parent)
             finally:
                 os.close(scratch)
@@ -185,7 +189,7 @@ class Tree:
 
     def _scratch_folder(self) -> int:
         """The scratch folder, made (0700, ignored by git before it holds anything) if missing."""
-        fd = self.folder(f"{self.scratch}/x", create=True)
+        fd = self.folder(f"{self.scratch}/.gitignore", create=True)
         assert fd is not None
         try:
             os.fchmod(fd, 0o700)
@@ -264,7 +268,7 @@ class Tree:
         todo = _plan(self, tree)
         if todo.conflicts and not force:
             raise WriteConflict(todo.conflicts)
-        self._guarded(self.scratch, lambda: os.close(self._scratch_folder()))
+        self._guarded(self.scratch, lambda: os.close(self._scratch_folder()))  # a scratch folder in the way stops us here
         self.remove_old_temporaries({*todo.create, *todo.update, *todo.remove, *todo.unchanged, *todo.conflicts,
                                      LOCK_FILE, layout.SECRETS_FILE})
         for rel in todo.create + todo.update + [c for c in todo.conflicts if c in tree]:
@@ -287,24 +291,15 @@ class Tree:
         inside the private scratch folder (where its own temporaries may go too), then
         it is moved into place."""
 
-        def build() -> None:
-            parent = self.folder(rel, create=True)
-            assert parent is not None
-            scratch = self._scratch_folder()
+        def made(scratch: int, temporary: str) -> None:
+            make(self.path / self.scratch / temporary, self.path / self.scratch)
+            fd = os.open(temporary, _READ_FLAGS, dir_fd=scratch)
             try:
-                temporary = os.urandom(8).hex()
-                make(self.path / self.scratch / temporary, self.path / self.scratch)
-                fd = os.open(temporary, _READ_FLAGS, dir_fd=scratch)
-                try:
-                    os.fchmod(fd, 0o600)
-                finally:
-                    os.close(fd)
-                os.replace(temporary, _name(rel), src_dir_fd=scratch, dst_dir_fd=parent)
+                os.fchmod(fd, 0o600)
             finally:
-                os.close(scratch)
-                os.close(parent)
+                os.close(fd)
 
-        self._guarded(rel, build)
+        self._guarded(rel, lambda: self._install(rel, made))
 
     def _guarded(self, rel: str, change: Callable[[], None]) -> None:
         """Make a change to `rel`, turning the system's refusal into a message naming it."""

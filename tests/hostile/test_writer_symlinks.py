@@ -121,3 +121,12 @@ def test_the_repository_root_may_be_a_link(tmp_path, lab, capsys):
     edit_inventory(lab, "hubble: true", "hubble: false")
     assert run(capsys, "render", "-C", str(link))[0] == 0
     assert run(capsys, "render", "-C", str(lab), "--check")[0] == 0
+
+
+def test_a_linked_scratch_folder_is_neither_used_nor_emptied(tmp_path, lab, elsewhere, capsys):
+    (lab / layout.SCRATCH_DIR).symlink_to(elsewhere, target_is_directory=True)
+    edit_inventory(lab, "hubble: true", "hubble: false")
+    before = files(tmp_path)
+    code, err = run(capsys, "render", "-C", str(lab))
+    assert (code, err) == (2, f"clusterforge: {through(lab / layout.SCRATCH_DIR, layout.SCRATCH_DIR + '/.gitignore')}\n")
+    assert files(tmp_path) == before
