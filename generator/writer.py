@@ -34,13 +34,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from .errors import ClusterforgeError
 from .render import layout
 from .render.layout import LOCK_FILE
 
 LOCK_VERSION = 1
+_LOCK_LIMIT = 16_000_000  # bytes; a lock for the largest inventory is a small fraction of this
 EXECUTABLE_SUFFIXES = (".sh",)
 _HASH = re.compile("[0-9a-f]{64}")
 _UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -154,8 +155,9 @@ class Tree:
             return "file"
         return "link" if stat.S_ISLNK(mode) else "folder" if stat.S_ISDIR(mode) else "other"
 
-    def read(self, rel: str) -> bytes:
-        """The bytes of the regular file at `rel` (which `kind` found)."""
+    @contextmanager
+    def reading(self, rel: str) -> Iterator[BinaryIO]:
+        """The regular file at `rel` (which `kind` found), open for reading."""
         parent = self.folder(rel)
         assert parent is not None
         try:
@@ -165,7 +167,7 @@ class Tree:
         with os.fdopen(fd, "rb") as file:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
                 raise Blocked(f"{self.path / rel} changed while clusterforge read it", self.path / rel)
-            return file.read()
+            yield file
 
     def put(self, rel: str, text: str, *, mode: int) -> None:
         """Replace `rel` atomically with `text`."""
@@ -401,11 +403,13 @@ def _read_lock(tree: Tree) -> dict[str, str]:
     if kind != "file":
         raise _not_a_file(path)
     damaged = ClusterforgeError(f"{path} is damaged; delete it and render with --force to take ownership again")
+    with tree.reading(LOCK_FILE) as file:
+        raw = file.read(_LOCK_LIMIT + 1)
     try:
-        data = json.loads(tree.read(LOCK_FILE).decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except ValueError:
         raise damaged from None
-    if not isinstance(data, dict) or not isinstance(data.get("version"), int) or not isinstance(data.get("files"), dict):
+    if len(raw) > _LOCK_LIMIT or not isinstance(data, dict) or type(data.get("version")) is not int or not isinstance(data.get("files"), dict):
         raise damaged
     if data["version"] != LOCK_VERSION:
         raise ClusterforgeError(
@@ -495,7 +499,11 @@ def _current(disk: Tree, paths: list[str]) -> dict[str, str | None]:
             kind = disk.kind(rel)
             if kind in ("folder", "other"):
                 raise _not_a_file(disk.path / rel)
-            current[rel] = hashlib.sha256(disk.read(rel)).hexdigest() if kind == "file" else _A_LINK if kind == "link" else None
+            if kind == "file":
+                with disk.reading(rel) as file:
+                    current[rel] = hashlib.file_digest(file, "sha256").hexdigest()
+            else:
+                current[rel] = _A_LINK if kind == "link" else None
         except Blocked as exc:
             problems.setdefault(exc.where, str(exc))
         except OSError as exc:

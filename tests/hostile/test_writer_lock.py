@@ -145,6 +145,8 @@ def test_a_lock_of_another_format_version_is_refused(tmp_path, lab, capsys):
         pytest.param('[1]', id="not-a-mapping"),
         pytest.param('{"version": 1', id="not-json"),
         pytest.param(b'{"version": 1, "files": {"README.md": "\xff"}}', id="not-utf8"),
+        pytest.param('{"version": true, "files": {}}', id="version-true"),
+        pytest.param('{"version": 1, "files": {}}' + " " * 16_000_000, id="over-16-mb"),
     ],
 )
 def test_a_damaged_lock_is_refused(tmp_path, lab, capsys, text):
