@@ -81,6 +81,7 @@ RENDERED_FILES: tuple[str, ...] = (
     CILIUM_BGP,
     LB_IPPOOLS,
     ARGOCD_ROOT,
+    ARGOCD_CM,
     *(f"{ARGOCD_APPS_DIR}/{name}" for name in ("project.yaml", "cilium.yaml", "cilium-config.yaml")),
     f"{FLUX_CLUSTER_DIR}/infrastructure.yaml",
     *(f"{SEED_DIR}/{name}" for name in ("user-data", "meta-data", "network-config")),
