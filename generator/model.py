@@ -13,25 +13,38 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Whole-string, ASCII-only patterns (fullmatch, [0-9] not \d): `$` would accept a
+# trailing newline and `\d` the digits of every script, and both reach file names,
+# config lines and shell commands.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
+_SEMVER = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", re.ASCII)
+_IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
+_DOMAIN_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+_DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})*", re.ASCII)
+_AGE_RECIPIENT = re.compile(r"age1[0-9a-z]{58}", re.ASCII)
+SHOWN_CHARACTERS = 40
+
+
+def shown(value: str) -> str:
+    """A value as messages quote it: on one line, and cut short when long."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
 
 
 def _label(value: str) -> str:
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not an RFC 1123 label (lower-case letters, digits and '-', "
+            f"{shown(value)} is not an RFC 1123 label (lower-case letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters)"
         )
     return value
 
 
 def _semver(value: str) -> str:
-    if not _SEMVER.match(value):
-        raise ValueError(f"{value!r} is not an exact version such as 1.35.4 (quote it in YAML)")
+    if not _SEMVER.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an exact version such as 1.35.4 (quote it in YAML)")
     return value
 
 
@@ -42,20 +55,20 @@ def _not_a_number(value: object) -> object:
 
 
 def _mac(value: str) -> str:
-    if not _MAC.match(value.lower()):
-        raise ValueError(f"{value!r} is not a MAC address such as 52:54:00:12:34:56")
+    if not _MAC.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a MAC address such as 52:54:00:12:34:56")
     return value.lower()
 
 
 def _ifname(value: str) -> str:
-    if not _IFNAME.match(value):
-        raise ValueError(f"{value!r} is not a Linux interface name (1-15 characters, no spaces or '/')")
+    if not _IFNAME.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a Linux interface name (1-15 characters, no spaces or '/')")
     return value
 
 
 def _domain(value: str) -> str:
-    if not _DOMAIN.match(value):
-        raise ValueError(f"{value!r} is not a DNS domain name")
+    if not _DOMAIN.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a DNS domain name")
     return value
 
 
@@ -67,8 +80,8 @@ def _ssh_key(value: str) -> str:
 
 
 def _age_recipient(value: str) -> str:
-    if not re.match(r"^age1[0-9a-z]{58}$", value):
-        raise ValueError(f"{value!r} is not an age recipient (age1 followed by 58 characters)")
+    if not _AGE_RECIPIENT.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an age recipient (age1 followed by 58 characters)")
     return value
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from generator import loader, yamlio
+from generator import loader, rules, yamlio
 from generator.cli import main
+from generator.errors import InventoryError
 from generator.model import Inventory, Spec
 
 ROOT = Path(__file__).parents[1]
@@ -151,3 +152,74 @@ def test_model_round_trips() -> None:
     for path in (EXAMPLE, FULL):
         inv = loader.check_file(path).inventory
         assert Inventory.model_validate(inv.model_dump(by_alias=True)) == inv
+
+
+# --- whole strings, ASCII only -------------------------------------------------
+
+# The string fields of tests/data/full.yaml that a pattern validates (enums are left
+# to pydantic's Literal, which compares whole strings anyway).
+PATTERN_FIELDS: list[tuple[str | int, ...]] = [
+    ("name",),
+    ("kubernetes", "version"),
+    ("kubernetes", "clusterDomain"),
+    ("network", "domain"),
+    ("network", "interface"),
+    ("apiServer", "dnsName"),
+    ("hosts", 0, "name"),
+    ("nodes", 0, "name"),
+    ("nodes", 0, "host"),
+    ("nodes", 0, "mac"),
+    ("ssh", "user"),
+    ("cilium", "version"),
+    ("bgp", "peers", 0, "name"),
+    ("bgp", "peers", 0, "authSecretRef"),
+    ("loadBalancerPools", 0, "name"),
+    ("secrets", "ageRecipients", 0),
+]
+
+
+def _get(data: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        data = data[step]
+    return data
+
+
+def _with(data: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    changed = json.loads(json.dumps(data))
+    _get(changed, path[:-1])[path[-1]] = value
+    return changed
+
+
+def refused_at(data: Any) -> list[str]:
+    """The field paths `check` names for an inventory it must refuse."""
+    with pytest.raises(InventoryError) as refused:
+        loader.check_text(yamlio.dump(data))
+    return [problem.path for problem in refused.value.problems]
+
+
+def _last_digit_non_ascii(value: str) -> str:
+    """The value with its last ASCII digit written in Arabic-Indic digits (which `\\d` matches)."""
+    at = max(i for i, c in enumerate(value) if c in "0123456789")
+    return value[:at] + chr(0x660 + int(value[at])) + value[at + 1 :]
+
+
+@pytest.mark.parametrize("path", PATTERN_FIELDS, ids=rules.show_path)
+def test_trailing_newline_is_refused(path: tuple[str | int, ...]) -> None:
+    data = as_json(FULL)
+    assert rules.show_path(path) in refused_at(_with(data, path, _get(data, path) + "\n"))
+
+
+@pytest.mark.parametrize("path", [p for p in PATTERN_FIELDS if any(c.isdigit() for c in _get(as_json(FULL), p))], ids=rules.show_path)
+def test_non_ascii_digit_is_refused(path: tuple[str | int, ...]) -> None:
+    data = as_json(FULL)
+    assert rules.show_path(path) in refused_at(_with(data, path, _last_digit_non_ascii(_get(data, path))))
+
+
+@pytest.mark.parametrize("version", ["1.٣٥.4", "١.35.4", "1.35.４"])
+def test_version_digits_are_ascii(version: str) -> None:
+    assert refused_at(_with(as_json(FULL), ("kubernetes", "version"), version)) == ["kubernetes.version"]
+
+
+def test_domain_label_is_at_most_63_characters() -> None:
+    assert refused_at(_with(as_json(FULL), ("network", "domain"), "a" * 64 + ".example.org")) == ["network.domain"]
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("network", "domain"), "a" * 63 + ".example.org")))
