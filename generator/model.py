@@ -6,6 +6,7 @@ that relates two fields lives in `rules.py`. Aliases are the YAML spellings.
 
 from __future__ import annotations
 
+import base64
 import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
@@ -22,8 +23,22 @@ _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", re.ASCII)
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
 _DOMAIN_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})*", re.ASCII)
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
 _AGE_RECIPIENT = re.compile(r"age1[0-9a-z]{58}", re.ASCII)
 SHOWN_CHARACTERS = 40
+
+# The public key types OpenSSH on Ubuntu 22.04 accepts (ssh-dss is disabled there).
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-rsa",
+)
+SSH_KEY_TYPE_PREFIXES = ("ssh-", "ecdsa-", "sk-")
+MAX_SSH_KEY_CHARACTERS = 8192  # an RSA key of 16384 bits, the largest ssh-keygen makes, is about 2,800
 
 
 def shown(value: str) -> str:
@@ -73,10 +88,49 @@ def _domain(value: str) -> str:
 
 
 def _ssh_key(value: str) -> str:
-    parts = value.split()
-    if len(parts) < 2 or not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
-        raise ValueError("is not an OpenSSH public key line ('ssh-ed25519 AAAA... comment')")
+    """One authorized_keys line, TYPE BASE64 [COMMENT], and nothing else: cloud-init writes
+    each entry as a line, so a line break would add keys (or options such as command=...)."""
+    if len(value) > MAX_SSH_KEY_CHARACTERS:
+        raise ValueError(f"{shown(value)} is longer than an OpenSSH public key line (at most {MAX_SSH_KEY_CHARACTERS} characters)")
+    unprintable = next((i for i, c in enumerate(value) if not c.isprintable()), None)
+    if unprintable is not None:
+        raise ValueError(
+            f"character {unprintable + 1} ({value[unprintable]!r}) is a line break or control character: "
+            f"an entry is one key on one line ({shown(value)})"
+        )
+    key_type, data = (value.split(maxsplit=2) + ["", ""])[:2]
+    if key_type not in SSH_KEY_TYPES:
+        if not key_type.startswith(SSH_KEY_TYPE_PREFIXES):
+            raise ValueError(
+                f"{shown(value)} does not start with a key type: write the public key alone, as `ssh-ed25519 AAAA... comment` "
+                "(authorized_keys options such as command=... are not allowed)"
+            )
+        raise ValueError(f"{shown(key_type)} is not a key type clusterforge accepts ({', '.join(SSH_KEY_TYPES)})")
+    if not data:
+        raise ValueError(f"the key data after {key_type} is missing")
+    blob_type = _ssh_key_blob_type(data)
+    if blob_type is None:
+        raise ValueError(f"the key data after {key_type} is not the base64 of a public key ({shown(data)})")
+    if blob_type != key_type:
+        raise ValueError(f"the key data is a {shown(blob_type)} key, not {key_type}")
     return value
+
+
+def _ssh_key_blob_type(data: str) -> str | None:
+    """The type named inside the key blob (RFC 4253: a length-prefixed string first), or None."""
+    if not _BASE64.fullmatch(data):
+        return None
+    # OpenSSH pads its base64; the missing '=' of an unpadded key are unambiguous (and
+    # the reference example's placeholder key has none).
+    core = data.rstrip("=")
+    if len(core) % 4 == 1 or len(data) - len(core) not in (0, -len(core) % 4):
+        return None
+    blob = base64.b64decode(core + "=" * (-len(core) % 4))
+    length = int.from_bytes(blob[:4], "big")
+    name = blob[4 : 4 + length]
+    if len(blob) <= 4 + length or not name.isascii():  # the key itself follows its type
+        return None
+    return name.decode("ascii")
 
 
 def _age_recipient(value: str) -> str:

@@ -4,8 +4,10 @@ netlab style: `tests/errors/<case>.yaml` is an inventory with one thing wrong
 (its first line says what and why), `<case>.expected` the stderr lines of
 `clusterforge check` without the final `N errors` line. One test per file.
 `tests/errors/warnings/` holds valid inventories (exit 0) and the warning lines
-they must raise. A few inputs are generated here instead of committed (over
-1 MB, not UTF-8, slow to check).
+they must raise. `tests/errors/hostile/` holds inventories written to attack what
+is rendered from them (a second SSH key line, a command in a shell block...), in
+the same form. A few inputs are generated here instead of committed (over 1 MB,
+not UTF-8, slow to check).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from generator.model import MAX_POOLS, Inventory
 
 ERRORS = Path(__file__).parent / "errors"
 WARNINGS = ERRORS / "warnings"
+HOSTILE = ERRORS / "hostile"
 EXAMPLE = Path(__file__).parents[1] / "generator" / "data" / "cluster.example.yaml"
 
 
@@ -38,7 +41,7 @@ def count_line(problems: int) -> str:
     return f"{problems} error{'s' if problems != 1 else ''}"
 
 
-@pytest.mark.parametrize("path", _params(ERRORS))
+@pytest.mark.parametrize("path", _params(ERRORS) + _params(HOSTILE))
 def test_error_case(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     expected = path.with_suffix(".expected").read_text(encoding="utf-8").splitlines()
     code, err, out = check(path, capsys)
@@ -58,7 +61,7 @@ def test_warning_case(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_every_case_is_complete() -> None:
     """A .yaml without .expected (or the reverse) would silently not be tested."""
-    for folder in (ERRORS, WARNINGS):
+    for folder in (ERRORS, WARNINGS, HOSTILE):
         stems = {p.stem for p in folder.glob("*.yaml")}
         assert stems == {p.stem for p in folder.glob("*.expected")}, folder
         for stem in stems:

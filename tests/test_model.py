@@ -175,6 +175,7 @@ PATTERN_FIELDS: list[tuple[str | int, ...]] = [
     ("bgp", "peers", 0, "authSecretRef"),
     ("loadBalancerPools", 0, "name"),
     ("secrets", "ageRecipients", 0),
+    ("ssh", "authorizedKeys", 0),
 ]
 
 
@@ -223,3 +224,40 @@ def test_version_digits_are_ascii(version: str) -> None:
 def test_domain_label_is_at_most_63_characters() -> None:
     assert refused_at(_with(as_json(FULL), ("network", "domain"), "a" * 64 + ".example.org")) == ["network.domain"]
     assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("network", "domain"), "a" * 63 + ".example.org")))
+
+
+# --- SSH public keys -------------------------------------------------------------
+
+# Made with `ssh-keygen -t TYPE -C test@TYPE` for these tests (their private halves are gone).
+REAL_PUBLIC_KEYS = [
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwKTQZub6/tqarvolJRPQX/7xDuCwusCBdwcPsW2UfJ test@ed25519",
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBKCCRvtyxt0FOZAX5eajmJltXgUBDY9YD44iUz09CWO8QJA/Hl7WYy2yc+U4LZ2EGp5a4WW5LY/CHYgthPixcOA= test@ecdsa",
+    "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAG+K5DIsuF8huV31xqu2sc4RZuZNvEo80zxv9LZdJ5gq/Vpo41bvh/++P33b/2I3ilZW0rP0bae9VfbCoDir1HFzAGQZKflEn/5gxqQQKBqcSQos7YnPnV93Ki9nmuShA6T1TkPQK49+v2HP3ZXblv4AGpyiwSIhCY/uU54+UA49HKCDA== test@ecdsa521",
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCto9jY117aEQhB+lQvP8xX2wJQk0cVXLZrdqR6PA0rhbCT8vW1J+wj8PbUolphjqIItG9BIoYkXmGY/YFkA+n5JTX8+zWKd0LcilyRHH8APY6c6o6tencQQRhibTfOT1bJoD5Fv05phLgtlHI3D1bVtaJ0z0K3wpQ3YZbDx5TxQw== test@rsa",
+]
+
+
+@pytest.mark.parametrize("key", REAL_PUBLIC_KEYS + [REAL_PUBLIC_KEYS[0].replace("test@ed25519", "管理者 の ノート PC")], ids=lambda k: k.split()[-1])
+def test_ssh_public_keys_are_accepted(key: str) -> None:
+    """ssh-keygen's own output, and a comment in any script (it is free text on one line)."""
+    inv = loader.check_text(yamlio.dump(_with(as_json(FULL), ("ssh", "authorizedKeys"), [key]))).inventory
+    assert inv.ssh.authorized_keys == [key]
+
+
+def test_ssh_key_unpadded_base64_is_accepted() -> None:
+    """OpenSSH pads its base64, but the '=' it leaves out are unambiguous (the reference example has none)."""
+    unpadded = REAL_PUBLIC_KEYS[1].replace("= test@", " test@")
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("ssh", "authorizedKeys"), [unpadded])))
+    overpadded = REAL_PUBLIC_KEYS[1].replace("= test@", "=== test@")
+    assert refused_at(_with(as_json(FULL), ("ssh", "authorizedKeys"), [overpadded])) == ["ssh.authorizedKeys[0]"]
+
+
+def test_ssh_key_message_quotes_a_short_excerpt() -> None:
+    """A multi-line entry is never echoed back whole: the message stays one short line."""
+    hostile = REAL_PUBLIC_KEYS[0] + "\n" + "ssh-ed25519 AAAA" * 400
+    with pytest.raises(InventoryError) as refused:
+        loader.check_text(yamlio.dump(_with(as_json(FULL), ("ssh", "authorizedKeys"), [REAL_PUBLIC_KEYS[1], hostile])))
+    [problem] = refused.value.problems
+    assert problem.path == "ssh.authorizedKeys[1]"
+    assert "\n" not in str(problem) and len(str(problem)) < 200
+    assert str(problem).endswith("an entry is one key on one line ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwK'... (6494 characters))")
