@@ -131,3 +131,98 @@ def age_recipient(value: str) -> str:
     if not _AGE_RECIPIENT.fullmatch(value):
         raise ValueError(f"{shown(value)} is not an age recipient (age1 followed by 58 characters)")
     return value
+
+
+# --- git ---------------------------------------------------------------------------
+
+MAX_GIT_URL_CHARACTERS = 2048
+MAX_BRANCH_CHARACTERS = 255  # one file name under .git/refs/heads
+# Characters a URL can hold at all (RFC 3986: unreserved, reserved and '%').
+_URL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
+_URL_HOST = rf"(?:{_DOMAIN_LABEL.replace('a-z', 'A-Za-z')}(?:\.{_DOMAIN_LABEL.replace('a-z', 'A-Za-z')})*|\[[0-9A-Fa-f:.]+\])"
+_URL_USER = r"[A-Za-z0-9][-A-Za-z0-9._~]*"
+_URL_PATH = r"(?:[-A-Za-z0-9._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})+"
+_GIT_URL = re.compile(
+    rf"(?:https?|ssh)://(?:{_URL_USER}(?P<password>:[^@/]*)?@)?{_URL_HOST}(?::(?P<port>[0-9]{{1,5}}))?/{_URL_PATH}",
+    re.ASCII,
+)
+_SCP_GIT_URL = re.compile(rf"{_URL_USER}@{_URL_HOST}:{_URL_PATH}", re.ASCII)
+GIT_URL_FORMS = "https://HOST/PATH, ssh://[USER@]HOST[:PORT]/PATH or USER@HOST:PATH"
+
+
+def git_url(value: str) -> str:
+    """A URL git clones from, safe on a shell line once quoted and without credentials."""
+    if len(value) > MAX_GIT_URL_CHARACTERS:
+        raise ValueError(f"{shown(value)} is longer than a git URL clusterforge takes (at most {MAX_GIT_URL_CHARACTERS} characters)")
+    stray = next((i for i, c in enumerate(value) if c not in _URL_CHARACTERS), None)
+    if stray is not None:
+        raise ValueError(f"character {stray + 1} ({value[stray]!r}) cannot be part of a git URL ({shown(value)})")
+    url = _GIT_URL.fullmatch(value)
+    if url and url["password"] is not None:
+        raise ValueError("the URL holds a password, which would be committed: give the GitOps controller credentials of its own")
+    if url and url["port"] is not None and not 1 <= int(url["port"]) <= 65535:
+        raise ValueError(f"port {url['port']} of {shown(value)} is not 1-65535")
+    if not (url or _SCP_GIT_URL.fullmatch(value)):
+        raise ValueError(f"{shown(value)} is not a git URL ({GIT_URL_FORMS})")
+    return value
+
+
+def is_scp_like(url: str) -> bool:
+    """`git@host:path`, which git and Argo CD take but Flux does not."""
+    return _SCP_GIT_URL.fullmatch(url) is not None
+
+
+def git_branch(value: str) -> str:
+    """A branch name by git's rules (git check-ref-format --branch), in printable ASCII."""
+    problem = _branch_problem(value)
+    if problem:
+        raise ValueError(f"{shown(value)} is not a git branch name: {problem}")
+    return value
+
+
+def _branch_problem(name: str) -> str | None:
+    if not name:
+        return "it is empty"
+    if len(name) > MAX_BRANCH_CHARACTERS:
+        return f"it is longer than {MAX_BRANCH_CHARACTERS} characters"
+    bad = next((c for c in name if not " " < c < "\x7f" or c in "~^:?*[\\"), None)
+    if bad is not None:
+        return f"{bad!r} is not allowed (control characters, spaces, ~ ^ : ? * [ \\ and non-ASCII characters are not)"
+    if name.startswith("-"):
+        return "it starts with '-'"
+    if name in ("@", "HEAD"):
+        return f"{name} names no branch"
+    for part in ("..", "@{", "//"):
+        if part in name:
+            return f"it contains {part!r}"
+    if name.startswith("/") or name.endswith(("/", ".")):
+        return "it starts with '/' or ends with '/' or '.'"
+    if any(component.startswith(".") or component.endswith(".lock") for component in name.split("/")):
+        return "a part between slashes starts with '.' or ends with '.lock'"
+    return None
+
+
+# --- Kubernetes labels -----------------------------------------------------------------
+
+MAX_LABEL_VALUE_CHARACTERS = 63
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?", re.ASCII)
+_LABEL_NAME_RULE = "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+
+
+def label_key(value: str) -> str:
+    """A Kubernetes label key: [PREFIX/]NAME, PREFIX a DNS subdomain of at most 253 characters."""
+    prefix, slash, name = value.rpartition("/")
+    if slash and ("/" in prefix or not _DOMAIN.fullmatch(prefix)):
+        raise ValueError(f"{shown(value)} is not a label key: its prefix before '/' must be a DNS subdomain (such as app.example.org)")
+    if not _LABEL_NAME.fullmatch(name):
+        raise ValueError(f"{shown(value)} is not a label key: the name{' after the prefix' if slash else ''} is {_LABEL_NAME_RULE}")
+    return value
+
+
+def label_value(value: str) -> str:
+    """A Kubernetes label value: empty, or a name of at most 63 characters."""
+    if len(value) > MAX_LABEL_VALUE_CHARACTERS:
+        raise ValueError(f"{shown(value)} is longer than a label value may be ({MAX_LABEL_VALUE_CHARACTERS} characters)")
+    if value and not _LABEL_NAME.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a label value ({_LABEL_NAME_RULE}, or empty)")
+    return value

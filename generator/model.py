@@ -22,6 +22,10 @@ InterfaceName = Annotated[str, AfterValidator(formats.ifname)]
 DomainName = Annotated[str, AfterValidator(formats.domain)]
 SshPublicKey = Annotated[str, AfterValidator(formats.ssh_key)]
 AgeRecipient = Annotated[str, AfterValidator(formats.age_recipient)]
+GitUrl = Annotated[str, AfterValidator(formats.git_url)]
+GitBranch = Annotated[str, AfterValidator(formats.git_branch)]
+LabelKey = Annotated[str, AfterValidator(formats.label_key)]
+LabelValue = Annotated[str, AfterValidator(formats.label_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 MAX_POOLS = 100
 # Range checked in rules.py so the message can name the ASN rule; here only "an integer".
@@ -186,16 +190,17 @@ class LoadBalancerPool(Spec):
     name: Label
     cidr: IPv4Network
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
-    service_selector: dict[str, str] = {}
+    service_selector: dict[LabelKey, LabelValue] = {}
     """Only Services with these labels draw from this pool; empty: every Service."""
 
 
 class GitOps(Spec):
     engine: Literal["flux", "argocd"] = "flux"
     """Which GitOps controller applies the repository."""
-    repository: str = Field(min_length=1)
-    """Git URL of this repository, as the controller clones it."""
-    branch: str = "main"
+    repository: GitUrl
+    """Git URL of this repository, as the controller clones it: https://HOST/PATH, ssh://[USER@]HOST[:PORT]/PATH or (Argo CD only) USER@HOST:PATH; no password in it."""
+    branch: GitBranch = "main"
+    """The branch the controller follows (a git branch name in printable ASCII)."""
 
 
 class Docs(Spec):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from itertools import combinations
 
-from . import versions
+from . import formats, versions
 from .model import BgpPeer, Inventory
 
 Loc = tuple[str | int, ...]
@@ -359,3 +359,15 @@ def version_support(inv: Inventory, out: Findings) -> None:
 def cilium_features(inv: Inventory, out: Findings) -> None:
     if inv.cilium.hubble_relay and not inv.cilium.hubble:
         out.error(("cilium", "hubbleRelay"), "Hubble Relay needs cilium.hubble: true")
+
+
+# --- GitOps ------------------------------------------------------------------
+
+
+@rule
+def gitops_url(inv: Inventory, out: Findings) -> None:
+    if inv.gitops.engine == "flux" and formats.is_scp_like(inv.gitops.repository):
+        out.error(
+            ("gitops", "repository"),
+            f"Flux clones only http://, https:// and ssh:// URLs, not {inv.gitops.repository}: write it as ssh://USER@HOST/PATH",
+        )

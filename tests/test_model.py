@@ -176,6 +176,9 @@ PATTERN_FIELDS: list[tuple[str | int, ...]] = [
     ("loadBalancerPools", 0, "name"),
     ("secrets", "ageRecipients", 0),
     ("ssh", "authorizedKeys", 0),
+    ("gitops", "repository"),
+    ("gitops", "branch"),
+    ("loadBalancerPools", 1, "serviceSelector", "tier"),
 ]
 
 
@@ -261,3 +264,59 @@ def test_ssh_key_message_quotes_a_short_excerpt() -> None:
     assert problem.path == "ssh.authorizedKeys[1]"
     assert "\n" not in str(problem) and len(str(problem)) < 200
     assert str(problem).endswith("an entry is one key on one line ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwK'... (6494 characters))")
+
+
+# --- git URLs and branches, Kubernetes labels --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://git.example.org/ops/rack-full.git",
+        "http://192.168.1.5:3000/ops/rack.git",
+        "ssh://git@github.com/example/koedo-lab.git",
+        "ssh://git@[2001:db8::1]:2222/srv/git/rack.git",
+        "https://dev.azure.com/org/project/_git/rack%20full",
+        "git@github.com:example/koedo-lab.git",  # scp-like: Argo CD takes it (full.yaml is Argo CD)
+    ],
+)
+def test_git_urls_are_accepted(url: str) -> None:
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("gitops", "repository"), url))).inventory.gitops.repository == url
+
+
+@pytest.mark.parametrize("url", ["https://github.com", "ftp://example.org/x.git", "ssh://git@host:0/x.git", "ssh://git@host:99999/x.git", "file:///srv/x.git", "-x@host:path"])
+def test_git_urls_are_refused(url: str) -> None:
+    assert refused_at(_with(as_json(FULL), ("gitops", "repository"), url)) == ["gitops.repository"]
+
+
+@pytest.mark.parametrize("branch", ["main", "release/1.35", "feature/x-y_z", "v1.2.3", "a.b", "$(reboot)"])
+def test_git_branches_are_accepted(branch: str) -> None:
+    """Git's rules, no more: shell syntax git allows is quoted where it is used."""
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("gitops", "branch"), branch))).inventory.gitops.branch == branch
+
+
+@pytest.mark.parametrize(
+    "branch",
+    ["", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "/a", "a/", "a//b", "a.", "a/.b", ".a", "a.lock", "a..b", "a@{1}", "@", "HEAD", "-a", "a\x7fb", "ブランチ", "b" * 256],
+)
+def test_git_branches_are_refused(branch: str) -> None:
+    """The rules of `git check-ref-format --branch`, and printable ASCII."""
+    assert refused_at(_with(as_json(FULL), ("gitops", "branch"), branch)) == ["gitops.branch"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("app", "web"), ("app.kubernetes.io/name", "web"), ("a" * 63, "b" * 63), ("example.org/" + "c" * 63, ""), ("Tier_1.x", "A-b_c.D")],
+)
+def test_label_selectors_are_accepted(key: str, value: str) -> None:
+    data = _with(as_json(FULL), ("loadBalancerPools", 0, "serviceSelector"), {key: value})
+    assert loader.check_text(yamlio.dump(data)).inventory.load_balancer_pools[0].service_selector == {key: value}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("a" * 64, "x"), ("", "x"), ("-a", "x"), ("a/b/c", "x"), ("Example.org/a", "x"), ("/a", "x"), ("a/", "x"), ("app", "b" * 64), ("app", "-x"), ("app", "a b"), ("app", "ä")],
+)
+def test_label_selectors_are_refused(key: str, value: str) -> None:
+    data = _with(as_json(FULL), ("loadBalancerPools", 0, "serviceSelector"), {key: value})
+    assert refused_at(data) == [rules.show_path(("loadBalancerPools", 0, "serviceSelector", key))]

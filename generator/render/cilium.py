@@ -9,6 +9,7 @@ namespace, chart, version and values file and adopts it without a change.
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from .. import yamlio
@@ -107,7 +108,7 @@ def helm_command(inv: Inventory, values_file: str) -> list[str]:
     return [
         f"helm upgrade --install {RELEASE_NAME} {CHART}",
         f"--repo {CHART_REPOSITORY}",
-        f"--version {inv.cilium.version}",
+        f"--version {quote(inv.cilium.version)}",
         f"--namespace {NAMESPACE}",
         f"--values {values_file}",
         "--wait --timeout 10m",

@@ -17,6 +17,7 @@ there before `apt-get update`), runcmd after.
 from __future__ import annotations
 
 import hashlib
+from shlex import quote
 from typing import Any
 
 from .. import versions, yamlio
@@ -269,7 +270,7 @@ def apt_key_script(inv: Inventory) -> str:
         '[[ -s "$keyring" ]] && exit 0',
         'install -d -m 0755 "$(dirname "$keyring")"',
         'tmp="$(mktemp)"',
-        f'curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors {url} | gpg --dearmor --batch --yes -o "$tmp"',
+        f'curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors {quote(url)} | gpg --dearmor --batch --yes -o "$tmp"',
         'install -m 0644 "$tmp" "$keyring"',
         'rm -f "$tmp"',
     )

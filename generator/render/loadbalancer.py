@@ -11,6 +11,7 @@ healthy. Nothing here is a secret.
 from __future__ import annotations
 
 import zlib
+from shlex import quote
 
 from ..model import Inventory, Node
 from . import layout
@@ -195,9 +196,9 @@ def check_script(inv: Inventory) -> str:
             "set -euo pipefail",
         ],
         [
-            f"vip={inv.api_server.vip}",
+            f"vip={quote(str(inv.api_server.vip))}",
             f"port={inv.api_server.port}",
-            f"iface={inv.network.interface}",
+            f"iface={quote(inv.network.interface)}",
         ],
         [
             'fail() { echo "check_apiserver: $*" >&2; exit 1; }',
