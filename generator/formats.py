@@ -12,7 +12,10 @@ import base64
 import re
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
-_SEMVER = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+", re.ASCII)
+# No leading zeros (kubeadm and the package names spell versions without them); at most
+# 9 digits a part, so each is an int that every comparison and message can handle.
+_VERSION_PART = r"(?:0|[1-9][0-9]{0,8})"
+_SEMVER = re.compile(rf"{_VERSION_PART}\.{_VERSION_PART}\.{_VERSION_PART}", re.ASCII)
 _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", re.ASCII)
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
 _DOMAIN_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -53,7 +56,7 @@ def label(value: str) -> str:
 
 def semver(value: str) -> str:
     if not _SEMVER.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not an exact version such as 1.35.4 (quote it in YAML)")
+        raise ValueError(f"{shown(value)} is not an exact version such as 1.35.4 (three numbers of at most 9 digits without leading zeros; quote it in YAML)")
     return value
 
 

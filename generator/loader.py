@@ -1,13 +1,14 @@
 """cluster.yaml -> Inventory, with every problem located at `cluster.yaml:LINE: PATH`.
 
 Hostile input is refused before it can cost anything: size, nesting depth,
-node count and YAML aliases are checked on the parser's event stream, before
-a document is built.
+node count, the length of numbers and YAML aliases are checked on the parser's
+event stream, before a document is built.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,7 +19,15 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
 
 from . import rules, yamlio
 from .errors import InventoryError, Problem
@@ -27,6 +36,7 @@ from .model import Inventory
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 20
 MAX_NODES = 50_000
+MAX_NUMBER_CHARACTERS = 64  # the longest number an inventory needs, an AS number, has 10 digits
 
 Loc = tuple[str | int, ...]
 
@@ -109,8 +119,9 @@ def _fail(source: str, message: str, line: int = 0) -> InventoryError:
 
 
 def _prescan(text: str, source: str) -> None:
-    """Walk the event stream once: no aliases, one document, bounded depth and size."""
+    """Walk the event stream once: no aliases, one document, bounded depth, size and numbers."""
     depth = nodes = documents = 0
+    where = _Where()
     try:
         for event in yamlio.loader().parse(text):
             line = event.start_mark.line + 1 if event.start_mark else 0
@@ -127,12 +138,18 @@ def _prescan(text: str, source: str) -> None:
                 nodes += 1
                 if nodes > MAX_NODES:
                     raise _fail(source, f"more than {MAX_NODES} YAML values: this is not an inventory", line)
+                path = where.node(event)
+                if isinstance(event, ScalarEvent) and _is_long_integer(event):
+                    # Python refuses to turn an int of over 4,300 digits into text, and no field takes one.
+                    message = f"a number of {len(event.value)} characters: no inventory field takes one longer than {MAX_NUMBER_CHARACTERS}"
+                    raise InventoryError([Problem(line, rules.show_path(path), message, source)])
             if isinstance(event, CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _fail(source, f"nested deeper than {MAX_DEPTH} levels: this is not an inventory", line)
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
+                where.end()
     except MarkedYAMLError as exc:
         raise _yaml_error(exc, source) from None
     except ReaderError as exc:
@@ -142,6 +159,46 @@ def _prescan(text: str, source: str) -> None:
         raise _fail(source, f"not valid YAML: {exc}") from None
     except AssertionError as exc:  # ruamel asserts on a `%YAML 1.N` directive other than 1.1 and 1.2
         raise _fail(source, f"not valid YAML: {exc}") from None
+
+
+def _is_long_integer(event: ScalarEvent) -> bool:
+    return event.style is None and len(event.value) > MAX_NUMBER_CHARACTERS and _YAML_INTEGER.fullmatch(event.value) is not None
+
+
+@dataclass
+class _Frame:
+    path: Loc
+    index: int | None  # the next item's index in a list; None in a mapping
+    key: Any = None  # in a mapping: the key whose value comes next, or None when a key comes next
+
+
+class _Where:
+    """The field path of each node as the event stream goes by (mapping keys, list indexes)."""
+
+    def __init__(self) -> None:
+        self.frames: list[_Frame] = []  # one per open collection
+
+    def node(self, event: NodeEvent) -> Loc:
+        """The path of the node this event starts (a mapping key has its mapping's path)."""
+        path: Loc = ()
+        if self.frames:
+            frame = self.frames[-1]
+            if frame.index is not None:
+                path, frame.index = (*frame.path, frame.index), frame.index + 1
+            elif frame.key is None:
+                path, frame.key = frame.path, event.value if isinstance(event, ScalarEvent) else "?"
+            else:
+                path, frame.key = (*frame.path, frame.key), None
+        if isinstance(event, CollectionStartEvent):
+            self.frames.append(_Frame(path, 0 if isinstance(event, SequenceStartEvent) else None))
+        return path
+
+    def end(self) -> None:
+        self.frames.pop()
+
+
+# Every plain scalar ruamel reads as an int, in YAML 1.2 and 1.1 (sexagesimal 1:20:30 included).
+_YAML_INTEGER = re.compile(r"[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)", re.ASCII)
 
 
 def _yaml_error(exc: MarkedYAMLError, source: str) -> InventoryError:
