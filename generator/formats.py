@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
+from ipaddress import IPv4Address
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", re.ASCII)
 # No leading zeros (kubeadm and the package names spell versions without them); at most
@@ -20,9 +21,10 @@ _MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}", re.ASCII)
 _IFNAME = re.compile(r"[A-Za-z0-9_.-]{1,15}", re.ASCII)
 _DOMAIN_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DOMAIN = re.compile(rf"(?=.{{1,253}}\Z){_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})*", re.ASCII)
+_NUMERIC_END = re.compile(r"(?:\A|\.)[0-9]+\Z", re.ASCII)
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)
 _AGE_RECIPIENT = re.compile(r"age1[0-9a-z]{58}", re.ASCII)
-SHOWN_CHARACTERS = 40
+SHOWN_CHARACTERS = 64  # a whole label, an age recipient
 
 # The public key types OpenSSH on Ubuntu 22.04 accepts (ssh-dss is disabled there).
 SSH_KEY_TYPES = (
@@ -73,8 +75,9 @@ def mac(value: str) -> str:
 
 
 def ifname(value: str) -> str:
-    if not _IFNAME.fullmatch(value):
-        raise ValueError(f"{shown(value)} is not a Linux interface name (1-15 characters, no spaces or '/')")
+    # The kernel's dev_valid_name() also refuses "." and "..", which are path names under /sys/class/net.
+    if not _IFNAME.fullmatch(value) or value in (".", ".."):
+        raise ValueError(f"{shown(value)} is not a Linux interface name (1-15 letters, digits, '_', '.' or '-'; not '.' or '..')")
     return value
 
 
@@ -130,10 +133,44 @@ def _ssh_key_blob_type(data: str) -> str | None:
     return name.decode("ascii")
 
 
+def cert_san(value: str) -> str:
+    """A subject alternative name of the API certificate: an IPv4 address or a DNS name."""
+    if _NUMERIC_END.search(value):  # no top-level domain is all digits: meant as an address
+        try:
+            IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{shown(value)} is not an IPv4 address") from None
+    elif not _DOMAIN.fullmatch(value):
+        raise ValueError(f"{shown(value)} is neither a DNS name (in lower case) nor an IPv4 address")
+    return value
+
+
 def age_recipient(value: str) -> str:
     if not _AGE_RECIPIENT.fullmatch(value):
         raise ValueError(f"{shown(value)} is not an age recipient (age1 followed by 58 characters)")
+    if not _bech32_checksum_ok(value):
+        raise ValueError(f"{shown(value)} is not an age recipient: its bech32 checksum does not match (a character was mistyped or lost)")
     return value
+
+
+_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _bech32_checksum_ok(text: str) -> bool:
+    """The BIP 173 checksum of a lower-case bech32 string (age recipients are bech32, not bech32m)."""
+    hrp, _, data = text.rpartition("1")
+    if any(c not in _BECH32_CHARSET for c in data):
+        return False
+    values = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + [_BECH32_CHARSET.index(c) for c in data]
+    checksum = 1
+    for value in values:
+        top = checksum >> 25
+        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
+        for bit, generator in enumerate(_BECH32_GENERATOR):
+            if top >> bit & 1:
+                checksum ^= generator
+    return checksum == 1
 
 
 # --- git ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ event stream, before a document is built.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from collections.abc import Callable
@@ -78,7 +79,8 @@ def _decode(raw: bytes, source: str) -> str:
     if len(raw) > MAX_BYTES:
         raise _fail(source, f"the file is {len(raw)} bytes; an inventory is at most {MAX_BYTES} bytes")
     try:
-        return raw.decode("utf-8")
+        # Windows editors may open the file with a byte order mark: every command reads it without.
+        return raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _fail(source, f"not UTF-8 text (byte {exc.start})") from None
 

@@ -22,6 +22,7 @@ InterfaceName = Annotated[str, AfterValidator(formats.ifname)]
 DomainName = Annotated[str, AfterValidator(formats.domain)]
 SshPublicKey = Annotated[str, AfterValidator(formats.ssh_key)]
 AgeRecipient = Annotated[str, AfterValidator(formats.age_recipient)]
+CertSan = Annotated[str, AfterValidator(formats.cert_san)]
 GitUrl = Annotated[str, AfterValidator(formats.git_url)]
 GitBranch = Annotated[str, AfterValidator(formats.git_branch)]
 LabelKey = Annotated[str, AfterValidator(formats.label_key)]
@@ -83,8 +84,8 @@ class ApiServer(Spec):
     """Port of HAProxy on the VIP and of every API server."""
     dns_name: DomainName | None = None
     """DNS name of the VIP in the API certificate; default api.CLUSTER.DOMAIN."""
-    extra_cert_sans: list[str] = []
-    """More names or addresses for the API server certificate."""
+    extra_cert_sans: list[CertSan] = []
+    """More DNS names or IPv4 addresses for the API server certificate."""
     allowed_sources: list[IPv4Network] = []
     """Networks besides the node subnet allowed to reach the API (admin desks, CI runners)."""
 

@@ -12,6 +12,7 @@ not UTF-8, slow to check).
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,20 @@ def test_many_pools_are_refused(tmp_path, capsys) -> None:
     code, err, _ = check(path, capsys)
     assert code == 2
     assert err[0].startswith("cluster.yaml:") and f"loadBalancerPools: list should have at most {MAX_POOLS} items" in err[0]
+
+
+def test_byte_order_mark_is_read_past(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Windows editors may open the file with a UTF-8 byte order mark: `check`, `new` and
+    `render` all read past it, and `new` writes cluster.yaml without one."""
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(codecs.BOM_UTF8 + EXAMPLE.read_bytes())
+    assert check(path, capsys)[:2] == (0, [])
+
+    lab = tmp_path / "lab"
+    assert main(["new", str(lab), "--inventory", str(path)]) == 0
+    written = (lab / "cluster.yaml").read_bytes()
+    assert not written.startswith(codecs.BOM_UTF8) and written.endswith(EXAMPLE.read_bytes())
+
+    (lab / "cluster.yaml").write_bytes(codecs.BOM_UTF8 + written)  # saved again on Windows
+    assert main(["render", "-C", str(lab), "--check"]) == 0
+    assert capsys.readouterr().err == ""

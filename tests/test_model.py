@@ -165,6 +165,8 @@ PATTERN_FIELDS: list[tuple[str | int, ...]] = [
     ("network", "domain"),
     ("network", "interface"),
     ("apiServer", "dnsName"),
+    ("apiServer", "extraCertSans", 0),
+    ("apiServer", "extraCertSans", 1),
     ("hosts", 0, "name"),
     ("nodes", 0, "name"),
     ("nodes", 0, "host"),
@@ -262,8 +264,8 @@ def test_ssh_key_message_quotes_a_short_excerpt() -> None:
         loader.check_text(yamlio.dump(_with(as_json(FULL), ("ssh", "authorizedKeys"), [REAL_PUBLIC_KEYS[1], hostile])))
     [problem] = refused.value.problems
     assert problem.path == "ssh.authorizedKeys[1]"
-    assert "\n" not in str(problem) and len(str(problem)) < 200
-    assert str(problem).endswith("an entry is one key on one line ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwK'... (6494 characters))")
+    assert "\n" not in str(problem) and len(str(problem)) < 250
+    assert str(problem).endswith("an entry is one key on one line ('ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEwKTQZub6/tqarvolJRPQX/7xDu'... (6494 characters))")
 
 
 # --- git URLs and branches, Kubernetes labels --------------------------------------
@@ -320,3 +322,40 @@ def test_label_selectors_are_accepted(key: str, value: str) -> None:
 def test_label_selectors_are_refused(key: str, value: str) -> None:
     data = _with(as_json(FULL), ("loadBalancerPools", 0, "serviceSelector"), {key: value})
     assert refused_at(data) == [rules.show_path(("loadBalancerPools", 0, "serviceSelector", key))]
+
+
+# --- certificate names, interface names, age recipients ------------------------------
+
+
+@pytest.mark.parametrize("san", ["kube.example.org", "localhost", "203.0.113.10", "k8s-api.internal", "a" * 63 + ".example.org"])
+def test_cert_sans_are_accepted(san: str) -> None:
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("apiServer", "extraCertSans"), [san]))).inventory.api_server.extra_cert_sans == [san]
+
+
+@pytest.mark.parametrize("san", ["$(reboot)", "a b", "", "*.example.org", "Kube.example.org", "1.2.3", "256.1.1.1", "10.0.0.1/24", "::1", "a..b", "-a.org"])
+def test_cert_sans_are_refused(san: str) -> None:
+    assert refused_at(_with(as_json(FULL), ("apiServer", "extraCertSans"), [san])) == ["apiServer.extraCertSans[0]"]
+
+
+@pytest.mark.parametrize("name", [".", "..", "", "a" * 16, "eth 0", "eth0/1", "eth:0"])
+def test_interface_names_are_refused(name: str) -> None:
+    """What the kernel's dev_valid_name() refuses, and ':' (an alias label, not a name)."""
+    assert refused_at(_with(as_json(FULL), ("network", "interface"), name)) == ["network.interface"]
+
+
+# The recipient of age's README, and the one tests/data/full.yaml uses (a made-up key, a correct checksum).
+AGE_RECIPIENTS = ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq"]
+
+
+@pytest.mark.parametrize("recipient", AGE_RECIPIENTS)
+def test_age_recipients_are_accepted(recipient: str) -> None:
+    assert loader.check_text(yamlio.dump(_with(as_json(FULL), ("secrets", "ageRecipients"), [recipient])))
+
+
+@pytest.mark.parametrize("position", [4, 20, 61])
+def test_age_recipient_with_a_changed_character_is_refused(position: int) -> None:
+    """bech32's checksum catches any one changed character."""
+    for recipient in AGE_RECIPIENTS:
+        replacement = "q" if recipient[position] != "q" else "p"
+        changed = recipient[:position] + replacement + recipient[position + 1 :]
+        assert refused_at(_with(as_json(FULL), ("secrets", "ageRecipients"), [changed])) == ["secrets.ageRecipients[0]"]
