@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,15 +62,44 @@ def read_text(path: Path) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes, reading no more than one byte past the size limit; only a regular
+    file is read (a FIFO would block until a writer comes, /dev/zero never ends)."""
     source = path.name
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO waits for a writer without it; regular files ignore it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise _fail(source, f"no such file: {path} (start from `clusterforge example > cluster.yaml`)") from None
-    except IsADirectoryError:
-        raise _fail(source, f"{path} is a directory, not an inventory file") from None
     except OSError as exc:
         raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise _fail(source, f"{path} is a directory, not an inventory file")
+        if not stat.S_ISREG(mode):
+            raise _fail(source, f"{path} is {_file_kind(mode)}, not a regular file: save the inventory to a file first")
+        raw = _read_at_most(fd, MAX_BYTES + 1)
+        size = max(os.fstat(fd).st_size, len(raw))
+    except OSError as exc:
+        raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise _fail(source, f"the file is {size} bytes; an inventory is at most {MAX_BYTES} bytes")
+    return raw
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    while limit > 0 and (chunk := os.read(fd, min(limit, 1 << 20))):
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
 def check_bytes(raw: bytes, source: str = "cluster.yaml") -> Checked:

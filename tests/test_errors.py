@@ -13,6 +13,10 @@ not UTF-8, slow to check).
 from __future__ import annotations
 
 import codecs
+import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +159,45 @@ def test_byte_order_mark_is_read_past(tmp_path: Path, capsys: pytest.CaptureFixt
     (lab / "cluster.yaml").write_bytes(codecs.BOM_UTF8 + written)  # saved again on Windows
     assert main(["render", "-C", str(lab), "--check"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --- files that are not small regular files ----------------------------------------
+
+MEMORY_LIMIT = 1 << 30  # far below the 2 GB a whole-file read of the inputs below would take
+
+
+def check_apart(path: Path) -> tuple[int, list[str]]:
+    """`clusterforge check PATH` in a process of its own, with at most 1 GiB of address
+    space and a timeout far beyond its work, so reading too much fails instead of
+    swapping and blocking fails instead of hanging the suite."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "generator", "check", str(path)], capture_output=True, text=True, timeout=120, preexec_fn=limit_memory
+    )
+    return done.returncode, done.stderr.splitlines()
+
+
+def test_sparse_file_of_two_gigabytes(tmp_path: Path) -> None:
+    """Only one byte past the limit is read: the size comes from the file system."""
+    path = tmp_path / "sparse.yaml"
+    with path.open("wb") as file:
+        file.truncate(2 << 30)
+    assert check_apart(path) == (2, ["sparse.yaml: the file is 2147483648 bytes; an inventory is at most 1000000 bytes", "1 error"])
+
+
+def test_dev_zero() -> None:
+    """An endless device is refused before any read."""
+    assert check_apart(Path("/dev/zero")) == (2, ["zero: /dev/zero is a character device, not a regular file: save the inventory to a file first", "1 error"])
+
+
+def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.yaml"
+    os.mkfifo(path)
+    assert check_apart(path) == (2, [f"cluster.yaml: {path} is a FIFO (named pipe), not a regular file: save the inventory to a file first", "1 error"])
+
+
+def test_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check(tmp_path, capsys)[:2] == (2, [f"{tmp_path.name}: {tmp_path} is a directory, not an inventory file", "1 error"])
