@@ -47,8 +47,12 @@ def shown(value: str) -> str:
     return f"{value[:SHOWN_CHARACTERS]!r}... ({len(value)} characters)"
 
 
+def is_label(value: str) -> bool:
+    return _LABEL.fullmatch(value) is not None
+
+
 def label(value: str) -> str:
-    if not _LABEL.fullmatch(value):
+    if not is_label(value):
         raise ValueError(
             f"{shown(value)} is not an RFC 1123 label (lower-case letters, digits and '-', "
             "starting and ending with a letter or digit, at most 63 characters)"

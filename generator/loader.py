@@ -32,7 +32,7 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
-from . import rules, yamlio
+from . import formats, rules, yamlio
 from .errors import InventoryError, Problem
 from .model import Inventory
 
@@ -135,15 +135,16 @@ def check_text(text: str, source: str = "cluster.yaml") -> Checked:
     data = _plain(document, (), lines, problems, source)
     if problems:
         raise InventoryError(problems)
+    locate = _Locator(source, lines, _node_names(data))
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        raise InventoryError([_pydantic_problem(err, data, lines, source) for err in exc.errors()]) from None
+        raise InventoryError([_pydantic_problem(err, data, locate) for err in exc.errors()]) from None
 
     errors, warnings = rules.check(inventory)
-    located_warnings = [_locate(f.path, f.message, lines, source) for f in warnings]
+    located_warnings = [locate(f.path, f.message) for f in warnings]
     if errors:
-        raise InventoryError([_locate(f.path, f.message, lines, source) for f in errors], located_warnings)
+        raise InventoryError([locate(f.path, f.message) for f in errors], located_warnings)
     return Checked(inventory, sorted(located_warnings))
 
 
@@ -328,15 +329,37 @@ def _line_of(position: Callable[[], Any], fallback: int) -> int:
     return found[0] + 1 if found else fallback
 
 
-def _locate(loc: Loc, message: str, lines: dict[Loc, int], source: str) -> Problem:
-    """The line of the deepest part of `loc` that exists in the file."""
-    for cut in range(len(loc), 0, -1):
-        if loc[:cut] in lines:
-            return Problem(lines[loc[:cut]], rules.show_path(loc), message, source)
-    return Problem(0, rules.show_path(loc), message, source)
+@dataclass(frozen=True)
+class _Locator:
+    """Field path + message -> a Problem at the line of the deepest part of the path
+    that is in the file; a node's path names the node (`nodes[3] (worker1).ip`)."""
+
+    source: str
+    lines: dict[Loc, int]
+    node_names: dict[int, str]
+
+    def __call__(self, loc: Loc, message: str) -> Problem:
+        line = next((self.lines[loc[:cut]] for cut in range(len(loc), 0, -1) if loc[:cut] in self.lines), 0)
+        return Problem(line, self.show(loc), message, self.source)
+
+    def show(self, loc: Loc) -> str:
+        shown = rules.show_path(loc)
+        if loc[:1] == ("nodes",) and len(loc) > 1 and loc[1] in self.node_names:
+            node = rules.show_path(loc[:2])
+            shown = f"{node} ({self.node_names[loc[1]]}){shown[len(node):]}"
+        return shown
 
 
-def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -> Problem:
+def _node_names(data: dict[str, Any]) -> dict[int, str]:
+    """Index -> name of the nodes whose name is valid (so it is safe and short to show)."""
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list):
+        return {}
+    names = {i: node.get("name") for i, node in enumerate(nodes) if isinstance(node, dict)}
+    return {i: name for i, name in names.items() if isinstance(name, str) and formats.is_label(name)}
+
+
+def _pydantic_problem(err: Any, data: Any, locate: _Locator) -> Problem:
     # pydantic adds non-field steps to `loc` (union members, validator names):
     # keep only the steps that walk the actual data, plus a final missing key.
     loc: list[str | int] = []
@@ -351,7 +374,7 @@ def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -
         else:
             continue
         loc.append(step)
-    return _locate(tuple(loc), _message(err, tuple(loc)), lines, source)
+    return locate(tuple(loc), _message(err, tuple(loc)))
 
 
 def _message(err: Any, loc: Loc) -> str:
