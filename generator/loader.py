@@ -385,6 +385,9 @@ def _message(err: Any, loc: Loc) -> str:
         return _unknown_key(loc)
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
+    if kind == "too_long":  # the limits of model.py, on lists and mappings
+        limit = err["ctx"]["max_length"]
+        return f"{len(err['input'])} entries, more than the {limit} clusterforge takes (a limit that keeps render and validate fast)"
     value = err.get("input")
     shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _yaml_kind(value)
     return f"{msg[0].lower()}{msg[1:]} (got {shown})"

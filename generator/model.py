@@ -28,7 +28,20 @@ GitBranch = Annotated[str, AfterValidator(formats.git_branch)]
 LabelKey = Annotated[str, AfterValidator(formats.label_key)]
 LabelValue = Annotated[str, AfterValidator(formats.label_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+
+# Limits no home lab or office rack reaches, which bound the work of check, render and
+# validate: an inventory at every limit at once renders in under a second
+# (tests/benchmarks/limits.py). Each is stated in its field's description.
+MAX_CLUSTER_NODES = 48
+MAX_HOSTS = 48
+MAX_PEERS = 8
 MAX_POOLS = 100
+MAX_SELECTOR_LABELS = 16
+MAX_SSH_KEYS = 32
+MAX_ALLOWED_SOURCES = 32
+MAX_CERT_SANS = 32
+MAX_DNS_SERVERS = 8
+MAX_AGE_RECIPIENTS = 32
 # Range checked in rules.py so the message can name the ASN rule; here only "an integer".
 ASN = StrictInt
 
@@ -67,8 +80,8 @@ class Network(Spec):
     """The L2 segment of every VM: node IPs, the VIP and the gateway are inside it."""
     gateway: IPv4Address
     """Default route of the VMs (often the BGP router too)."""
-    dns: list[IPv4Address] = Field(min_length=1)
-    """Resolvers of the VMs."""
+    dns: list[IPv4Address] = Field(min_length=1, max_length=MAX_DNS_SERVERS)
+    """Resolvers of the VMs (at most 8)."""
     domain: DomainName
     """Search domain; a node's FQDN is NAME.DOMAIN."""
     interface: InterfaceName = "ens160"
@@ -84,10 +97,10 @@ class ApiServer(Spec):
     """Port of HAProxy on the VIP and of every API server."""
     dns_name: DomainName | None = None
     """DNS name of the VIP in the API certificate; default api.CLUSTER.DOMAIN."""
-    extra_cert_sans: list[CertSan] = []
-    """More DNS names or IPv4 addresses for the API server certificate."""
-    allowed_sources: list[IPv4Network] = []
-    """Networks besides the node subnet allowed to reach the API (admin desks, CI runners)."""
+    extra_cert_sans: list[CertSan] = Field([], max_length=MAX_CERT_SANS)
+    """More DNS names or IPv4 addresses for the API server certificate (at most 32)."""
+    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    """Networks besides the node subnet allowed to reach the API (admin desks, CI runners; at most 32)."""
 
 
 class Host(Spec):
@@ -121,10 +134,10 @@ class Node(Spec):
 class Ssh(Spec):
     user: Label = "ubuntu"
     """Login user created on every VM (sudo, no password)."""
-    authorized_keys: list[SshPublicKey] = Field(min_length=1)
-    """OpenSSH public keys of that user; password login is off."""
-    allowed_sources: list[IPv4Network] = []
-    """Networks besides the node subnet allowed to SSH into the VMs."""
+    authorized_keys: list[SshPublicKey] = Field(min_length=1, max_length=MAX_SSH_KEYS)
+    """OpenSSH public keys of that user, one key per entry (at most 32); password login is off."""
+    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    """Networks besides the node subnet allowed to SSH into the VMs (at most 32)."""
 
 
 class Cilium(Spec):
@@ -179,8 +192,8 @@ class Advertise(Spec):
 class Bgp(Spec):
     local_asn: ASN = Field(alias="localASN")
     """The cluster's AS, spoken by every node."""
-    peers: list[BgpPeer] = Field(min_length=1)
-    """Routers every node peers with."""
+    peers: list[BgpPeer] = Field(min_length=1, max_length=MAX_PEERS)
+    """Routers every node peers with (at most 8)."""
     timers: BgpTimers = BgpTimers()
     """Session timers (Cilium's defaults: hold 90 s, keepalive 30 s)."""
     advertise: Advertise = Advertise()
@@ -191,8 +204,8 @@ class LoadBalancerPool(Spec):
     name: Label
     cidr: IPv4Network
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
-    service_selector: dict[LabelKey, LabelValue] = {}
-    """Only Services with these labels draw from this pool; empty: every Service."""
+    service_selector: dict[LabelKey, LabelValue] = Field({}, max_length=MAX_SELECTOR_LABELS)
+    """Only Services with these labels (at most 16) draw from this pool; empty: every Service."""
 
 
 class GitOps(Spec):
@@ -210,8 +223,8 @@ class Docs(Spec):
 
 
 class Secrets(Spec):
-    age_recipients: list[AgeRecipient] = []
-    """age public keys: the secrets file is then SOPS-encrypted to them."""
+    age_recipients: list[AgeRecipient] = Field([], max_length=MAX_AGE_RECIPIENTS)
+    """age public keys (at most 32): the secrets file is then SOPS-encrypted to them."""
 
 
 class Inventory(Spec):
@@ -224,14 +237,16 @@ class Inventory(Spec):
     kubernetes: Kubernetes
     network: Network
     api_server: ApiServer
-    hosts: list[Host] = Field(min_length=1)
-    nodes: list[Node] = Field(min_length=1)
+    hosts: list[Host] = Field(min_length=1, max_length=MAX_HOSTS)
+    """The physical machines the VMs run on (at most 48)."""
+    nodes: list[Node] = Field(min_length=1, max_length=MAX_CLUSTER_NODES)
+    """The VMs of the cluster (at most 48: each gets its seed, kubeadm or load balancer files rendered and validated)."""
     ssh: Ssh
     cilium: Cilium
     bgp: Bgp | None = None
     """BGP between every node and the routers; absent: no BGP."""
     load_balancer_pools: list[LoadBalancerPool] = Field([], max_length=MAX_POOLS)
-    """LoadBalancer IP pools (at most 100, which keeps the overlap rules cheap)."""
+    """LoadBalancer IP pools (at most 100)."""
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -23,7 +24,9 @@ import pytest
 
 from generator import loader, rules, yamlio
 from generator.cli import main
-from generator.model import MAX_POOLS, Inventory
+from generator.model import Inventory
+
+from benchmarks.limits import LIMITS, inventory_at_limits
 
 ERRORS = Path(__file__).parent / "errors"
 WARNINGS = ERRORS / "warnings"
@@ -133,15 +136,22 @@ def test_utf16_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (2, ["utf16.yaml: not UTF-8 text (byte 0)", "1 error"])
 
 
-def test_many_pools_are_refused(tmp_path, capsys) -> None:
-    """The pairwise overlap rules stay cheap because the model bounds the pool count."""
-    data = loader.check_file(EXAMPLE).inventory.model_dump(by_alias=True, mode="json")
-    data["loadBalancerPools"] = [{"name": f"p{i}", "cidr": f"10.{128 + i // 256}.{i % 256}.0/24"} for i in range(MAX_POOLS + 1)]
+def test_inventory_at_every_limit_is_accepted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "cluster.yaml"
-    path.write_text(yamlio.dump(data))
+    path.write_text(yamlio.dump(inventory_at_limits()), encoding="utf-8")
+    assert check(path, capsys)[:2] == (0, [])
+
+
+@pytest.mark.parametrize("field", LIMITS)
+def test_one_entry_past_a_limit_is_refused(field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bounded lists keep check, render and validate fast (tests/benchmarks/limits.py measures them)."""
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yamlio.dump(inventory_at_limits(over=field)), encoding="utf-8")
     code, err, _ = check(path, capsys)
-    assert code == 2
-    assert err[0].startswith("cluster.yaml:") and f"loadBalancerPools: list should have at most {MAX_POOLS} items" in err[0]
+    shown = re.sub(r"\.([0-9]+)", r"[\1]", field)
+    limit = LIMITS[field]
+    assert (code, len(err)) == (2, 2)
+    assert re.fullmatch(rf"cluster\.yaml:[0-9]+: {re.escape(shown)}: {limit + 1} entries, more than the {limit} clusterforge takes \(.*\)", err[0])
 
 
 def test_byte_order_mark_is_read_past(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

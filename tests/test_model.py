@@ -108,6 +108,15 @@ def test_schema_validates(schema: dict[str, Any], path: Path) -> None:
     jsonschema.Draft202012Validator(schema).validate(as_json(path))
 
 
+def test_schema_states_every_limit(schema: dict[str, Any]) -> None:
+    """Each bounded list or mapping says its limit where editors show it: in its description."""
+    bounded = [(name, field) for o in _objects(schema) for name, field in o["properties"].items() if "maxItems" in field or "maxProperties" in field]
+    assert len(bounded) == 11
+    for name, field in bounded:
+        limit = field.get("maxItems", field.get("maxProperties"))
+        assert f"at most {limit}" in field.get("description", ""), name
+
+
 def test_schema_rejects_an_unknown_key(schema: dict[str, Any]) -> None:
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not a dependency; install it to check the schema")
     data = as_json(EXAMPLE)
