@@ -166,34 +166,6 @@ def test_model_round_trips() -> None:
 
 # --- whole strings, ASCII only -------------------------------------------------
 
-# The string fields of tests/data/full.yaml that a pattern validates (enums are left
-# to pydantic's Literal, which compares whole strings anyway).
-PATTERN_FIELDS: list[tuple[str | int, ...]] = [
-    ("name",),
-    ("kubernetes", "version"),
-    ("kubernetes", "clusterDomain"),
-    ("network", "domain"),
-    ("network", "interface"),
-    ("apiServer", "dnsName"),
-    ("apiServer", "extraCertSans", 0),
-    ("apiServer", "extraCertSans", 1),
-    ("hosts", 0, "name"),
-    ("nodes", 0, "name"),
-    ("nodes", 0, "host"),
-    ("nodes", 0, "mac"),
-    ("ssh", "user"),
-    ("cilium", "version"),
-    ("bgp", "peers", 0, "name"),
-    ("bgp", "peers", 0, "authSecretRef"),
-    ("loadBalancerPools", 0, "name"),
-    ("secrets", "ageRecipients", 0),
-    ("ssh", "authorizedKeys", 0),
-    ("gitops", "repository"),
-    ("gitops", "branch"),
-    ("loadBalancerPools", 1, "serviceSelector", "tier"),
-]
-
-
 def _get(data: Any, path: tuple[str | int, ...]) -> Any:
     for step in path:
         data = data[step]
@@ -214,19 +186,32 @@ def refused_at(data: Any) -> list[str]:
     return [re.sub(r"^(nodes\[[0-9]+\]) \([-a-z0-9]+\)", r"\1", problem.path) for problem in refused.value.problems]
 
 
+def _strings(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """The path of every string value in the data."""
+    if isinstance(node, dict):
+        return [p for key, value in node.items() for p in _strings(value, (*path, key))]
+    if isinstance(node, list):
+        return [p for index, value in enumerate(node) for p in _strings(value, (*path, index))]
+    return [path] if isinstance(node, str) else []
+
+
+# Every string field of the inventory that sets them all (enums included: they compare whole strings too).
+STRING_FIELDS = _strings(as_json(FULL))
+
+
 def _last_digit_non_ascii(value: str) -> str:
     """The value with its last ASCII digit written in Arabic-Indic digits (which `\\d` matches)."""
     at = max(i for i, c in enumerate(value) if c in "0123456789")
     return value[:at] + chr(0x660 + int(value[at])) + value[at + 1 :]
 
 
-@pytest.mark.parametrize("path", PATTERN_FIELDS, ids=rules.show_path)
+@pytest.mark.parametrize("path", STRING_FIELDS, ids=rules.show_path)
 def test_trailing_newline_is_refused(path: tuple[str | int, ...]) -> None:
     data = as_json(FULL)
     assert rules.show_path(path) in refused_at(_with(data, path, _get(data, path) + "\n"))
 
 
-@pytest.mark.parametrize("path", [p for p in PATTERN_FIELDS if any(c.isdigit() for c in _get(as_json(FULL), p))], ids=rules.show_path)
+@pytest.mark.parametrize("path", [p for p in STRING_FIELDS if any(c.isdigit() for c in _get(as_json(FULL), p))], ids=rules.show_path)
 def test_non_ascii_digit_is_refused(path: tuple[str | int, ...]) -> None:
     data = as_json(FULL)
     assert rules.show_path(path) in refused_at(_with(data, path, _last_digit_non_ascii(_get(data, path))))
