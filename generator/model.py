@@ -32,8 +32,8 @@ Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 # Limits no home lab or office rack reaches, which bound the work of check, render and
 # validate: an inventory at every limit at once renders in under a second
 # (tests/benchmarks/limits.py). Each is stated in its field's description.
-MAX_CLUSTER_NODES = 48
-MAX_HOSTS = 48
+MAX_CLUSTER_NODES = 40
+MAX_HOSTS = 40
 MAX_PEERS = 8
 MAX_POOLS = 100
 MAX_SELECTOR_LABELS = 16
@@ -206,6 +206,8 @@ class LoadBalancerPool(Spec):
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
     service_selector: dict[LabelKey, LabelValue] = Field({}, max_length=MAX_SELECTOR_LABELS)
     """Only Services with these labels (at most 16) draw from this pool; empty: every Service."""
+    default: StrictBool = False
+    """With several pools: this pool takes every Service no other pool selects (it has no serviceSelector; at most one default)."""
 
 
 class GitOps(Spec):
@@ -227,6 +229,11 @@ class Secrets(Spec):
     """age public keys (at most 32): the secrets file is then SOPS-encrypted to them."""
 
 
+class Bootstrap(Spec):
+    mode: Literal["manual", "auto"] = "manual"
+    """manual: the README's steps by hand (kubeadm init, Cilium, the joins); auto: the first control plane's cloud-init runs kubeadm init and installs Cilium, every other node joins by itself."""
+
+
 class Inventory(Spec):
     """The whole of cluster.yaml."""
 
@@ -238,9 +245,9 @@ class Inventory(Spec):
     network: Network
     api_server: ApiServer
     hosts: list[Host] = Field(min_length=1, max_length=MAX_HOSTS)
-    """The physical machines the VMs run on (at most 48)."""
+    """The physical machines the VMs run on (at most 40)."""
     nodes: list[Node] = Field(min_length=1, max_length=MAX_CLUSTER_NODES)
-    """The VMs of the cluster (at most 48: each gets its seed, kubeadm or load balancer files rendered and validated)."""
+    """The VMs of the cluster (at most 40: each gets its seed, kubeadm or load balancer files rendered and validated)."""
     ssh: Ssh
     cilium: Cilium
     bgp: Bgp | None = None
@@ -250,6 +257,8 @@ class Inventory(Spec):
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()
+    bootstrap: Bootstrap = Bootstrap()
+    """Who runs kubeadm and the Cilium install on the nodes."""
 
     # Derived views used by rules and renderers (no state of their own).
     def nodes_with(self, role: Role) -> list[Node]:

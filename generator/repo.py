@@ -188,9 +188,9 @@ def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -
         raise ClusterforgeError(f"no node named {node_name!r} (nodes: {', '.join(n.name for n in inv.nodes)})")
     if node.role != "loadbalancer" and node != inv.control_planes[0] and values.ca_cert_hash is None:
         raise ClusterforgeError(
-            f"{node.name} joins the cluster, which needs the CA certificate hash of the first control plane: "
-            f"after `kubeadm init` on {inv.control_planes[0].name}, put it into {layout.SECRETS_FILE} as caCertHash "
-            "(the repository's README shows the command)"
+            f"{node.name} joins the cluster, which needs the CA certificate hash, but {layout.SECRETS_FILE} has neither "
+            f"the cluster's CAs (render makes them for a new cluster) nor a caCertHash: for a cluster whose CA "
+            f"`kubeadm init` made on {inv.control_planes[0].name}, put that CA's hash there as caCertHash"
         )
     return cloudinit.seed(inv, node, values)
 

@@ -1,5 +1,6 @@
 """The cluster's secrets: kubeadm bootstrap token and certificate key, BGP
-session passwords, the CA certificate hash once the first control plane exists.
+session passwords, the cluster's CAs and service-account key pair (pki.py) and
+the CA certificate hash they give.
 
 They live only in `.clusterforge/secrets.yaml` (git-ignored, mode 0600) and are
 merged into a node's seed when the seed is built (`clusterforge seed`), never
@@ -13,6 +14,7 @@ import secrets as random
 import string
 from dataclasses import dataclass, field, replace
 
+from . import pki
 from .errors import ClusterforgeError
 from .model import Inventory
 
@@ -26,9 +28,11 @@ _TOKEN_ALPHABET = string.ascii_lowercase + string.digits
 class ClusterSecrets:
     bootstrap_token: str
     certificate_key: str
-    # Known only after `kubeadm init` created the CA on the first control plane.
+    # The hash of pki's ca.crt; for a cluster whose CA `kubeadm init` made (before
+    # render made them), the one its operator copied here.
     ca_cert_hash: str | None = None
     bgp_passwords: dict[str, str] = field(default_factory=dict)  # authSecretRef name -> password
+    pki: dict[str, str] = field(default_factory=dict)  # file under /etc/kubernetes/pki -> PEM
 
     def as_data(self) -> dict:
         return {
@@ -36,6 +40,7 @@ class ClusterSecrets:
             "certificateKey": self.certificate_key,
             "caCertHash": self.ca_cert_hash,
             "bgpPasswords": dict(sorted(self.bgp_passwords.items())),
+            **({"pki": dict(self.pki)} if self.pki else {}),
         }
 
 
@@ -45,10 +50,16 @@ def generate(inv: Inventory) -> ClusterSecrets:
 
 
 def complete(existing: ClusterSecrets, inv: Inventory) -> ClusterSecrets:
-    """Add a password for every BGP peer that references one and has none yet."""
+    """Add a password for every BGP peer that references one and has none yet, and the
+    cluster's CAs unless it has a CA already (a caCertHash from a `kubeadm init` of
+    before, whose CA must stay the cluster's)."""
     wanted = {p.auth_secret_ref for p in (inv.bgp.peers if inv.bgp else []) if p.auth_secret_ref}
     missing = {name: random.token_urlsafe(24) for name in sorted(wanted - existing.bgp_passwords.keys())}
-    return replace(existing, bgp_passwords={**existing.bgp_passwords, **missing}) if missing else existing
+    completed = replace(existing, bgp_passwords={**existing.bgp_passwords, **missing}) if missing else existing
+    if not completed.pki and completed.ca_cert_hash is None:
+        files = pki.generate()
+        completed = replace(completed, pki=files, ca_cert_hash=pki.ca_cert_hash(files[pki.CLUSTER_CA]))
+    return completed
 
 
 def from_data(data: object, source: str) -> ClusterSecrets:
@@ -57,6 +68,7 @@ def from_data(data: object, source: str) -> ClusterSecrets:
     problems = []
     token, key, ca_hash = data.get("bootstrapToken"), data.get("certificateKey"), data.get("caCertHash")
     passwords = data.get("bgpPasswords") or {}
+    files = data.get("pki") or {}
     if not isinstance(token, str) or not TOKEN.match(token):
         problems.append("bootstrapToken: not a kubeadm token ([a-z0-9]{6}.[a-z0-9]{16})")
     if not isinstance(key, str) or not CERTIFICATE_KEY.match(key):
@@ -65,6 +77,13 @@ def from_data(data: object, source: str) -> ClusterSecrets:
         problems.append("caCertHash: not sha256:<64 hex characters>")
     if not isinstance(passwords, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in passwords.items()):
         problems.append("bgpPasswords: must map secret names to non-empty strings")
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        problems.append("pki: must map file names to PEM text")
+    elif files:
+        problems += [f"pki: {p}" for p in pki.check(files)]
+        if not problems and ca_hash != pki.ca_cert_hash(files[pki.CLUSTER_CA]):
+            problems.append("caCertHash: is not the hash of pki's ca.crt")
     if problems:
         raise ClusterforgeError("\n".join(f"{source}: {p}" for p in problems))
-    return ClusterSecrets(token, key, ca_hash, dict(passwords))  # type: ignore[arg-type]
+    # Plain str: the loader's block scalars are str subclasses the dumper does not take.
+    return ClusterSecrets(token, key, ca_hash, dict(passwords), {str(k): str(v) for k, v in files.items()})  # type: ignore[arg-type]

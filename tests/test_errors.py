@@ -18,11 +18,12 @@ import re
 import resource
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from generator import loader, rules, yamlio
+from generator import loader, rules, versions, yamlio
 from generator.cli import main
 from generator.model import Inventory
 
@@ -211,3 +212,12 @@ def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
 
 def test_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert check(tmp_path, capsys)[:2] == (2, [f"{tmp_path.name}: {tmp_path} is a directory, not an inventory file", "1 error"])
+
+
+def test_end_of_life_follows_the_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.35 is maintained until 2027-02-28: no warning on the suite's day, one after."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert loader.check_text(text).warnings == []
+    monkeypatch.setattr(versions, "today", lambda: date(2027, 2, 28))
+    (warning,) = loader.check_text(text).warnings
+    assert warning.path == "kubernetes.version" and "end of life on 2027-02-28" in warning.message

@@ -25,6 +25,8 @@ ARGOCD_DIR = "argocd"
 CILIUM_BGP = f"{CONFIGS_DIR}/cilium-bgp.yaml"
 LB_IPPOOLS = f"{CONFIGS_DIR}/lb-ippools.yaml"
 ARGOCD_ROOT = f"{ARGOCD_DIR}/root.yaml"
+# Argo CD's own settings this repository needs (applied once, before the root application).
+ARGOCD_CM = f"{ARGOCD_DIR}/argocd-cm.yaml"
 ARGOCD_APPS_DIR = f"{ARGOCD_DIR}/apps"
 
 
