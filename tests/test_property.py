@@ -2,8 +2,8 @@
 
 - any inventory `check` accepts renders a repository that `validate` passes
   (variations of the reference lab: node counts and roles, names, addresses,
-  hosts, pools, BGP peers of every router kind, engine, language, Cilium
-  versions, routing options);
+  hosts, pools, BGP peers of every router kind, engine, language, bootstrap
+  mode, Cilium versions, routing options);
 - `check FILE` and `new DIR --inventory FILE` agree on every input: both accept
   it, or both refuse it with the same messages (valid variations, and the fuzzers'
   broken ones).
@@ -102,6 +102,8 @@ def lab(draw: st.DrawFn) -> dict[str, Any]:
     if len(pools) > 1:  # Cilium picks among pools that select the same Service at random
         for pool in pools:
             pool["serviceSelector"] = {"app.example.org/pool": pool["name"]}
+        if draw(st.booleans(), label="a default pool"):
+            pools[0] = {"name": pools[0]["name"], "cidr": pools[0]["cidr"], "default": True}
     data["loadBalancerPools"] = pools
     if not pools:
         del data["loadBalancerPools"]
@@ -128,6 +130,7 @@ def lab(draw: st.DrawFn) -> dict[str, Any]:
         "branch": draw(st.sampled_from(["main", "production", "clusters/lab", "release-1.35"]), label="branch"),
     }
     data["docs"] = {"language": draw(st.sampled_from(["en", "ja"]), label="language")}
+    data["bootstrap"] = {"mode": draw(st.sampled_from(["manual", "auto"]), label="bootstrap")}
     return data
 
 
