@@ -389,5 +389,8 @@ def _message(err: Any, loc: Loc) -> str:
         limit = err["ctx"]["max_length"]
         return f"{len(err['input'])} entries, more than the {limit} clusterforge takes (a limit that keeps render and validate fast)"
     value = err.get("input")
-    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _yaml_kind(value)
+    if isinstance(value, str):
+        shown = formats.shown(value)
+    else:
+        shown = repr(value) if isinstance(value, (int, float, bool)) or value is None else _yaml_kind(value)
     return f"{msg[0].lower()}{msg[1:]} (got {shown})"

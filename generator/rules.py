@@ -63,8 +63,8 @@ def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
 def show_path(loc: Loc) -> str:
     out = ""
     for part in loc:
-        if not isinstance(part, int) and not (part and part.isprintable()):
-            part = repr(part)  # a newline or escape sequence from a quoted key stays visible and on one line
+        if not isinstance(part, int) and not (part and part.isprintable() and len(part) <= formats.SHOWN_CHARACTERS):
+            part = formats.shown(part)  # a newline or escape sequence from a quoted key stays visible and on one line, a long key short
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
