@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from itertools import combinations
 
-from . import versions
+from . import formats, versions
 from .model import BgpPeer, Inventory
 
 Loc = tuple[str | int, ...]
@@ -63,8 +63,8 @@ def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
 def show_path(loc: Loc) -> str:
     out = ""
     for part in loc:
-        if not isinstance(part, int) and not (part and part.isprintable()):
-            part = repr(part)  # a newline or escape sequence from a quoted key stays visible and on one line
+        if not isinstance(part, int) and not (part and part.isprintable() and len(part) <= formats.SHOWN_CHARACTERS):
+            part = formats.shown(part)  # a newline or escape sequence from a quoted key stays visible and on one line, a long key short
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
@@ -457,3 +457,15 @@ def yamaha_ibgp(inv: Inventory, out: Findings) -> None:
                 "does not document (its BGP chapter knows neighbours only by their remote AS): give the router its own private "
                 "AS (eBGP), e.g. one of 64512-65534 other than bgp.localASN",
             )
+
+
+# --- GitOps ------------------------------------------------------------------
+
+
+@rule
+def gitops_url(inv: Inventory, out: Findings) -> None:
+    if inv.gitops.engine == "flux" and formats.is_scp_like(inv.gitops.repository):
+        out.error(
+            ("gitops", "repository"),
+            f"Flux clones only http://, https:// and ssh:// URLs, not {inv.gitops.repository}: write it as ssh://USER@HOST/PATH",
+        )

@@ -87,7 +87,7 @@ def test_new_with_bad_inventory_leaves_nothing_behind(tmp_path, capsys):
     dest = tmp_path / "lab"
     assert cli.main(["new", str(dest), "--inventory", str(bad), "--no-input"]) == 2
     err = capsys.readouterr().err
-    assert "cluster.yaml:" in err and "nodes[1].ip" in err and "Traceback" not in err
+    assert "cluster.yaml:" in err and "nodes[1] (cp2).ip" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cluster.yaml"]
 
 

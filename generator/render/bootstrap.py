@@ -16,6 +16,8 @@ is a secret: the token, the certificate key and the CAs are in the seed only.
 
 from __future__ import annotations
 
+from shlex import quote
+
 from ..model import Inventory, Node
 from . import cilium
 
@@ -110,10 +112,11 @@ def script(inv: Inventory, node: Node, kubeadm_config: str, kernel_check: str) -
 def _wait_for_api(url: str) -> list[str]:
     """Until the API answers through the VIP (HAProxy and a healthy API server), bounded."""
     return [
-        f'step "waiting for the API at {url}"',
+        f"url={quote(url)}",
+        'step "waiting for the API at $url"',
         f"deadline=$((SECONDS + {API_WAIT_SECONDS}))",
-        f"until curl --silent --fail --insecure --max-time 5 --output /dev/null {url}; do",
-        f"    (( SECONDS < deadline )) || fail 'the API did not answer at {url} within {API_WAIT_SECONDS} s'",
+        'until curl --silent --fail --insecure --max-time 5 --output /dev/null "$url"; do',
+        f'    (( SECONDS < deadline )) || fail "the API did not answer at $url within {API_WAIT_SECONDS} s"',
         f"    sleep {RETRY_SECONDS // 3}",
         "done",
         'step "the API answers"',

@@ -11,6 +11,7 @@ sync is a plain upgrade to the inventory's replicas.
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from .. import yamlio
@@ -146,7 +147,7 @@ def helm_command(inv: Inventory, values_file: str) -> list[str]:
     return [
         f"helm upgrade --install {RELEASE_NAME} {CHART}",
         f"--repo {CHART_REPOSITORY}",
-        f"--version {inv.cilium.version}",
+        f"--version {quote(inv.cilium.version)}",
         f"--namespace {NAMESPACE}",
         f"--values {values_file}",
         *(f"--set {key}={_helm_value(value)}" for key, value in bootstrap_overrides(inv).items()),

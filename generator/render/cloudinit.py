@@ -18,6 +18,7 @@ there before `apt-get update`), runcmd after.
 from __future__ import annotations
 
 import hashlib
+from shlex import quote
 from typing import Any
 
 from .. import pki, versions, yamlio
@@ -337,7 +338,7 @@ def apt_key_script(inv: Inventory, *, helm: bool = False) -> str:
         '    install -m 0644 "$tmp" "$keyring"',
         '    rm -f "$tmp"',
         "}",
-        f"fetch_key {kubernetes_key} {KUBERNETES_KEYRING}",
+        f"fetch_key {quote(kubernetes_key)} {KUBERNETES_KEYRING}",
         f"fetch_key {DOCKER_REPOSITORY}/gpg {DOCKER_KEYRING} {DOCKER_KEY_FINGERPRINT}",
         *([f"fetch_key {HELM_REPOSITORY.removesuffix('any/')}gpgkey {HELM_KEYRING}"] if helm else []),
     )

@@ -5,6 +5,7 @@ ja. Both come from one builder, so the two always have the same structure."""
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
@@ -309,6 +310,8 @@ class _Text:
 
 
 def _code(lines: list[str], language: str = "sh") -> list[str]:
+    # The model admits no line break in any value; a line that still held one would end the block.
+    assert not any("\n" in line or "`" in line for line in lines), lines
     return [f"```{language}", *lines, "```", ""]
 
 
@@ -373,7 +376,7 @@ def mermaid(inv: Inventory, vip_label: str, pool_label: str, installs: str) -> l
 
 
 def _seed_commands(nodes: list[Node]) -> list[str]:
-    return [f"clusterforge seed {n.name} {layout.SEEDS_DIR}/{n.name} --iso" for n in nodes]
+    return [f"clusterforge seed {quote(n.name)} {quote(f'{layout.SEEDS_DIR}/{n.name}')} --iso" for n in nodes]
 
 
 def _join_commands(nodes: list[Node], t: _Text) -> list[str]:
@@ -411,21 +414,21 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     steps.append((t("s_vms"), [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first]))]))
     if lbs:
         vip_check = [
-            f"ping -c 3 {vip}",
-            f"nc -vz {vip} {port}",
+            f"ping -c 3 {quote(str(vip))}",
+            f"nc -vz {quote(str(vip))} {port}",
             t("on_nodes", nodes=", ".join(lb.name for lb in lbs)),
-            f"ip -brief address show dev {inv.network.interface}",
+            f"ip -brief address show dev {quote(inv.network.interface)}",
         ]
         steps.append((t("s_vip"), [t("s_vip_body"), "", *_code(vip_check)]))
     else:
-        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {vip} {port}"])]))
+        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {quote(str(vip))} {port}"])]))
     if inv.bootstrap.mode == "auto":
         return [*steps, *_auto_steps(inv, t)]
     init = [
         WAIT_FOR_SEED,
         f"sudo kubeadm init --config {NODE_KUBEADM_CONFIG} --upload-certs",
         "mkdir -p ~/.kube && sudo cp /etc/kubernetes/admin.conf ~/.kube/config && sudo chown \"$(id -u):$(id -g)\" ~/.kube/config",
-        f"curl -k https://{inv.api_endpoint}/healthz",
+        f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}",
     ]
     steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
     install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
@@ -470,7 +473,7 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
     repo, branch = inv.gitops.repository, inv.gitops.branch
     if inv.gitops.engine == "flux":
         path = layout.flux_cluster_dir(inv)
-        commands = [f"flux bootstrap git --url={repo} --branch={branch} --path={path}", "flux get kustomizations --watch"]
+        commands = [f"flux bootstrap git --url={quote(repo)} --branch={quote(branch)} --path={quote(path)}", "flux get kustomizations --watch"]
         return [t("s_flux_body", path=path), "", *_code(commands)]
     ns = gitops.ARGOCD_NAMESPACE
     commands = [
@@ -498,11 +501,11 @@ def _verify_step(inv: Inventory, t: _Text) -> list[str]:
     pools = inv.load_balancer_pools
     if pools:
         services = [lb_check_service(pool) for pool in pools]
-        names = " ".join(name for name, _ in services)
+        names = " ".join(quote(name) for name, _ in services)
         commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
         for name, labels in services:
             shown = ",".join(f"{k}={v}" for k, v in labels.items())
-            commands.append(f"kubectl expose deployment {LB_CHECK} --name={name} --type=LoadBalancer --port=80" + (f" --labels={shown}" if shown else ""))
+            commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
         commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
         if len(pools) == 1:
             body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -170,6 +171,24 @@ def test_without_bgp() -> None:
     check_mermaid(mermaid_block(text))
     assert "routers/" not in text and "cilium bgp peers" not in text
     assert len(re.findall(r"^### \d+\. ", text, re.M)) == 7
+
+
+def test_inventory_values_on_shell_lines_are_quoted() -> None:
+    """A branch and a URL git accepts may still hold shell syntax: each README command
+    line splits into exactly the arguments it names, whatever the values hold."""
+    text = EXAMPLE.read_text()
+    text = text.replace("branch: main", "branch: '$(reboot)'")
+    text = text.replace("koedo-lab.git", "koedo-lab.git;reboot&")
+    text = text.replace("cidr: 192.168.101.0/24 ", "cidr: 192.168.101.0/24\n    serviceSelector: {app.example.org/tier: web-1}\n ")
+    readme = docs.readme(loader.check_text(text).inventory)
+    bootstrap = next(line for line in commands(readme) if line.startswith("flux bootstrap"))
+    assert shlex.split(bootstrap) == [
+        "flux", "bootstrap", "git", "--url=ssh://git@github.com/example/koedo-lab.git;reboot&", "--branch=$(reboot)", "--path=clusters/koedo-lab",
+    ]
+    expose = next(line for line in commands(readme) if line.startswith("kubectl expose"))
+    assert shlex.split(expose)[-1] == "--labels=app.example.org/tier=web-1"
+    for line in commands(readme):
+        assert "$(reboot)" not in line or "'$(reboot)'" in line
 
 
 def _selects(selector: dict | None, labels: dict[str, str]) -> bool:

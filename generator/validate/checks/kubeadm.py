@@ -72,6 +72,7 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
     exists (a worker's join has no controlPlane, and must not get one). Unparseable text
     is returned unchanged for kubeadm to report."""
     yaml = yamlio.loader()
+    yaml.preserve_quotes = True  # kubeadm reads YAML 1.1: a node named y or n stays a string only quoted
     try:
         documents = list(yaml.load_all(text))
     except YAMLError:
