@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import repo as repository
+from .. import secrets
 from ..errors import ClusterforgeError
 from ..render import layout, tree
 from . import caches, gitops, report, runner
@@ -16,7 +17,8 @@ from .base import Context
 
 def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO) -> int:
     inv = repository.load(repo).inventory
-    ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv))
+    redact = secrets.redactor(repository.secrets_path(repo))
+    ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv), redact)
     results = runner.run(ctx, use_cache=not no_cache)
     out.write(report.render(results, fmt))
     return report.exit_code(results)
