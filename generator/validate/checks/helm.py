@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ... import tools, yamlio
+from ... import tools
 from ...errors import ClusterforgeError, ToolFailed
 from .. import caches, crd2schema, gitops
 from ..base import Context, Job, Result
@@ -55,17 +55,17 @@ def _set_path(values: Values, dotted: str, value: Any) -> Values:
     return merge(values, {head: _set_path(inner, ".".join(rest), value)})
 
 
+def _yaml(text: str, where: str) -> Any:
+    return gitops.parse(text, where)  # ManifestError is a ClusterforgeError: the values check fails
+
+
 def _yaml_map(text: str, where: str) -> Values:
-    data = yamlio.loader().load(text)
+    data = _yaml(text, where)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ClusterforgeError(f"{where} is not a YAML map")
     return data
-
-
-def _scalar(text: str) -> Any:
-    return yamlio.loader().load(text)
 
 
 def _flux_source_value(doc: dict[str, Any], key: str) -> str | None:
@@ -94,7 +94,7 @@ def flux_values(ctx: Context, release: gitops.Release) -> Values:
                 continue
             raise ClusterforgeError(f"valuesFrom {kind}/{name} key {key} is not in the build of {release.unit.path}")
         if ref.get("targetPath"):
-            values = _set_path(values, ref["targetPath"], _scalar(text))
+            values = _set_path(values, ref["targetPath"], _yaml(text, f"{kind}/{name} {key}"))
         else:
             values = merge(values, _yaml_map(text, f"{kind}/{name} {key}"))
     return merge(values, (hr.get("spec") or {}).get("values") or {})
@@ -127,7 +127,7 @@ def argo_values(ctx: Context, release: gitops.Release, chart_files: caches.Chart
             path = ctx.repo / rel
             if not path.is_file():
                 raise ClusterforgeError(f"valueFiles {value_file}: {rel} does not exist")
-            text = path.read_text(encoding="utf-8")
+            text = gitops.read_manifest(path, rel)
         elif value_file in chart_files.files:
             text = chart_files.files[value_file]
         else:

@@ -14,12 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
 from ... import yamlio
 from ...model import Inventory
 from ...render import kubeadm as renderer
 from ...secrets import ClusterSecrets
+from .. import gitops
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -71,10 +70,9 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
     """The committed YAML with the dummy secrets set; a field is set only where its parent
     exists (a worker's join has no controlPlane, and must not get one). Unparseable text
     is returned unchanged for kubeadm to report."""
-    yaml = yamlio.loader()
     try:
-        documents = list(yaml.load_all(text))
-    except YAMLError:
+        documents = gitops.parse_all(text, "")
+    except gitops.ManifestError:
         return text
     for doc in documents:
         if not isinstance(doc, dict):
@@ -86,6 +84,7 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
             if isinstance(parent, dict):
                 parent[path[-1]] = value
     out = io.StringIO()
+    yaml = yamlio.loader()
     yaml.explicit_start = True
     yaml.width = 4096  # keep every value on its line
     yaml.dump_all(documents, out)

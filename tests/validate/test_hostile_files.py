@@ -1,0 +1,102 @@
+"""Every check, on a rendered repository with one file replaced by something hostile
+(binary garbage, broken or bottomless YAML, fields of the wrong type, non-ASCII digits,
+numbers of thousands of digits): validate reports a failure naming the file, in its
+own words, and never crashes."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generator.validate import caches, commands
+
+from . import NeedTool, copy, fill_cache
+
+GARBAGE = bytes(range(256)) * 4  # byte 128 is the first that is not UTF-8
+SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+TOOLS = ("kubeconform", "kustomize", "helm", "haproxy", "shellcheck", "cloud-init", "netplan")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for every case: what a case does not touch is validated once."""
+    return fill_cache(tmp_path_factory.mktemp("cache"))
+
+
+def replaced(text: bytes, old: str, new: str) -> bytes:
+    assert old.encode() in text
+    return text.replace(old.encode(), new.encode())
+
+
+CASES: dict[str, tuple[str, Callable[[bytes], bytes], tuple[str, str, str]]] = {
+    # id: (file, what it becomes, (check, file, message) of a result that must fail)
+    "binary-flux-entry": (
+        "clusters/koedo-lab/infrastructure.yaml",
+        lambda _: GARBAGE,
+        ("kubeconform", "clusters/koedo-lab/infrastructure.yaml", "clusters/koedo-lab/infrastructure.yaml: not UTF-8 text (byte 128)"),
+    ),
+    "binary-kustomization": (
+        "infrastructure/controllers/cilium/kustomization.yaml",
+        lambda _: GARBAGE,
+        (
+            "kubeconform",
+            "infrastructure/controllers/cilium/kustomization.yaml",
+            "infrastructure/controllers/cilium/kustomization.yaml: not UTF-8 text (byte 128)",
+        ),
+    ),
+    "unclosed-values": (
+        "infrastructure/controllers/cilium/values.yaml",
+        lambda _: b"a: [\nb: c\n",
+        (
+            "helm values",
+            "infrastructure/controllers/cilium/helmrelease.yaml",
+            "values of cilium: ConfigMap/cilium-values-62f974btt7 values.yaml:3: not valid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
+    ),
+    "scalar-fields-helmrelease": (
+        "infrastructure/controllers/cilium/helmrelease.yaml",
+        lambda _: b"apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: x\nspec: 3\n",
+        (
+            "helm template",
+            "infrastructure/controllers/cilium/helmrelease.yaml",
+            "only spec.chart.spec (a HelmRepository chart) is supported, not spec.chartRef",
+        ),
+    ),
+    "bottomless-user-data": (
+        "nodes/cp1/user-data",
+        lambda _: b"#cloud-config\n" + b"[" * 5000,
+        ("cloud-config keys", "nodes/cp1/user-data", "nodes/cp1/user-data: not valid YAML: nested deeper than the parser can follow"),
+    ),
+    "superscript-digits-rtx": (
+        "routers/rtx1220/rtx.txt",
+        lambda text: text.decode().replace("bgp autonomous-system 64512", "bgp autonomous-system 64512".translate(SUPERSCRIPT)).encode(),
+        ("rtx commands", "routers/rtx1220/rtx.txt", "line 25: '⁶⁴⁵¹²' is not an AS number"),
+    ),
+    "huge-numbers-haproxy": (
+        "loadbalancers/haproxy1/haproxy.cfg",
+        lambda text: replaced(text, "192.168.100.11:6443 check", "192.168.100.11:" + "6" * 5000 + " check"),
+        ("haproxy backends", "loadbalancers/haproxy1/haproxy.cfg", "control plane cp1 (192.168.100.11:6443) is not a backend server"),
+    ),
+}
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_hostile_file_is_a_failure_naming_it(
+    case: str, reference: Path, cache: Path, tmp_path: Path, need_tool: NeedTool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for tool in TOOLS:
+        need_tool(tool)
+    need_tool("kubeadm")
+    path, hostile, expected = CASES[case]
+    root = copy(reference, tmp_path)
+    (root / path).write_bytes(hostile((root / path).read_bytes()))
+    monkeypatch.setenv(caches.CACHE_ENV, str(cache))
+    out = io.StringIO()
+    assert commands.validate_command(root, "json", False, out) == 1
+    failed = {(r["check"], r["file"], r["message"]) for r in json.loads(out.getvalue())["results"] if not r["ok"]}
+    assert expected in failed
