@@ -100,3 +100,4 @@ def test_a_hostile_file_is_a_failure_naming_it(
     assert commands.validate_command(root, "json", False, out) == 1
     failed = {(r["check"], r["file"], r["message"]) for r in json.loads(out.getvalue())["results"] if not r["ok"]}
     assert expected in failed
+    assert ("owned files", path, "changed since clusterforge wrote it (its sha256 is not the lock's)") in failed
