@@ -176,6 +176,7 @@ def run(
             input=input,
             capture_output=True,
             text=True,
+            errors="replace",  # tools quote hostile input, and may cut a character in two
             # No stdin unless given: a tool waiting for a terminal would hang until the timeout.
             stdin=None if input is not None else subprocess.DEVNULL,
         )
@@ -198,7 +199,7 @@ def helm(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float =
     workdir = None if cwd is None else os.fspath(cwd)
     try:
         # _tty_out=False: sh defaults to a pseudo-terminal, which would change helm's output.
-        return str(sh.Command(argv[0])(*args, _cwd=workdir, _timeout=timeout, _tty_out=False))
+        return str(sh.Command(argv[0])(*args, _cwd=workdir, _timeout=timeout, _tty_out=False, _decode_errors="replace"))
     except sh.ErrorReturnCode as e:
         raise ToolFailed(argv, e.exit_code, _text(e.stdout), _text(e.stderr)) from None
     except sh.TimeoutException:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -73,6 +74,12 @@ def test_run_captures_output() -> None:
     done = tools.run(["sh", "-c", 'echo "$CF_X"; cat'], env={"CF_X": "from env"}, input="from stdin")
     assert (done.returncode, done.stdout, done.stderr) == (0, "from env\nfrom stdin", "")
     assert tools.run(["sh", "-c", "exit 3"], ok_codes=(0, 3)).returncode == 3
+
+
+def test_run_output_that_is_not_utf8() -> None:
+    """haproxy quotes a line of the file up to a column, which may cut a character in two."""
+    done = tools.run(["sh", "-c", r"printf 'a\331b'; printf '\377' >&2"])
+    assert (done.stdout, done.stderr) == ("a\ufffdb", "\ufffd")
 
 
 def test_run_failure_carries_argv_and_output() -> None:
@@ -253,3 +260,15 @@ def test_probe_go_tool_at_pin_without_go(name: str, need_tool: NeedTool, tmp_pat
     assert shutil.which("go") is None
     status = tools.probe(name)
     assert status.ok and status.version is not None and status.version.removeprefix("v") == GO_TOOLS[name].version[1:], status
+
+
+@pytest.mark.tools
+def test_helm_output_that_is_not_utf8(need_tool: NeedTool, tmp_path: Path) -> None:
+    """A chart's file name is not always UTF-8, and helm quotes it in its `# Source:` lines."""
+    need_tool("helm")
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: x\nversion: 0.1.0\n")
+    with open(os.fsencode(chart / "templates") + b"/c\xd9.yaml", "w") as f:
+        f.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    assert "# Source: x/templates/c\ufffd.yaml\n" in tools.helm("template", "x", str(chart))

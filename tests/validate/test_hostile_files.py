@@ -18,6 +18,7 @@ from . import NeedTool, copy, fill_cache
 
 GARBAGE = bytes(range(256)) * 4  # byte 128 is the first that is not UTF-8
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+ARABIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 TOOLS = ("kubeconform", "kustomize", "helm", "haproxy", "shellcheck", "cloud-init", "netplan")
 
 
@@ -75,6 +76,15 @@ CASES: dict[str, tuple[str, Callable[[bytes], bytes], tuple[str, str, str]]] = {
         "routers/rtx1220/rtx.txt",
         lambda text: text.decode().replace("bgp autonomous-system 64512", "bgp autonomous-system 64512".translate(SUPERSCRIPT)).encode(),
         ("rtx commands", "routers/rtx1220/rtx.txt", "line 25: '⁶⁴⁵¹²' is not an AS number"),
+    ),
+    "arabic-digits-haproxy": (
+        "loadbalancers/haproxy1/haproxy.cfg",
+        lambda text: text.decode().translate(ARABIC).encode(),  # haproxy quotes lines cut in the middle of a digit
+        (
+            "haproxy backends",
+            "loadbalancers/haproxy1/haproxy.cfg",
+            "\n".join(f"control plane cp{i} (192.168.100.1{i}:6443) is not a backend server" for i in (1, 2, 3)),
+        ),
     ),
     "huge-numbers-haproxy": (
         "loadbalancers/haproxy1/haproxy.cfg",
