@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets as random
+import stat
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -79,11 +80,14 @@ def read_file(path: Path) -> ClusterSecrets:
 
 def _read_text(path: Path) -> str:
     source = str(path)
-    if path.is_dir():
-        raise _invalid(source, 0, "is a directory, not a secrets file")
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise _invalid(source, 0, "is a directory, not a secrets file")
+        if not stat.S_ISREG(mode):  # a FIFO would block, a device never end
+            raise _invalid(source, 0, "is not a regular file")
         with path.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)  # never more: the path may be a device or a huge file
+            raw = f.read(MAX_BYTES + 1)  # never more: a huge (or sparse) file is not read whole
     except OSError as exc:
         raise _invalid(source, 0, f"cannot read it: {exc.strerror}") from None
     if len(raw) > MAX_BYTES:
@@ -113,6 +117,8 @@ def _parse(text: str, source: str) -> object:
         raise _invalid(source, line, f"not valid YAML: character #x{exc.character:04x} is not allowed") from None
     except YAMLError:
         raise _invalid(source, 0, "not valid YAML") from None
+    except RecursionError:
+        raise _invalid(source, 0, "not valid YAML: nested deeper than the parser can follow") from None
 
 
 def _invalid(source: str, line: int, message: str) -> SecretsFileError:

@@ -4,8 +4,10 @@ compares its exact stderr; no output may contain a value of the secrets file."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -153,12 +155,27 @@ def test_a_directory(lab: Path, command: str, capsys: pytest.CaptureFixture[str]
     assert (code, err) == (2, [f"{lab / layout.SECRETS_FILE}: is a directory, not a secrets file", "1 error"])
 
 
-def test_a_device_is_read_up_to_the_limit_only(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """/dev/zero never ends: reading stops one byte past the limit."""
+@pytest.mark.parametrize("make", [lambda path: path.symlink_to("/dev/zero"), os.mkfifo], ids=["device", "fifo"])
+def test_not_a_regular_file(lab: Path, make: Callable[[Path], None], capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/zero never ends, a FIFO blocks the reader until someone writes."""
     (lab / layout.SECRETS_FILE).unlink()
-    (lab / layout.SECRETS_FILE).symlink_to("/dev/zero")
+    make(lab / layout.SECRETS_FILE)
+    code, err, _ = run(COMMANDS["seed"](lab), capsys)
+    assert (code, err) == (2, [f"{lab / layout.SECRETS_FILE}: is not a regular file", "1 error"])
+
+
+def test_a_huge_file_is_read_up_to_the_limit_only(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sparse 2 GB file: reading stops one byte past the limit."""
+    with (lab / layout.SECRETS_FILE).open("r+b") as f:
+        f.truncate(2 * 1024**3)
     code, err, _ = run(COMMANDS["seed"](lab), capsys)
     assert (code, err) == (2, [f"{lab / layout.SECRETS_FILE}: is over 1000000 bytes, which no secrets file of ours is", "1 error"])
+
+
+def test_bottomless_nesting(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (lab / layout.SECRETS_FILE).write_text("bgpPasswords: " + "[" * 5000 + "\n", encoding="utf-8")
+    code, err, _ = run(COMMANDS["seed"](lab), capsys)
+    assert (code, err) == (2, [f"{lab / layout.SECRETS_FILE}: not valid YAML: nested deeper than the parser can follow", "1 error"])
 
 
 # --- redaction ------------------------------------------------------------------------------
