@@ -109,13 +109,13 @@ def read_manifest(path: Path, label: str) -> str:
         raise ManifestError(label, f"cannot be read: {e.strerror}") from None
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    """A field that must be a mapping, or {} in a hand-broken file (the schemas report that)."""
+def mapping(value: Any) -> dict[str, Any]:
+    """A field that must be a mapping, or {} in a hand-broken file (kubeconform reports that)."""
     return value if isinstance(value, dict) else {}
 
 
 def _name(doc: dict[str, Any]) -> str:
-    return str(_mapping(doc.get("metadata")).get("name", ""))
+    return str(mapping(doc.get("metadata")).get("name", ""))
 
 
 def _group(doc: dict[str, Any]) -> str:
@@ -147,7 +147,7 @@ def _kustomize_resources(repo: Path, directory: Path, namespace: str, outer: fro
     if kfile is None or directory in outer:  # a cycle: kustomize reports it
         return []
     label = _rel(repo, kfile)
-    spec = _mapping(next(iter(load_docs(read_manifest(kfile, label), label)), {}))
+    spec = mapping(next(iter(load_docs(read_manifest(kfile, label), label)), {}))
     ns = namespace or str(spec.get("namespace") or "")
     out: list[tuple[Path, str]] = []
     resources = spec.get("resources")
@@ -195,7 +195,7 @@ def _unit_docs(repo: Path, unit: Unit, problems: list[tuple[str, str]]) -> list[
 
 
 def _namespace(doc: dict[str, Any], override: str) -> str:
-    return override or str(_mapping(doc.get("metadata")).get("namespace") or "default")
+    return override or str(mapping(doc.get("metadata")).get("namespace") or "default")
 
 
 def discover(repo: Path, inv: Inventory) -> Discovery:
@@ -222,20 +222,21 @@ def discover(repo: Path, inv: Inventory) -> Discovery:
         seen[rel] = unit
         for file, doc, ns in _unit_docs(repo, unit, problems):
             objects.append((file, doc))
-            group, kind, spec = _group(doc), doc.get("kind"), _mapping(doc.get("spec"))
+            group, kind, spec = _group(doc), doc.get("kind"), mapping(doc.get("spec"))
             if group == FLUX_KUSTOMIZATION and kind == "Kustomization":
-                if _mapping(spec.get("sourceRef")).get("kind") == "GitRepository":
+                if mapping(spec.get("sourceRef")).get("kind") == "GitRepository":
                     queue.append((_norm(str(spec.get("path", "."))), True, file))
             elif group == FLUX_SOURCE and kind == "HelmRepository":
                 helm_repos[(_namespace(doc, ns), _name(doc))] = str(spec.get("url", ""))
-            elif group == FLUX_HELM and kind == "HelmRelease":
+            elif group == FLUX_HELM and kind == "HelmRelease" and flux:
                 pending.append((file, doc, ns, unit))
             elif group == ARGO and kind == "Application":
-                for source in _argo_sources(spec):
-                    if "chart" in source:
-                        pending.append((file, doc, ns, unit))
-                    elif "path" in source and source.get("repoURL") == inv.gitops.repository:
-                        recurse_dir = bool(_mapping(source.get("directory")).get("recurse"))
+                sources = argo_sources(spec)
+                if any("chart" in source for source in sources) and not flux:
+                    pending.append((file, doc, ns, unit))
+                for source in sources:
+                    if "chart" not in source and "path" in source and source.get("repoURL") == inv.gitops.repository:
+                        recurse_dir = bool(mapping(source.get("directory")).get("recurse"))
                         queue.append((_norm(str(source["path"])), recurse_dir, file))
     releases = tuple(
         _flux_release(file, doc, ns, unit, helm_repos) if flux else _argo_release(file, doc, unit)
@@ -244,21 +245,22 @@ def discover(repo: Path, inv: Inventory) -> Discovery:
     return Discovery(tuple(seen.values()), releases, tuple(objects), tuple(problems))
 
 
-def _argo_sources(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def argo_sources(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """An Application's sources (`sources`, else `source`) that are mappings."""
     sources = spec.get("sources")
     return [s for s in (sources if isinstance(sources, list) and sources else [spec.get("source")]) if isinstance(s, dict)]
 
 
 def _flux_release(file: str, doc: dict[str, Any], ns: str, unit: Unit, helm_repos: dict[tuple[str, str], str]) -> Release:
-    spec, name = _mapping(doc.get("spec")), _name(doc)
+    spec, name = mapping(doc.get("spec")), _name(doc)
     namespace = _namespace(doc, ns)
     target = str(spec.get("targetNamespace") or "")
     release_name = str(spec.get("releaseName") or (f"{target}-{name}" if target else name))
     base = Release("flux", file, name, release_name, target or namespace, None, unit, doc)
-    chart = _mapping(_mapping(spec.get("chart")).get("spec"))
+    chart = mapping(mapping(spec.get("chart")).get("spec"))
     if not chart.get("chart"):
         return _with_problem(base, "only spec.chart.spec (a HelmRepository chart) is supported, not spec.chartRef")
-    source = _mapping(chart.get("sourceRef"))
+    source = mapping(chart.get("sourceRef"))
     if source.get("kind") != "HelmRepository":
         return _with_problem(base, f"chart source kind {source.get('kind')} is not supported (HelmRepository is)")
     url = helm_repos.get((str(source.get("namespace") or namespace), str(source.get("name"))))
@@ -270,10 +272,10 @@ def _flux_release(file: str, doc: dict[str, Any], ns: str, unit: Unit, helm_repo
 
 
 def _argo_release(file: str, doc: dict[str, Any], unit: Unit) -> Release:
-    spec, name = _mapping(doc.get("spec")), _name(doc)
-    source = next(s for s in _argo_sources(spec) if "chart" in s)
-    helm = _mapping(source.get("helm"))
-    namespace = str(_mapping(spec.get("destination")).get("namespace") or "default")
+    spec, name = mapping(doc.get("spec")), _name(doc)
+    source = next(s for s in argo_sources(spec) if "chart" in s)
+    helm = mapping(source.get("helm"))
+    namespace = str(mapping(spec.get("destination")).get("namespace") or "default")
     base = Release("argocd", file, name, str(helm.get("releaseName") or name), namespace, None, unit, doc)
     return _with_chart(base, caches.ChartRef(str(source.get("repoURL", "")), str(source["chart"]), str(source.get("targetRevision", ""))))
 
