@@ -130,13 +130,7 @@ def read_secrets(repo: Path) -> secrets.ClusterSecrets:
     path = secrets_path(repo)
     if not path.exists():
         raise ClusterforgeError(f"{path} does not exist: run `clusterforge render` first")
-    text = path.read_text(encoding="utf-8")
-    data = yamlio.loader().load(text)
-    if isinstance(data, dict) and "sops" in data:
-        sops = tools.require("sops")
-        text = tools.run([str(sops), "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(path)]).stdout
-        data = yamlio.loader().load(text)
-    return secrets.from_data(data, str(path))
+    return secrets.read_file(path)
 
 
 def write_secrets(disk: writer.Tree, inv: Inventory, values: secrets.ClusterSecrets) -> None:
