@@ -59,6 +59,11 @@ COMMANDS = {
 # --- a broken secrets file: located, never quoted ---------------------------------------
 
 
+def ca_line(lab: Path) -> str:
+    """The caCertHash line, which render fills from the CA it generates (line 4)."""
+    return f"caCertHash: {repo.read_secrets(lab).ca_cert_hash}"
+
+
 def break_file(lab: Path, old: str, new: str) -> list[str]:
     """Edit the secrets file; returns the values it held, which no output may show."""
     values = values_of(lab)
@@ -80,7 +85,7 @@ def test_yaml_error_is_located_without_the_line(lab: Path, command: str, capsys:
 
 def test_duplicate_key_does_not_quote_either_value(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
     token = repo.read_secrets(lab).bootstrap_token
-    values = break_file(lab, "caCertHash: null", f"caCertHash: null\nbootstrapToken: {token[::-1]}")
+    values = break_file(lab, ca_line(lab), f"{ca_line(lab)}\nbootstrapToken: {token[::-1]}")
     code, err, _ = run(COMMANDS["seed"](lab), capsys)
     path = lab / layout.SECRETS_FILE
     assert (code, err) == (2, [f"{path}:5: not valid YAML: found duplicate key '...' with value '...' (original value: '...')", "1 error"])
@@ -88,7 +93,7 @@ def test_duplicate_key_does_not_quote_either_value(lab: Path, capsys: pytest.Cap
 
 
 def test_a_scalar_that_is_no_date_is_not_quoted(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    break_file(lab, "caCertHash: null", "caCertHash: 2024-02-30")
+    break_file(lab, ca_line(lab), "caCertHash: 2024-02-30")
     code, err, _ = run(COMMANDS["seed"](lab), capsys)
     path = lab / layout.SECRETS_FILE
     message = "'...' is not a valid YAML timestamp (day is out of range for month); quote it if it is text"
@@ -96,7 +101,7 @@ def test_a_scalar_that_is_no_date_is_not_quoted(lab: Path, capsys: pytest.Captur
 
 
 def test_control_character(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    values = break_file(lab, "caCertHash: null", "caCertHash: \x00null")
+    values = break_file(lab, ca_line(lab), "caCertHash: \x00null")
     code, err, _ = run(COMMANDS["seed"](lab), capsys)
     path = lab / layout.SECRETS_FILE
     assert (code, err) == (2, [f"{path}:4: not valid YAML: character #x0000 is not allowed", "1 error"])
