@@ -100,7 +100,7 @@ class Router:
 
     def _birdc(self, command: str) -> str:
         try:
-            return tools.run(["birdc", "-s", self.machine.directory / "bird.ctl", *command.split()], timeout=QUERY_TIMEOUT).stdout
+            return tools.run(["birdc", "-s", self.machine.directory / "bird.ctl", command], timeout=QUERY_TIMEOUT).stdout
         except ToolFailed:
             return ""
 
@@ -133,12 +133,12 @@ class Router:
         return out
 
     def _bird_rib(self) -> dict[IPv4Network, RouteEntry]:
-        """`show route all`: a prefix line, then each path's `unicast`/`unreachable` line,
-        its `via` and its BGP.next_hop attribute."""
+        """The BGP routes (not what the kernel protocol learns): a prefix line, then each
+        path's `unicast`/`unreachable` line, its `via` and its BGP.next_hop attribute."""
         out: dict[IPv4Network, tuple[set[IPv4Address], set[IPv4Address]]] = {}
         prefix: IPv4Network | None = None
         usable = True
-        for line in self._birdc("show route all").splitlines():
+        for line in self._birdc("show route where source = RTS_BGP all").splitlines():
             head = re.match(r"^([0-9.]+/[0-9]+)\s+(\S+)", line)
             alternative = re.match(r"^\s+(unicast|unreachable|blackhole|prohibit)\s+\[", line)
             if head:
