@@ -19,7 +19,7 @@ hand out to the nodes in the order they join.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from ruamel.yaml.error import YAMLError
 
 from .. import yamlio
+from ..errors import ClusterforgeError
 from ..model import Inventory, Node
 from ..render import layout
 from .twin import Sources
@@ -138,10 +139,14 @@ def node_labels(inv: Inventory, node: Node) -> dict[str, str]:
 # --- reading the rendered objects -------------------------------------------------------
 
 
-def _documents(sources: Sources, path: str, problems: list[str]) -> list[dict[str, Any]]:
+# Reads a repository file's text; raises ClusterforgeError when it is missing.
+Reader = Callable[[str], str]
+
+
+def _documents(read: Reader, path: str, problems: list[str]) -> list[dict[str, Any]]:
     try:
-        text = sources.get(path).text
-    except Exception as e:  # noqa: BLE001 (a missing file is one more problem to report)
+        text = read(path)
+    except ClusterforgeError as e:  # a missing file is one more problem to report
         problems.append(str(e))
         return []
     try:
@@ -165,21 +170,26 @@ def _int(value: object, default: int) -> int:
 
 
 def plan(sources: Sources) -> SpeakerPlan:
-    """The speakers the rendered objects configure, with every problem found on the way."""
-    inv = sources.twin.inventory
+    """The twin's speakers, from the simulated files."""
+    return plan_from(sources.twin.inventory, lambda path: sources.get(path).text, (sources.repo / layout.LB_IPPOOLS).exists())
+
+
+def plan_from(inv: Inventory, read: Reader, has_pools: bool) -> SpeakerPlan:
+    """The speakers the rendered objects configure for the nodes of `inv`, read with `read`,
+    with every problem found on the way."""
     problems: list[str] = []
     bgp_file, pools_file, values_file = layout.CILIUM_BGP, layout.LB_IPPOOLS, layout.CILIUM_VALUES
     files = (bgp_file, pools_file, values_file, layout.kubeadm_file(inv, inv.control_planes[0]))
-    docs = _documents(sources, bgp_file, problems)
-    pool_docs = _by_kind(_documents(sources, pools_file, problems), "CiliumLoadBalancerIPPool") if (sources.repo / pools_file).exists() else []
-    values = (_documents(sources, values_file, problems) or [{}])[0]
+    docs = _documents(read, bgp_file, problems)
+    pool_docs = _by_kind(_documents(read, pools_file, problems), "CiliumLoadBalancerIPPool") if has_pools else []
+    values = (_documents(read, values_file, problems) or [{}])[0]
     result = SpeakerPlan([], SOURCE, files, problems=problems)
     if not (values.get("bgpControlPlane") or {}).get("enabled"):
         problems.append(f"{values_file}: bgpControlPlane.enabled is not true: no Cilium agent runs a BGP speaker")
         return result
 
     result.samples = sample_services(pool_docs, pools_file, problems)
-    result.pod_cidrs = pod_cidrs(sources, values, problems)
+    result.pod_cidrs = pod_cidrs(inv, read, values, problems)
     peer_configs = {_name(d): d.get("spec") or {} for d in _by_kind(docs, "CiliumBGPPeerConfig")}
     advertisements = _by_kind(docs, "CiliumBGPAdvertisement")
     clusters = _by_kind(docs, "CiliumBGPClusterConfig")
@@ -288,16 +298,15 @@ def sample_services(pool_docs: list[dict[str, Any]], path: str, problems: list[s
     return samples
 
 
-def pod_cidrs(sources: Sources, values: Mapping[str, Any], problems: list[str]) -> dict[str, IPv4Network]:
+def pod_cidrs(inv: Inventory, read: Reader, values: Mapping[str, Any], problems: list[str]) -> dict[str, IPv4Network]:
     """Each Kubernetes node's PodCIDR: the n-th /24 (or the configured mask) of the cluster's
     pod range for the n-th node to join (the first control plane first)."""
-    inv = sources.twin.inventory
     ipam = values.get("ipam") or {}
     mode = ipam.get("mode", "cluster-pool")  # Cilium's default
     mask = DEFAULT_NODE_MASK
     if mode == "kubernetes":
         kubeadm_file = layout.kubeadm_file(inv, inv.control_planes[0])
-        docs = _documents(sources, kubeadm_file, problems)
+        docs = _documents(read, kubeadm_file, problems)
         cluster = next((d for d in docs if d.get("kind") == "ClusterConfiguration"), {})
         cidr = (cluster.get("networking") or {}).get("podSubnet")
         where = f"{kubeadm_file} networking.podSubnet"
