@@ -169,3 +169,18 @@ def test_without_bgp() -> None:
     check_mermaid(mermaid_block(text))
     assert "routers/" not in text and "cilium bgp peers" not in text
     assert len(re.findall(r"^### \d+\. ", text, re.M)) == 7
+
+
+def test_the_router_step_starts_with_the_simulation() -> None:
+    """Before anyone touches the router, `clusterforge simulate` proves the files; the
+    README shows the BGP lines of its report for this cluster's routers."""
+    text = docs.readme(example())
+    step = text[text.index("### 7. Configure the router") : text.index("### 8. ")]
+    assert step.index("`clusterforge simulate`") < step.index("- [`routers/rtx1220/rtx.txt`]")
+    report = re.search(r"```text\n(.*?)```", step, re.S)
+    assert report is not None
+    assert [line for line in report.group(1).splitlines() if line.startswith("PASS")] == [
+        "PASS  5. BGP sessions  routers/rtx1220/rtx.txt",
+        "PASS  6. routes  routers/rtx1220/rtx.txt",
+        "PASS  7. withdrawal  routers/rtx1220/rtx.txt",
+    ]
