@@ -300,13 +300,17 @@ class Topology:
         lines = ["The simulation is still running (--keep). Enter a machine with:"]
         for machine in self.machines:
             lines.append(f"  {machine.name:<14} sudo nsenter -t {machine.init_pid} -p -m -n bash")
-        pids = " ".join(str(m.init_pid) for m in self.machines)
-        namespaces = " ".join(self.namespaces)
+        daemons = " ".join(str(d.pid) for d in self.daemons)
+        # A PID namespace's first process takes no signal but SIGKILL from outside; its end ends the rest.
+        machines = " ".join(str(m.init_pid) for m in self.machines)
+        frr = " ".join(f"{FRR_TMPDIR}/*.{pid}" for pid in self.frr_pids)
+        lines += ["Remove it with:"]
+        if daemons:
+            lines.append(f"  sudo kill {daemons}; sleep 2")
         lines += [
-            "Remove it with:",
-            f"  sudo kill {pids}",
-            f"  for ns in {namespaces}; do sudo ip netns delete $ns; done",
-            f"  sudo rm -rf {self.directory}",
+            f"  sudo kill -KILL {machines}",
+            f"  for ns in {' '.join(self.namespaces)}; do sudo ip netns delete $ns; done",
+            f"  sudo rm -rf {self.directory} {frr}".rstrip(),
         ]
         return "\n".join(lines)
 

@@ -100,7 +100,7 @@ class Router:
 
     def _birdc(self, command: str) -> str:
         try:
-            return tools.run(["birdc", "-s", self.machine.directory / "bird.ctl", command], timeout=QUERY_TIMEOUT).stdout
+            return tools.run([tools.require("birdc"), "-s", self.machine.directory / "bird.ctl", command], timeout=QUERY_TIMEOUT).stdout
         except ToolFailed:
             return ""
 

@@ -57,6 +57,7 @@ class Simulation:
     keep: bool = False
     scenarios: frozenset[int] = ALL  # a subset runs only the parts of the network those need
     results: list[Result] = field(default_factory=list)
+    topology: Topology | None = None  # once running: its token, folder and daemons
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, results: list[Result]) -> None:
@@ -68,7 +69,7 @@ class Simulation:
         inv = repository.load(self.repo).inventory
         twin = build(inv)
         sources = Sources(self.repo, twin)
-        topology = Topology.create(keep=self.keep)
+        topology = self.topology = Topology.create(keep=self.keep)
         clock = Clock(threading.Event())
         restore = _signals_raise_interrupt()
         if not self.keep:

@@ -14,6 +14,7 @@ from ..render import layout
 from ..validate.base import Result
 from .bgp import BgpSide
 from .routers import Router
+from .speakers import sample_address
 from .timing import Clock, count, seconds
 
 SESSIONS = "5. BGP sessions"
@@ -136,10 +137,28 @@ def accepted(side: BgpSide) -> list[IPv4Network]:
     return nets + ([inv.kubernetes.pod_cidr] if inv.bgp.advertise.pod_cidrs else [])
 
 
+def intended(side: BgpSide) -> set[IPv4Network]:
+    """What cluster.yaml means to announce: one sample LoadBalancer IP per pool, and every
+    node's PodCIDR. A rendering that announces less shows up as missing routes."""
+    inv = side.twin.inventory
+    assert inv.bgp is not None
+    out = {IPv4Network(f"{sample_address(p.cidr)}/32") for p in inv.load_balancer_pools} if inv.bgp.advertise.load_balancer_ips else set()
+    return out | (set(side.plan.pod_cidrs.values()) if inv.bgp.advertise.pod_cidrs else set())
+
+
+def _why_not_announced(side: BgpSide, router: Router) -> str:
+    sessions = side.plan.expected(router.peer.address).values()
+    if sessions and not any(s.advertisements for s in sessions):
+        return (f"no CiliumBGPAdvertisement in {layout.CILIUM_BGP} matches the families[].advertisements selector "
+                f"of the peer config for {router.peer.name}")
+    return f"no advertisement selected for {router.peer.name} announces it"
+
+
 def routes(side: BgpSide, clock: Clock, extra: IPv4Network | None, prover: str | None) -> list[Result]:
     results = []
     for name, router in side.routers.items():
         expected = expected_routes(side, router)
+        unannounced = sorted(intended(side) - expected.keys()) if expected or side.plan.expected(router.peer.address) else []
 
         def complete(router: Router = router, expected: dict[IPv4Network, set[IPv4Address]] = expected) -> bool:
             rib = router.rib()
@@ -160,6 +179,8 @@ def routes(side: BgpSide, clock: Clock, extra: IPv4Network | None, prover: str |
                 problems.append(f"{prefix} missing (announced by {_names(side, hops)})")
             elif entry.next_hops != hops and prefix not in unusable:
                 problems.append(f"{prefix} via {_names(side, entry.next_hops)} instead of {_names(side, hops)}")
+        if unannounced:
+            problems.append(f"{', '.join(map(str, unannounced))} missing: no node announces {'it' if len(unannounced) == 1 else 'them'} ({_why_not_announced(side, router)})")
         unexpected = sorted(p for p in rib if p not in expected and p != extra)
         if unexpected:
             problems.append(f"routes nobody should announce: {', '.join(map(str, unexpected))}")
@@ -173,7 +194,7 @@ def routes(side: BgpSide, clock: Clock, extra: IPv4Network | None, prover: str |
             else:
                 proof = f"; {extra} (outside the pools) announced by {prover} was rejected"
         if not expected and not problems:
-            problems.append("no prefix is announced to this router")
+            problems.append("no prefix is announced to this router")  # cluster.yaml announces nothing: rules reject that
         if problems:
             hint = (f"what is announced comes from {layout.CILIUM_BGP} (advertisements selected by each peer config's families) "
                     f"and {layout.LB_IPPOOLS}; what is installed from the import filter of {router.file}")

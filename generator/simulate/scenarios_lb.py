@@ -2,8 +2,8 @@
 
 Each returns report lines (validate's Result) carrying its measured figure. The
 bounds a scenario allows come from the rendered files themselves (advert_int, the
-tracked scripts' interval x fall, haproxy's inter x fall), plus one second of slack
-for scheduling on a busy machine.
+tracked scripts' interval x fall, haproxy's inter x fall), plus slack for scheduling
+on a busy machine: what fails is a VIP that does not move, or moves far too late.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .loadbalancers import LoadBalancerSide, Probe, Request
 from .timing import Clock, seconds
 
 RATE = 20  # requests per second of the steady request loop
-SLACK = 1.0  # seconds on top of a bound the rendered timers give
 GOAL = 3.0  # seconds: the VIP should move within this
 SETTLE = 30.0  # seconds at most for the VIP to find its holder at start or after a repair
 STABLE = 2.0  # seconds a holder must keep the VIP to count as settled
@@ -32,6 +31,16 @@ VIP_CHECK = "1. VIP"
 FAILOVER = "2. failover"
 NO_FLAPPING = "3. no flapping"
 API_LOSS = "4. API server loss"
+
+
+def slack(bound: float) -> float:
+    """Seconds allowed on top of a bound from the rendered timers: daemons and checks
+    run late on a loaded machine (CI shares its cores)."""
+    return 2.0 + bound / 4
+
+
+def allowed(bound: float) -> str:
+    return f"the rendered timers allow {seconds(bound)} (+{seconds(slack(bound))} for scheduling)"
 
 
 def keepalived_file(side: LoadBalancerSide, lb: str) -> str:
@@ -187,11 +196,11 @@ def faults(side: LoadBalancerSide, holder: str) -> list[Fault]:
     t = timers(side, holder)
     haproxy_check = next((n for n in t.scripts if n != "check_apiserver"), "")
     return [
-        Fault("keepalived stopped", side.stop_keepalived, side.start_keepalived, t.advert + SLACK,
+        Fault("keepalived stopped", side.stop_keepalived, side.start_keepalived, t.advert,
               "a stopping keepalived sends priority 0; the backup takes over after its skew time, < advert_int"),
-        Fault("haproxy stopped", side.stop_haproxy, side.start_haproxy, t.script(haproxy_check) + t.master_down() + SLACK,
+        Fault("haproxy stopped", side.stop_haproxy, side.start_haproxy, t.script(haproxy_check) + t.master_down(),
               f"vrrp_script {haproxy_check or '(none)'}: interval x fall = {seconds(t.script(haproxy_check))}, then a lower-priority advertisement"),
-        Fault("link cut", lambda lb: side.set_link(lb, False), lambda lb: side.set_link(lb, True), t.master_down() + SLACK,
+        Fault("link cut", lambda lb: side.set_link(lb, False), lambda lb: side.set_link(lb, True), t.master_down(),
               f"VRRP master-down interval 3 x advert_int + skew < {seconds(t.master_down())}"),
     ]
 
@@ -206,11 +215,12 @@ def failover(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> R
     if len(holders) != 1:
         return Result(check, files, False, f"no single VIP holder to start from ({' and '.join(holders) or 'none'})")
     holder = holders[0]
-    probe: Probe = side.probe(RATE, int((LEAD + fault.bound + AFTER) * RATE))
+    limit = fault.bound + slack(fault.bound)
+    probe: Probe = side.probe(RATE, int((LEAD + limit + AFTER) * RATE))
     clock.sleep(LEAD)
     broken = time.monotonic()
     fault.cause(holder)
-    moved, _ = clock.until(lambda: [lb for lb in side.holders() if lb != holder], fault.bound + AFTER)
+    moved, _ = clock.until(lambda: [lb for lb in side.holders() if lb != holder], limit + AFTER)
     took = time.monotonic() - broken
     requests = probe.results()
     fault.repair(holder)
@@ -223,8 +233,8 @@ def failover(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> R
                   f"{len(failed)}/{len(requests)} requests failed")
     else:
         figure = f"the VIP stayed on {holder} for {seconds(took)} after the {fault.name}; {len(failed)}/{len(requests)} requests failed"
-    ok = bool(moved) and took <= fault.bound and not _failed(tail)
-    message = f"{figure}; the rendered timers allow {seconds(fault.bound - SLACK)} + {seconds(SLACK)} slack ({fault.why})"
+    ok = bool(moved) and took <= limit and not _failed(tail)
+    message = f"{figure}; {allowed(fault.bound)} ({fault.why})"
     if moved and _failed(tail):
         message += f"; {len(_failed(tail))} requests still failed after the move ({_errors(tail)}); haproxy on {moved[0]}: {_backends(side, moved[0])}"
     message += f"; repaired, {holder} holds it again after {seconds(time.monotonic() - repaired)}" if back == [holder] else f"; after the repair it is held by {' and '.join(back) or 'nobody'}"
@@ -303,7 +313,7 @@ def apiserver_loss(side: LoadBalancerSide, clock: Clock, home: str | None = None
     bound = t.check_inter * t.check_fall
     file = haproxy_file(side, holder)
     clock.until(lambda: side.backends(holder).get(victim) == "UP", t.check_inter * t.check_rise + SETTLE)
-    probe = side.probe(RATE, int((bound + 2 * SLACK + 2) * RATE))
+    probe = side.probe(RATE, int((bound + slack(bound) + 2) * RATE))
     clock.sleep(0.5)
     side.stop_apiserver(victim)
     down, took = clock.until(lambda: side.backends(holder).get(victim, "").startswith("DOWN"), bound + SETTLE)
@@ -314,7 +324,7 @@ def apiserver_loss(side: LoadBalancerSide, clock: Clock, home: str | None = None
     if not down:
         return Result(API_LOSS, file, False, f"haproxy on {holder} still sends to {victim} {seconds(took)} after it stopped ({_backends(side, holder)})",
                       "the backend servers need `check` (with check-ssl for the API's TLS) in this file")
-    ok = took <= bound + SLACK and not _failed(after)
-    message = (f"{victim} stopped: haproxy on {holder} marked it DOWN after {seconds(took)} (inter x fall = {seconds(bound)}); "
+    ok = took <= bound + slack(bound) and not _failed(after)
+    message = (f"{victim} stopped: haproxy on {holder} marked it DOWN after {seconds(took)} ({allowed(bound)}: inter x fall); "
                f"{len(_failed(during))}/{len(during)} requests failed meanwhile; {len(after) - len(_failed(after))}/{len(after)} succeeded after")
     return Result(API_LOSS, file, ok, message, "" if ok else "haproxy's health checks of the API servers in this file are too slow or do not retry elsewhere")

@@ -275,6 +275,12 @@ def announced_by(advert: Mapping[str, Any], node: Node, plan: SpeakerPlan) -> li
     return out
 
 
+def sample_address(network: IPv4Network) -> IPv4Address:
+    """The first address LB IPAM hands out from a block: it leaves out the network and
+    broadcast addresses unless the block is a /31 or /32."""
+    return network.network_address + (1 if network.prefixlen < 31 else 0)
+
+
 def sample_services(pool_docs: list[dict[str, Any]], path: str, problems: list[str]) -> list[SampleService]:
     """One LoadBalancer Service per pool, labelled to match its serviceSelector."""
     samples = []
@@ -287,8 +293,7 @@ def sample_services(pool_docs: list[dict[str, Any]], path: str, problems: list[s
         except ValueError:
             problems.append(f"{path}: pool {_name(doc)}: blocks[0].cidr {cidr!r} is not an IPv4 CIDR")
             continue
-        # LB IPAM leaves out a block's network and broadcast addresses unless it is a /31 or /32.
-        address = network.network_address + (1 if network.prefixlen < 31 else 0)
+        address = sample_address(network)
         selector = spec.get("serviceSelector") or {}
         labels = {str(k): str(v) for k, v in (selector.get("matchLabels") or {}).items()}
         for expression in selector.get("matchExpressions") or []:
