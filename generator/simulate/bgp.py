@@ -23,10 +23,9 @@ from typing import Any
 from .. import repo as repository
 from .. import tools, yamlio
 from ..errors import ClusterforgeError, ToolFailed
-from ..model import Node
 from ..render import layout
 from .namespaces import Daemon, Machine, Topology
-from .routers import RTX_STAND_IN, Router, RouterConfigError
+from .routers import Router, RouterConfigError
 from .speakers import Session, Speaker, SpeakerPlan
 from .twin import Sources, Twin
 
@@ -60,7 +59,6 @@ class BgpSide:
     nodes: dict[str, Machine] = field(default_factory=dict)
     routers: dict[str, Router] = field(default_factory=dict)
     speakers: dict[str, SpeakerRun] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def prepare(cls, topology: Topology, twin: Twin, sources: Sources, plan: SpeakerPlan) -> BgpSide:
@@ -91,7 +89,7 @@ class BgpSide:
         for peer in inv.bgp.peers:
             machine = self.topology.machine(f"bgp-{peer.name}")
             file = layout.router_file(peer)
-            router = Router(peer, file, machine, stand_in=RTX_STAND_IN if peer.router == "yamaha-rtx" else "")
+            router = Router(peer, file, machine)
             if peer.address in inv.network.subnet:
                 self.topology.connect(machine, lan, ROUTER_INTERFACES[0], f"{peer.address}/{prefix}")
                 if peer.address == self.twin.gateway:
@@ -183,8 +181,6 @@ class BgpSide:
             return set()
         return {IPv4Network(m) for m in re.findall(r"\b([0-9]+(?:\.[0-9]+){3}/[0-9]+)\b", out)}
 
-    def report_notes(self) -> list[str]:
-        return [f"{r.peer.name} ({r.file}): {r.stand_in}" for r in self.routers.values() if r.stand_in]
 
 
 def write_config(run: SpeakerRun, passwords: dict[str, str], override: str | None) -> None:
@@ -252,6 +248,3 @@ def _neighbor(session: Session, passwords: dict[str, str], override: str | None)
     ]
     return neighbor
 
-
-def node_of(nodes: list[Node], address: IPv4Address) -> str | None:
-    return next((n.name for n in nodes if n.ip == address), None)

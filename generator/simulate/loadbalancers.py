@@ -270,8 +270,3 @@ class Probe:
             data = json.loads(line)
             requests.append(Request(float(data["sent"]), bool(data["ok"]), str(data["error"])))
         return requests
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate(timeout=5)

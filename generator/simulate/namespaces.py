@@ -8,7 +8,8 @@ own interfaces. Every name starts with `cf<random token>-`, so runs side by side
 never collide.
 
 The PID namespace's first process (`sleep`, started through `unshare --kill-child`)
-is the machine's life: killing it kills every daemon left in it. The `unshare`
+is the machine's life: killing it kills every daemon left in it. Each machine also
+has its own /var/tmp, which goes with it. The `unshare`
 process dies with this one (parent-death signal), so even an uncatchable kill of
 clusterforge takes the daemons down; only the named network namespaces and the
 temporary folder would remain, and `--keep` prints how to remove those.
@@ -37,8 +38,6 @@ STOP_TIMEOUT = 10  # seconds a daemon gets to exit after SIGTERM before SIGKILL
 START_TIMEOUT = 5  # seconds for nsenter to fork the daemon
 KEEP_ALIVE = "infinity"  # with --keep the machines outlive clusterforge
 PR_SET_PDEATHSIG = 1
-# FRR's daemons keep a crash-log folder per process here and remove it on a clean exit.
-FRR_TMPDIR = Path("/var/tmp/frr")
 
 
 class NamespacesUnavailable(ClusterforgeError):
@@ -176,18 +175,15 @@ class Topology:
     namespaces: list[str] = field(default_factory=list)
     machines: list[Machine] = field(default_factory=list)
     daemons: list[Daemon] = field(default_factory=list)
-    frr_pids: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ports: int = 0
-    _frr_tmpdir_existed: bool = True
 
     @classmethod
     def create(cls, *, keep: bool = False) -> Topology:
         ip, nsenter, unshare = tools.require("ip"), _require_system("nsenter"), _require_system("unshare")
         token = secrets.token_hex(3)
         directory = Path(tempfile.mkdtemp(prefix=f"cf{token}-simulate-"))
-        topology = cls(token, directory, ip, nsenter, unshare, keep, _frr_tmpdir_existed=FRR_TMPDIR.exists())
-        return topology
+        return cls(token, directory, ip, nsenter, unshare, keep)
 
     def _name(self, name: str) -> str:
         return f"cf{self.token}-{name}"
@@ -215,7 +211,10 @@ class Topology:
         signal is tied to the thread that starts it)."""
         netns = self._add_netns(name)
         lifetime = KEEP_ALIVE if self.keep else str(24 * 3600)
-        argv = [self.nsenter, f"--net=/run/netns/{netns}", "--", self.unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sleep", lifetime]
+        # Its own /var/tmp (FRR keeps per-process folders there, named by the PID inside the
+        # machine, which collide between machines): gone with the machine's mount namespace.
+        first = f"mount -t tmpfs -o mode=1777 cf-{self.token} /var/tmp && exec sleep {lifetime}"
+        argv = [self.nsenter, f"--net=/run/netns/{netns}", "--", self.unshare, "--pid", "--fork", "--mount-proc", "--kill-child", "--", "sh", "-c", first]
         holder = subprocess.Popen(
             [str(a) for a in argv],
             stdin=subprocess.DEVNULL,
@@ -261,8 +260,6 @@ class Topology:
     def track(self, daemon: Daemon) -> None:
         with self._lock:
             self.daemons.append(daemon)
-            if daemon.argv[0].startswith("/usr/lib/frr/"):
-                self.frr_pids.append(daemon.pid)
 
     def forget(self, daemon: Daemon) -> None:
         with self._lock:
@@ -288,11 +285,6 @@ class Topology:
             _quietly(lambda m=machine: m.holder.wait(STOP_TIMEOUT))
         for netns in namespaces:
             _quietly(lambda n=netns: tools.run([self.ip, "netns", "delete", n], timeout=IP_TIMEOUT))
-        for pid in self.frr_pids:
-            for leftover in FRR_TMPDIR.glob(f"*.{pid}"):
-                shutil.rmtree(leftover, ignore_errors=True)
-        if not self._frr_tmpdir_existed:
-            _quietly(FRR_TMPDIR.rmdir)  # only when empty: another FRR may have started meanwhile
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def keep_instructions(self) -> str:
@@ -303,14 +295,13 @@ class Topology:
         daemons = " ".join(str(d.pid) for d in self.daemons)
         # A PID namespace's first process takes no signal but SIGKILL from outside; its end ends the rest.
         machines = " ".join(str(m.init_pid) for m in self.machines)
-        frr = " ".join(f"{FRR_TMPDIR}/*.{pid}" for pid in self.frr_pids)
         lines += ["Remove it with:"]
         if daemons:
             lines.append(f"  sudo kill {daemons}; sleep 2")
         lines += [
             f"  sudo kill -KILL {machines}",
             f"  for ns in {' '.join(self.namespaces)}; do sudo ip netns delete $ns; done",
-            f"  sudo rm -rf {self.directory} {frr}".rstrip(),
+            f"  sudo rm -rf {self.directory}",
         ]
         return "\n".join(lines)
 

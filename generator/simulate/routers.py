@@ -18,13 +18,11 @@ from pathlib import Path
 from .. import tools
 from ..errors import ClusterforgeError, ToolFailed
 from ..model import BgpPeer
-from ..render import layout
 from ..validate.checks.routers import rtx_commands
 from .namespaces import Daemon, Machine
 
 FRR_BGPD = Path("/usr/lib/frr/bgpd")
 QUERY_TIMEOUT = 10
-RTX_STAND_IN = "FRR standing in for the Yamaha RTX, configured from its rendered command list"
 
 
 class RouterConfigError(ClusterforgeError):
@@ -44,7 +42,6 @@ class Router:
     file: str  # the rendered file it runs
     machine: Machine
     daemon: Daemon | None = None
-    stand_in: str = ""  # said in the report when the router is not the real kind
 
     @property
     def kind(self) -> str:
@@ -158,9 +155,6 @@ def _is_address(text: str) -> bool:
         return False
     return True
 
-
-def router_file(peer: BgpPeer) -> str:
-    return layout.router_file(peer)
 
 
 # --- Yamaha RTX, stood in for by FRR ------------------------------------------------------
