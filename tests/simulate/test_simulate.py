@@ -181,20 +181,23 @@ def assert_nothing_left(topology: namespaces.Topology | None) -> None:
     assert f"cf-{topology.token}" not in Path("/proc/mounts").read_text()  # the machines' own /var/tmp
 
 
+def _started(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """`clusterforge simulate` in a child process, once its daemons run: (process, its folder)."""
+    before = set(Path("/tmp").glob("cf*-simulate-*"))
+    process = subprocess.Popen([sys.executable, "-m", "generator", "simulate", "-C", root], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(300):  # up to 30 s for the daemons to run
+        new = set(Path("/tmp").glob("cf*-simulate-*")) - before
+        if len(new) == 1 and [p for p in _processes_mentioning(str(next(iter(new)))) if "keepalived" in p or "gobgpd" in p]:
+            return process, new.pop()
+        time.sleep(0.1)
+    process.kill()
+    raise AssertionError("the simulation did not start its daemons")
+
+
 def test_sigterm_stops_everything(reference: Path, namespaces: None) -> None:
     """A run ended from outside (SIGTERM, as Ctrl-C) removes its namespaces, processes and files."""
-    before = set(Path("/tmp").glob("cf*-simulate-*"))
-    process = subprocess.Popen([sys.executable, "-m", "generator", "simulate", "-C", reference], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process, directory = _started(reference)
     try:
-        directory = None
-        for _ in range(300):  # up to 30 s for the daemons to run
-            new = set(Path("/tmp").glob("cf*-simulate-*")) - before
-            if new and _processes_mentioning("gobgpd"):
-                directory = new.pop()
-                if [p for p in _processes_mentioning(str(directory)) if "keepalived" in p]:
-                    break
-            time.sleep(0.1)
-        assert directory is not None, "the simulation did not start its daemons"
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=120)
     finally:
@@ -205,6 +208,26 @@ def test_sigterm_stops_everything(reference: Path, namespaces: None) -> None:
     assert f"{token}-" not in tools.run(["ip", "netns", "list"]).stdout
     assert not directory.exists()
     assert _processes_mentioning(str(directory)) == []
+
+
+def test_sigkill_leaves_no_daemon_running(reference: Path, namespaces: None) -> None:
+    """An uncatchable kill cannot clean up, but takes every daemon with it (each machine dies
+    with clusterforge); only the named namespaces and the folder stay, as the docs say."""
+    process, directory = _started(reference)
+    token = directory.name.split("-")[0]
+    try:
+        process.kill()
+        process.communicate(timeout=60)
+        for _ in range(50):
+            if not _processes_mentioning(str(directory)):
+                break
+            time.sleep(0.1)
+        assert _processes_mentioning(str(directory)) == []
+    finally:
+        for name in tools.run(["ip", "netns", "list"]).stdout.split():
+            if name.startswith(f"{token}-"):
+                tools.run(["ip", "netns", "delete", name])
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def test_keep_leaves_it_running_and_says_how_to_remove_it(reference: Path, namespaces: None) -> None:
