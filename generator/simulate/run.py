@@ -35,8 +35,9 @@ RUN_LIMIT = 900.0  # seconds for the whole simulation, whatever hangs
 START_LIMIT = 30.0  # seconds for the speakers to start
 TWIN = "0. twin"
 NOT_SIMULATED = (
-    "not simulated: the nodes' firewalls (ufw rules of the seeds), Kubernetes itself (API servers are stand-ins "
-    "answering /healthz, /readyz and /livez), Services and pods (one sample LoadBalancer IP per pool)"
+    "not simulated: the nodes' firewalls (ufw rules of the seeds); Kubernetes itself (the API servers are stand-ins "
+    "answering /healthz, /readyz and /livez; Services are one sample LoadBalancer IP per pool); FRR's zebra (FRR's "
+    "routes are read from bgpd, not installed in a kernel table)"
 )
 
 
@@ -58,6 +59,10 @@ class Simulation:
     scenarios: frozenset[int] = ALL  # a subset runs only the parts of the network those need
     results: list[Result] = field(default_factory=list)
     topology: Topology | None = None  # once running: its token, folder and daemons
+    # Where the speakers' configuration comes from: the seam where CiliumBGPNodeConfig objects
+    # computed by the real operator can replace the translation of the rendered objects.
+    speaker_plan: Callable[[Sources], speakers.SpeakerPlan] = speakers.plan
+    notes: list[str] = field(default_factory=list)  # said in the twin's report line
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, results: list[Result]) -> None:
@@ -86,7 +91,7 @@ class Simulation:
             else:
                 topology.close()
                 atexit.unregister(topology.close)
-        self.add([twin_result(twin, sources, topology)])
+        self.add([twin_result(twin, sources, self.notes)])
         return sorted((_name_edited(r, sources) for r in self.results), key=lambda r: (r.check, r.file))
 
     def _simulate(self, twin: Twin, sources: Sources, topology: Topology, clock: Clock) -> None:
@@ -112,7 +117,8 @@ class Simulation:
             skipped = [(scenarios_bgp.SESSIONS, 5), (scenarios_bgp.ROUTES, 6), (scenarios_bgp.WITHDRAWAL, 7), (scenarios_bgp.MD5, 8)]
             self.add([Result(name, "cluster.yaml", True, "no bgp in cluster.yaml: nothing to peer with") for name, n in skipped if n in wanted])
         elif wanted & BGP:
-            plan = speakers.plan(sources)
+            plan = self.speaker_plan(sources)
+            self.notes.append(f"BGP speakers: one GoBGP per selected node, configured from {plan.source}: {', '.join(plan.files)}")
             bgp_side = BgpSide.prepare(topology, twin, sources, plan)
             bgp_side.build()
             extra = scenarios_bgp.extra_prefix(bgp_side)
@@ -215,7 +221,7 @@ def _bgp(side: BgpSide, clock: Clock, wanted: frozenset[int], extra: IPv4Network
 # --- the twin's report line --------------------------------------------------------------
 
 
-def twin_result(twin: Twin, sources: Sources, topology: Topology) -> Result:
+def twin_result(twin: Twin, sources: Sources, notes: list[str]) -> Result:
     outside = [m for m in twin.addresses if not any(m.sim in r for r in DOCUMENTATION_RANGES)]
     lines = ["simulated = real address (owner):"]
     lines += [f"  {m.sim} = {m.real or '(simulation only)'} ({m.owner})" for m in twin.addresses]
@@ -228,7 +234,7 @@ def twin_result(twin: Twin, sources: Sources, topology: Topology) -> Result:
         lines.append("simulated as they are, addresses translated (they differ from what cluster.yaml renders): " + ", ".join(edited))
     if twin.inventory.bgp and any(p.router == "yamaha-rtx" for p in twin.inventory.bgp.peers):
         lines.append("a Yamaha RTX cannot run here: FRR stands in for it, configured from its rendered command list")
-    lines.append(NOT_SIMULATED)
+    lines += [*notes, NOT_SIMULATED]
     ok = not outside
     if outside:
         lines.append("addresses outside the documentation ranges: " + ", ".join(str(m.sim) for m in outside))

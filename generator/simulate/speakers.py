@@ -37,7 +37,7 @@ DEFAULT_HOLD, DEFAULT_KEEPALIVE, DEFAULT_CONNECT_RETRY = 90, 30, 120
 DEFAULT_RESTART_TIME = 120
 DEFAULT_PEER_PORT = 179
 DEFAULT_NODE_MASK = 24  # kube-controller-manager's --node-cidr-mask-size and Cilium's clusterPoolIPv4MaskSize
-SOURCE = "the rendered Cilium objects (translated as Cilium's agent configures GoBGP)"
+SOURCE = "the rendered Cilium objects, translated as Cilium's agent configures GoBGP"
 
 
 @dataclass(frozen=True)
