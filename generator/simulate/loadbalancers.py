@@ -25,6 +25,7 @@ from .. import tools, yamlio
 from ..errors import ClusterforgeError
 from ..model import Node
 from ..render import layout, loadbalancer
+from . import guard
 from .namespaces import Daemon, Machine, Port, Topology
 from .twin import Sources, Twin
 
@@ -109,7 +110,11 @@ class LoadBalancerSide:
     def _prepare(self, node: Node, machine: Machine, port: Port) -> LoadBalancer:
         directory = layout.loadbalancer_dir(node)
         names = (loadbalancer.KEEPALIVED_CONF, loadbalancer.HAPROXY_CFG, loadbalancer.CHECK_SCRIPT)
-        texts = {name: self.sources.get(f"{directory}/{name}").text for name in names}
+        files = {name: self.sources.get(f"{directory}/{name}") for name in names}
+        guard.keepalived_conf(files[loadbalancer.KEEPALIVED_CONF])
+        guard.haproxy_cfg(files[loadbalancer.HAPROXY_CFG])
+        guard.check_script(files[loadbalancer.CHECK_SCRIPT])
+        texts = {name: file.text for name, file in files.items()}
         copies = {name: machine.directory / name for name in names}
         for name, text in texts.items():
             # The installed paths (what cloud-init writes) become this machine's copies.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..render import layout, loadbalancer
 from ..validate.base import Result
 from .loadbalancers import LoadBalancerSide, Probe, Request
-from .timing import Clock, seconds
+from .timing import Clock, count, seconds
 
 RATE = 20  # requests per second of the steady request loop
 GOAL = 3.0  # seconds: the VIP should move within this
@@ -266,7 +266,7 @@ def fail_back(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> 
     check = f"{NO_FLAPPING}: the holder returns"
     holders, _ = settle(side, clock, home)
     if len(holders) != 1:
-        return Result(check, _all_files(side, keepalived_file), False, f"no single VIP holder to start from ({holders or 'none'})")
+        return Result(check, _all_files(side, keepalived_file), False, f"no single VIP holder to start from ({' and '.join(holders) or 'none'})")
     holder = holders[0]
     fault.cause(holder)
     taken, _ = clock.until(lambda: [lb for lb in side.holders() if lb != holder], fault.bound + SETTLE)
@@ -274,7 +274,7 @@ def fail_back(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> 
     samples = clock.watch(side.holders, OBSERVE)
     found = moves([(0.0, taken or [holder]), *samples])
     ok = len(found) <= MAX_MOVES and len(samples[-1][1]) == 1
-    message = (f"after {fault.name} on {holder} and its repair, {len(found)} move(s) in {seconds(OBSERVE)} "
+    message = (f"after {fault.name} on {holder} and its repair, {count(len(found), 'move')} in {seconds(OBSERVE)} "
                f"({_moves_text(found)}); held by {', '.join(samples[-1][1]) or 'nobody'} at the end")
     return Result(check, _all_files(side, keepalived_file), ok, message,
                   "" if ok else "the VIP flaps: priorities and tracked-script weights in these files let the holders take turns")
@@ -294,7 +294,7 @@ def all_apiservers_down(side: LoadBalancerSide, clock: Clock, home: str | None =
     found = moves([(0.0, holders), *samples])
     end = samples[-1][1]
     ok = len(found) <= MAX_MOVES and len(end) == 1
-    message = f"with no API server answering, {len(found)} move(s) in {seconds(OBSERVE)} ({_moves_text(found)}); held by {', '.join(end) or 'nobody'} at the end"
+    message = f"with no API server answering, {count(len(found), 'move')} in {seconds(OBSERVE)} ({_moves_text(found)}); held by {', '.join(end) or 'nobody'} at the end"
     files = ", ".join([*(keepalived_file(side, lb) for lb in side.lbs), *(f"{layout.loadbalancer_dir(side.lbs[lb].node)}/{loadbalancer.CHECK_SCRIPT}" for lb in side.lbs)])
     return Result(check, files, ok, message,
                   "" if ok else "the load balancers' API checks disagree while no API server runs, so they take turns holding the VIP")
@@ -306,7 +306,7 @@ def all_apiservers_down(side: LoadBalancerSide, clock: Clock, home: str | None =
 def apiserver_loss(side: LoadBalancerSide, clock: Clock, home: str | None = None) -> Result:
     holders, _ = settle(side, clock, home)
     if len(holders) != 1:
-        return Result(API_LOSS, _all_files(side, keepalived_file), False, f"no single VIP holder to start from ({holders or 'none'})")
+        return Result(API_LOSS, _all_files(side, keepalived_file), False, f"no single VIP holder to start from ({' and '.join(holders) or 'none'})")
     holder = holders[0]
     victim = next(iter(side.cps))  # the first control plane: kubeadm init's
     t = timers(side, holder)
