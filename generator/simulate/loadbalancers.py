@@ -31,6 +31,7 @@ from .twin import Sources, Twin
 
 READY_TIMEOUT = 10  # seconds for a stand-in API server to listen
 SOCKET_TIMEOUT = 2
+REQUEST_TIMEOUT = 3.0  # seconds for one request through the VIP: a client's patience, not a measurement
 # Kernel settings of a load balancer's seed that belong to its network namespace.
 NAMESPACED_SYSCTL = re.compile(r"net\.(ipv4|ipv6)\.[a-z0-9_.]+")
 HAPROXY_RUNTIME = re.compile(r"^(\s*)(stats socket|chroot|pidfile)\s+(\S+)(.*)$", re.M)
@@ -240,7 +241,7 @@ class LoadBalancerSide:
         header = lines[0][2:].split(",")
         return [dict(zip(header, line.split(","))) for line in lines[1:] if line]
 
-    def probe(self, rate: float, count: int, timeout: float = 1.0) -> Probe:
+    def probe(self, rate: float, count: int, timeout: float = REQUEST_TIMEOUT) -> Probe:
         """Start the client's request loop (bounded: `count` requests at `rate` per second)."""
         assert self.client is not None
         argv = [sys.executable, "-m", "generator.simulate.probe", self.url, str(rate), str(count), str(timeout)]

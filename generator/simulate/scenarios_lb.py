@@ -227,7 +227,7 @@ def failover(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> R
     repaired = time.monotonic()
     back, _ = settle(side, clock, holder)
     failed = _failed(requests)
-    tail = [r for r in requests if moved and r.sent >= broken + took + 0.5]
+    tail = requests[-RATE:] if moved else []  # the last second of the loop: service is back
     if moved:
         figure = (f"VIP moved from {holder} to {moved[0]} in {seconds(took)} (goal {seconds(GOAL)}: {'met' if took <= GOAL else 'missed'}); "
                   f"{len(failed)}/{len(requests)} requests failed")
@@ -236,7 +236,7 @@ def failover(side: LoadBalancerSide, clock: Clock, fault: Fault, home: str) -> R
     ok = bool(moved) and took <= limit and not _failed(tail)
     message = f"{figure}; {allowed(fault.bound)} ({fault.why})"
     if moved and _failed(tail):
-        message += f"; {len(_failed(tail))} requests still failed after the move ({_errors(tail)}); haproxy on {moved[0]}: {_backends(side, moved[0])}"
+        message += f"; {len(_failed(tail))} of the last {len(tail)} requests still failed ({_errors(tail)}); haproxy on {moved[0]}: {_backends(side, moved[0])}"
     message += f"; repaired, {holder} holds it again after {seconds(time.monotonic() - repaired)}" if back == [holder] else f"; after the repair it is held by {' and '.join(back) or 'nobody'}"
     hint = "" if ok else "keepalived's tracked scripts and priorities in these files decide who takes over"
     return Result(check, files, ok, message, hint)
