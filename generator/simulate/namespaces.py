@@ -1,7 +1,7 @@
 """Machines and segments of the simulated network, and taking them all down again.
 
 A segment is a namespace holding one bridge; a machine is a network namespace plus
-its own PID and mount namespace (so `pidof haproxy` in keepalived's check sees only
+its own PID and mount namespace (so keepalived's process check for haproxy sees only
 that machine's haproxy, as on a VM). A machine's interface is one end of a veth pair
 whose other end is a port of the segment's bridge, so nothing ever touches the host's
 own interfaces. Every name starts with `cf<random token>-`, so runs side by side
@@ -9,10 +9,10 @@ never collide.
 
 The PID namespace's first process (`sleep`, started through `unshare --kill-child`)
 is the machine's life: killing it kills every daemon left in it. Each machine also
-has its own /var/tmp, which goes with it. The `unshare`
-process dies with this one (parent-death signal), so even an uncatchable kill of
-clusterforge takes the daemons down; only the named network namespaces and the
-temporary folder would remain, and `--keep` prints how to remove those.
+has its own /var/tmp, which goes with it. The `unshare` process dies with this one
+(parent-death signal), so even an uncatchable kill of clusterforge takes the daemons
+down; only the named network namespaces and the temporary folder would remain, and
+`--keep` prints how to remove those.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Machine:
         """A command inside the machine, to completion."""
         return tools.run(self._enter(argv), timeout=timeout, ok_codes=ok_codes)
 
-    def start(self, name: str, argv: Sequence[str | os.PathLike[str]], env: dict[str, str] | None = None) -> Daemon:
+    def start(self, name: str, argv: Sequence[str | os.PathLike[str]]) -> Daemon:
         """Start a foreground daemon; its output goes to a log file in the machine's folder."""
         log = self.directory / f"{name}.log"
         with open(log, "ab") as out:
@@ -134,7 +134,6 @@ class Machine:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **(env or {})},
                 start_new_session=True,  # Ctrl-C reaches clusterforge only, which then stops everything in order
             )
         deadline = time.monotonic() + START_TIMEOUT
