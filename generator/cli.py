@@ -127,6 +127,12 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out)
 
 
+def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
+    from .simulate import run as simulate  # only this command needs it
+
+    return simulate.simulate_command(Path(args.directory), args.format, args.keep, out)
+
+
 def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
     return validate_commands.schemas_pull(args.source, out, repo=Path(args.directory))
 
@@ -195,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     validate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
     validate.add_argument("--no-cache", action="store_true", help="run every check again (results are still stored)")
+    simulate = command("simulate", cmd_simulate, "prove the cluster's network in network namespaces with the real daemons (Linux, root)")
+    simulate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    simulate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
+    simulate.add_argument("--keep", action="store_true", help="leave the namespaces and daemons running and print how to enter and remove them")
     schemas_pull = _pull_command(commands, "schemas", "the CRD schema cache", "fill the CRD schema cache from a catalog folder or URL")
     schemas_pull.set_defaults(handler=cmd_schemas_pull)
     schemas_pull.add_argument("--from", dest="source", metavar="URL|DIR", help=f"catalog folder or URL (default: {validate_caches.CATALOG_URL})")

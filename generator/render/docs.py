@@ -110,6 +110,13 @@ EN: dict[str, str] = {
     ),
     "s_router": "Configure the router",
     "s_router_body": "Each file starts with how to apply it on that router and how to check it:",
+    "s_simulate": (
+        "Before touching the router, prove these files together on a simulated network: on any Linux machine, as root, "
+        "`clusterforge simulate` runs the real keepalived, haproxy, FRR or BIRD and GoBGP (what Cilium's BGP is built on) "
+        "with them in network namespaces, with every address moved into the documentation ranges (a Yamaha RTX is stood in "
+        "for by FRR). It moves the VIP, stops API servers and speakers, and reports one line per scenario with what it measured "
+        "(in English). Its BGP lines for this cluster, with what each proves where the report gives the measured figure:"
+    ),
     "s_verify": "Verify BGP and a LoadBalancer Service",
     "s_verify_router": "On {peer} ({router}):",
     "s_verify_cluster": "From the cluster: every node has an established session with every peer:",
@@ -229,6 +236,13 @@ JA: dict[str, str] = {
     ),
     "s_router": "ルーターを設定する",
     "s_router_body": "各ファイルの先頭に、そのルーターへの適用方法と確認方法が書いてあります:",
+    "s_simulate": (
+        "ルーターに触る前に、これらのファイルがまとめて動くことをシミュレーションで確かめます。Linux マシンで root として "
+        "`clusterforge simulate` を実行すると、本物の keepalived、haproxy、FRR または BIRD、GoBGP（Cilium の BGP の実装）が"
+        "ネットワーク名前空間の中でこれらのファイルを使って動きます（アドレスはすべて文書用の範囲に置き換え、Yamaha RTX は FRR が代役）。"
+        "VIP を移し、API サーバーやスピーカーを止め、シナリオごとに測った値を 1 行で報告します（英語）。このクラスターの BGP の行は次のとおりで、"
+        "実際の報告では各行の説明の位置に測定値が入ります:"
+    ),
     "s_verify": "BGP と LoadBalancer Service を確認する",
     "s_verify_router": "{peer}（{router}）で:",
     "s_verify_cluster": "クラスター側: すべてのノードがすべてのピアとセッションを確立しているはずです:",
@@ -464,9 +478,26 @@ def _after_bootstrap(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     steps = [(t("s_gitops"), _gitops_step(inv, t))]
     if inv.bgp is not None:
         files = [f"- [`{layout.router_file(p)}`]({layout.router_file(p)}): {p.name} ({p.router}, {p.address})" for p in inv.bgp.peers]
-        steps.append((t("s_router"), [t("s_router_body"), "", *files, ""]))
+        steps.append((t("s_router"), [t("s_simulate"), "", *_code(_simulate_excerpt(inv), "text"), t("s_router_body"), "", *files, ""]))
     steps.append((t("s_verify"), _verify_step(inv, t)))
     return steps
+
+
+def _simulate_excerpt(inv: Inventory) -> list[str]:
+    """The BGP lines of `clusterforge simulate`'s report for this cluster (in the report's
+    order and language), each with what it proves in place of the measured figures."""
+    assert inv.bgp is not None
+    pods = " and PodCIDR" if inv.bgp.advertise.pod_cidrs else ""
+    proves = (
+        ("5. BGP sessions", "every node the cluster config selects is Established, and the router lists exactly them"),
+        ("6. routes", f"every LoadBalancer prefix{pods} with the announcing nodes as next hops; one prefix outside them rejected"),
+        ("7. withdrawal", "a stopped speaker's routes leave the router within the hold time, and come back"),
+    )
+    peers = sorted(inv.bgp.peers, key=layout.router_file)
+    lines = [line for check, what in proves for peer in peers for line in (f"PASS  {check}  {layout.router_file(peer)}", f"    {what}")]
+    for peer in (p for p in peers if p.auth_secret_ref):
+        lines += [f"PASS  8. TCP-MD5  {layout.router_file(peer)}", "    a speaker with a wrong TCP-MD5 password does not establish"]
+    return lines
 
 
 def _gitops_step(inv: Inventory, t: _Text) -> list[str]:

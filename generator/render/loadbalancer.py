@@ -168,8 +168,9 @@ def keepalived_conf(inv: Inventory, node: Node) -> str:
             *_vrrp_script("check_apiserver", INSTALL_PATHS[CHECK_SCRIPT], interval=3, weight=APISERVER_CHECK_WEIGHT, fall=10, rise=2),
         ],
         [
-            "! haproxy itself: without it this LB cannot serve the VIP at all.",
-            *_vrrp_script("chk_haproxy", "/usr/bin/pidof haproxy", interval=2, weight=haproxy_check_weight(inv), fall=2, rise=2),
+            "! haproxy itself: without it this LB cannot serve the VIP at all. pgrep, not pidof: keepalived",
+            "! runs a script's resolved path, and pidof is a link to killall5, which then always fails.",
+            *_vrrp_script("chk_haproxy", "/usr/bin/pgrep -x haproxy", interval=2, weight=haproxy_check_weight(inv), fall=2, rise=2),
         ],
         _block(
             f"vrrp_instance {VRRP_INSTANCE}",

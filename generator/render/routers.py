@@ -228,15 +228,18 @@ def bird_conf(inv: Inventory, peer: BgpPeer) -> str:
     ]
     notes = [
         "`merge paths on` in the kernel protocol installs one ECMP route across all nodes announcing a prefix.",
+        *(["The nodes are not on this router's segment: the kernel protocol learns the router's own route to",
+            f"{inv.network.subnet} (static or from your IGP), through which BIRD resolves the nodes as next hops."] if peer.address not in inv.network.subnet else []),
         *_password_note(peer, [f"password <PASSWORD>;   (the value in double quotes, in template bgp {BIRD_TEMPLATE})"]),
     ]
-    # On the node subnet the nodes are next hops themselves; elsewhere BIRD must resolve them.
+    # On the node subnet the nodes are next hops themselves; elsewhere BIRD must resolve them
+    # through a route of its own table: it learns the router's route to the node subnet.
+    learn: list[str] = []
     if peer.address in inv.network.subnet:
         reach = ["direct;"]
-    elif is_ibgp(inv, peer) or not peer.ebgp_multihop:
-        reach = ["multihop;"]
     else:
-        reach = [f"multihop {peer.ebgp_multihop};"]
+        reach = ["multihop;"] if is_ibgp(inv, peer) or not peer.ebgp_multihop else [f"multihop {peer.ebgp_multihop};"]
+        learn = ["  learn;"]
     prefixes = ", ".join(f"{net}+" for net in accepted_prefixes(inv))
     lines = _commented(_header(inv, peer, "bird", apply, notes), "#")
     lines += [
@@ -254,8 +257,10 @@ def bird_conf(inv: Inventory, peer: BgpPeer) -> str:
         "",
         "protocol kernel {",
         "  ipv4 {",
+        *(["    import all;"] if learn else []),
         "    export where source = RTS_BGP;",
         "  };",
+        *learn,
         "  merge paths on;",
         "}",
         "",

@@ -271,3 +271,16 @@ def test_no_hash_to_copy_and_auto_mode_says_how_to_follow() -> None:
     # Nobody runs kubeadm or the Cilium install by hand in auto mode; the seeds of the other nodes are built.
     assert not any("kubeadm init" in line or "kubeadm join" in line or "install-cilium" in line for line in lines)
     assert "clusterforge seed worker3 seeds/worker3 --iso" in lines
+def test_the_router_step_starts_with_the_simulation() -> None:
+    """Before anyone touches the router, `clusterforge simulate` proves the files; the
+    README shows the BGP lines of its report for this cluster's routers."""
+    text = docs.readme(example())
+    step = text[text.index("### 7. Configure the router") : text.index("### 8. ")]
+    assert step.index("`clusterforge simulate`") < step.index("- [`routers/rtx1220/rtx.txt`]")
+    report = re.search(r"```text\n(.*?)```", step, re.S)
+    assert report is not None
+    assert [line for line in report.group(1).splitlines() if line.startswith("PASS")] == [
+        "PASS  5. BGP sessions  routers/rtx1220/rtx.txt",
+        "PASS  6. routes  routers/rtx1220/rtx.txt",
+        "PASS  7. withdrawal  routers/rtx1220/rtx.txt",
+    ]

@@ -102,6 +102,16 @@ def test_a_dead_haproxy_always_moves_the_vip(three_lbs: Inventory) -> None:
     assert loadbalancer.priority(three_lbs, lbs[0]) + api_weight < loadbalancer.priority(three_lbs, lbs[1])
 
 
+def test_haproxy_check_runs_the_program_it_names(inv: Inventory) -> None:
+    """keepalived's script security runs a script's resolved path with that path as argv[0]:
+    Debian's and Ubuntu's /usr/bin/pidof is a link to killall5, which then acts as killall5
+    and always fails, so a dead haproxy never moved the VIP (found by `clusterforge simulate`)."""
+    conf = loadbalancer.keepalived_conf(inv, inv.loadbalancers[0])
+    program = Path(block(conf, "vrrp_script chk_haproxy")[0].split('"')[1].split()[0])
+    assert program.is_file()
+    assert program.resolve().name == program.name
+
+
 def test_vip_port_and_interface_agree_everywhere(inv: Inventory) -> None:
     text = EXAMPLE.read_text().replace("  port: 6443", "  port: 8443").replace("interface: ens160", "interface: eth1")
     variant = check_text(text).inventory

@@ -150,6 +150,23 @@ def test_bird_off_subnet_peers_use_multihop() -> None:
     assert "direct;" not in routers.bird_conf(inv, peer(inv, "edge"))
 
 
+def kernel_protocol(text: str) -> str:
+    return text[text.index("protocol kernel {") : text.index("\n}\n", text.index("protocol kernel {"))]
+
+
+def test_bird_learns_the_route_to_off_subnet_next_hops() -> None:
+    """Behind a routed hop the nodes' addresses (the next hops) resolve only through a route
+    BIRD knows: it learns the router's own route to the node subnet from the kernel.
+    Without it every route is held but unreachable (found by `clusterforge simulate`)."""
+    inv = remote_peers()
+    for name in ("lab-bird", "edge"):
+        kernel = kernel_protocol(routers.bird_conf(inv, peer(inv, name)))
+        assert "  learn;" in kernel and "    import all;" in kernel
+        assert "    export where source = RTS_BGP;" in kernel  # what it learns never goes back
+    direct = kernel_protocol(routers.bird_conf(three_peers(), peer(three_peers(), "lab-bird")))
+    assert "learn" not in direct and "import" not in direct
+
+
 def test_lb_pools_not_accepted_when_not_advertised() -> None:
     inv = three_peers()
     assert inv.bgp is not None
