@@ -40,9 +40,6 @@ CHECKS = [
     "7. withdrawal",
     "8. TCP-MD5",
 ]
-# Issue 9 (bootstrap renderers) makes both load balancers check the API the same way;
-# until then the VIP flaps while no API server answers. Strict: remove once that lands.
-FLAPS_UNTIL_ISSUE_9 = pytest.mark.xfail(strict=True, reason="issue 9 item 3: the backup's API check differs from the holder's")
 
 
 def by_check(results: list[Result], check: str) -> list[Result]:
@@ -85,13 +82,13 @@ def ebgp_run(ebgp: Path, namespaces: None) -> list[Result]:
     return run(ebgp)[0]
 
 
-@pytest.mark.parametrize("check", [pytest.param(c, marks=FLAPS_UNTIL_ISSUE_9) if c.endswith("every API server down") else c for c in CHECKS])
+@pytest.mark.parametrize("check", CHECKS)
 def test_reference_lab_passes(reference_run: list[Result], check: str) -> None:
     for result in by_check(reference_run, check):
         assert result.ok, f"{result.file}: {result.message}"
 
 
-@pytest.mark.parametrize("check", [pytest.param(c, marks=FLAPS_UNTIL_ISSUE_9) if c.endswith("every API server down") else c for c in CHECKS])
+@pytest.mark.parametrize("check", CHECKS)
 def test_ebgp_variant_passes(ebgp_run: list[Result], check: str) -> None:
     for result in by_check(ebgp_run, check):
         assert result.ok, f"{result.file}: {result.message}"
