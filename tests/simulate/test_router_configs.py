@@ -29,7 +29,7 @@ def router(root: Path, name: str) -> tuple[Router, str]:
 def test_rtx_stand_in_does_what_the_commands_say(reference: Path) -> None:
     _router, text = router(reference, "rtx1220")
     frr = rtx_as_frr(text, "routers/rtx1220/rtx.txt", None)
-    assert "router bgp 64512\n bgp router-id 192.0.2.1\n" in frr
+    assert "router bgp 64513\n bgp router-id 192.0.2.1\n" in frr
     assert " neighbor 192.0.2.11 remote-as 64512\n neighbor 192.0.2.11 passive\n neighbor 192.0.2.11 timers 30 90\n" in frr
     assert "ip prefix-list RTX-FILTER-1 seq 10 permit 192.168.101.0/24 le 32" in frr
     assert "route-map RTX-IN-64512 permit 10\n match ip address prefix-list RTX-FILTER-1\nexit" in frr

@@ -116,7 +116,7 @@ def test_ebgp_variant_exercises_both_routers_multihop_and_md5(ebgp_run: list[Res
 
 def test_wrong_asn_in_the_router_config_fails_the_sessions(reference: Path, tmp_path: Path, namespaces: None) -> None:
     root = copy(reference, tmp_path)
-    edit(root, "routers/rtx1220/rtx.txt", "bgp autonomous-system 64512", "bgp autonomous-system 64513")
+    edit(root, "routers/rtx1220/rtx.txt", "bgp autonomous-system 64513", "bgp autonomous-system 64514")
     results, _ = run(root, 5)
     bad = failed(results)["5. BGP sessions"]
     assert "routers/rtx1220/rtx.txt" in bad.file and "not Established" in bad.message

@@ -50,7 +50,7 @@ def test_reference_plan(reference: Path) -> None:
     assert plan.problems == []
     assert [s.node.name for s in plan.speakers] == ["cp1", "cp2", "cp3", "worker1", "worker2", "worker3"]
     session = plan.speakers[0].sessions[0]
-    assert (session.peer, session.address, session.peer_asn, plan.speakers[0].local_asn) == ("rtx1220", IPv4Address("192.0.2.1"), 64512, 64512)
+    assert (session.peer, session.address, session.peer_asn, plan.speakers[0].local_asn) == ("rtx1220", IPv4Address("192.0.2.1"), 64513, 64512)
     assert (session.hold, session.keepalive, session.connect_retry, session.graceful_restart) == (90, 30, 120, 120)
     assert session.prefixes == (IPv4Network("192.168.101.1/32"),) and session.password_ref is None and session.multihop is None
     assert plan.pod_cidrs["cp1"] == IPv4Network("10.244.0.0/24") and plan.pod_cidrs["worker3"] == IPv4Network("10.244.5.0/24")
@@ -70,10 +70,10 @@ def test_ebgp_plan(ebgp: Path) -> None:
 
 
 def test_the_plan_comes_from_the_rendered_files(broken: Path) -> None:
-    edit(broken, layout.CILIUM_BGP, "peerASN: 64512", "peerASN: 64513")
+    edit(broken, layout.CILIUM_BGP, "peerASN: 64513", "peerASN: 64514")
     edit(broken, layout.CILIUM_BGP, "holdTimeSeconds: 90", "holdTimeSeconds: 30")
     session = plan_of(broken).speakers[0].sessions[0]
-    assert (session.peer_asn, session.hold) == (64513, 30)
+    assert (session.peer_asn, session.hold) == (64514, 30)
 
 
 def test_advertisement_labels_matching_no_peer_config_announce_nothing(broken: Path) -> None:

@@ -49,7 +49,7 @@ def test_clean_repositories_pass(reference: Path, variant: Path, ebgp: Path) -> 
          RTX, "neighbor 192.168.100.34 (worker1) is here, but infrastructure/configs/cilium-bgp.yaml does not make it peer"),
         ("reference", layout.CILIUM_BGP, "peerAddress: 192.168.100.1", "peerAddress: 192.168.100.9", RTX, "selects no node to peer with 192.168.100.1"),
         # AS numbers, timers, passwords, multihop.
-        ("reference", layout.CILIUM_BGP, "peerASN: 64512", "peerASN: 64513", RTX, "the router's AS is 64512 here, peerASN 64513"),
+        ("reference", layout.CILIUM_BGP, "peerASN: 64513", "peerASN: 64514", RTX, "the router's AS is 64513 here, peerASN 64514"),
         ("reference", RTX, "bgp neighbor 4 64512", "bgp neighbor 4 64999", RTX, "neighbor 192.168.100.34 has AS 64999 here, localASN 64512"),
         ("variant", layout.CILIUM_BGP, "holdTimeSeconds: 9\n", "holdTimeSeconds: 30\n", TOR_A, "hold time 9 s here, holdTimeSeconds 30"),
         ("variant", RS1, "keepalive time 3;", "keepalive time 30;", RS1, "keepalive 30 s here, keepAliveTimeSeconds 3"),
