@@ -233,9 +233,9 @@ def redactor(path: Path) -> Redactor:
     """The Redactor of the secrets file at `path`; one that changes nothing when there is
     no such file or it cannot be read (then its values are unknown, and its own error
     never quotes them)."""
-    if not path.is_file():
-        return Redactor()
     try:
+        if not path.is_file():  # stat itself fails in a folder this user may not enter
+            return Redactor()
         return Redactor(named_values(read_file(path)))
-    except ClusterforgeError:
+    except (ClusterforgeError, OSError):
         return Redactor()
