@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,9 @@ def read_lock(repo: Path) -> dict[str, str]:
         data = json.loads(path.read_text(encoding="utf-8"))
         files = data["files"]
         if data.get("version") != LOCK_VERSION or not isinstance(files, dict):
+            raise ValueError
+        # Only a real digest may say a file is ours: _current's "(not a text file)" must never match one.
+        if not all(isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v) for v in files.values()):
             raise ValueError
         return {str(k): str(v) for k, v in files.items()}
     except (ValueError, KeyError, TypeError):

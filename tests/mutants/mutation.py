@@ -1,0 +1,277 @@
+"""Mutation testing of clusterforge with mutmut: `nox -s mutants [-- MODULE ...]`.
+
+Runs mutmut over the named modules (default: all of MODULES) in a scratch
+folder, then prints, per module, how many mutants the tests killed, how many
+are listed as equivalent in tests/mutants/equivalent.toml, how many survived,
+and the score (killed / (mutants - equivalent)); every survivor is printed as a
+diff. Exit 1 when a module scores below THRESHOLD, when a listed equivalent
+mutant no longer exists or is killed (the list must stay true), 0 otherwise.
+With --docs FILE the module rows of the table in FILE are updated.
+
+mutmut numbers the mutants of a function in the order it makes them, so a
+number changes when the function does. A mutant is therefore identified here
+by its file, its function and the text of the lines it changes (before and
+after): what equivalent.toml lists.
+
+The scratch folder (build/mutation) holds links to generator/, tests/, the
+template and ../shared, so that mutmut's copy (build/mutation/mutants) finds
+../shared where the tests look for it, and a pyproject.toml whose [tool.mutmut]
+is the project's with only_mutate narrowed to the chosen modules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRATCH = ROOT / "build" / "mutation"
+EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
+THRESHOLD = 90.0
+# Module -> the files mutated for it (globs as in mutmut's only_mutate) and the
+# tests that may kill its mutants (mutmut then runs, for each mutant, those of
+# them that call the mutated function).
+MODULES = {
+    "rules": (["generator/rules.py"], ["tests/test_errors.py", "tests/test_rules_limits.py", "tests/test_model.py"]),
+    "writer": (["generator/writer.py"], ["tests/test_writer.py", "tests/test_writer_edges.py", "tests/test_repo.py"]),
+    "render": (["generator/render/*"], ["tests/render", "tests/test_golden.py", "tests/test_plan.py"]),
+    "checks": (["generator/validate/checks/*"], ["tests/validate"]),
+}
+LINKS = ("generator", "tests", "cookiecutter-cluster")
+# mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
+KILLED = {1, 3, 36, 37, 24, -24, 152, 255, -11, -9}  # tests failed, errored, timed out or crashed
+SURVIVED = {0}
+NO_TESTS = {5, 33}  # no test runs the function: nothing can kill it
+TABLE_HEADER = "| module | mutants | killed | equivalent | survived | score | date | machine |"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # mutmut's, valid for this run only
+    path: str  # generator/rules.py
+    function: str  # bgp_asns, or Class.method
+    original: str  # the changed lines before the mutation, stripped, joined by newlines
+    mutated: str  # the same lines after it
+    diff: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.path, self.function, self.original, self.mutated)
+
+
+def module_of(path: str) -> str:
+    for module, (globs, _tests) in MODULES.items():
+        if any(Path(path).match(g) or path == g for g in globs):
+            return module
+    raise ValueError(f"{path} belongs to no module of {sorted(MODULES)}")
+
+
+# --- running mutmut --------------------------------------------------------------
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string for the plain text used here
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def scratch(module: str) -> Path:
+    return SCRATCH / module
+
+
+def prepare(module: str) -> None:
+    """A fresh scratch folder: links to the sources and tests, mutmut's config narrowed to `module`."""
+    folder = scratch(module)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name in LINKS:
+        (folder / name).symlink_to(ROOT / name, target_is_directory=True)
+    shared = ROOT.parent / "shared"
+    if shared.is_dir():
+        (folder / "shared").symlink_to(shared, target_is_directory=True)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs, tests = MODULES[module]
+    mutmut = {**project["tool"]["mutmut"], "only_mutate": globs, "pytest_add_cli_args_test_selection": tests}
+    pytest_options = project["tool"]["pytest"]["ini_options"]
+    lines = ["[tool.mutmut]", *(f"{k} = {toml_value(v)}" for k, v in mutmut.items()), "", "[tool.pytest.ini_options]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in pytest_options.items()]
+    (folder / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run_mutmut(module: str, max_children: int) -> float:
+    """Run mutmut on `module`; its progress goes to a log file (it redraws one line thousands of times). Minutes taken."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    log = scratch(module) / "mutmut.log"
+    start = time.monotonic()
+    print(f"mutmut: {module} ({', '.join(MODULES[module][0])}), log in {log.relative_to(ROOT)}", flush=True)
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=scratch(module), stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        print(log.read_text(encoding="utf-8", errors="replace")[-5000:])
+        raise SystemExit(f"mutmut failed on {module} (exit code {done.returncode})")
+    return (time.monotonic() - start) / 60
+
+
+# --- reading the results -----------------------------------------------------------
+
+
+def read_results(module: str) -> dict[str, dict[str, int | None]]:
+    """mutmut's verdicts, file -> {mutant name: exit code}, for the files of `module`."""
+    out = {}
+    mutants = scratch(module) / "mutants"
+    for meta in sorted((mutants / "generator").rglob("*.py.meta")):
+        path = meta.relative_to(mutants).as_posix().removesuffix(".meta")
+        if module_of(path) == module:
+            out[path] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return out
+
+
+def describe(module: str, name: str, path: str) -> Mutant:
+    """The mutant's diff and stable identity (mutmut's own diff, run inside the scratch folder)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.utils.format_utils import orig_function_and_class_names_from_key
+
+    cwd = os.getcwd()
+    os.chdir(scratch(module))
+    try:
+        diff = get_diff_for_mutant(name, path=path)
+    finally:
+        os.chdir(cwd)
+    function, cls = orig_function_and_class_names_from_key(name)
+    function = function.rpartition(".")[2]
+    body = diff.splitlines()[2:]  # after the ---/+++ header
+    removed = "\n".join(line[1:].strip() for line in body if line.startswith("-"))
+    added = "\n".join(line[1:].strip() for line in body if line.startswith("+"))
+    return Mutant(name, path, f"{cls}.{function}" if cls else function, removed, added, diff)
+
+
+def load_equivalents() -> dict[tuple[str, str, str, str], str]:
+    """equivalent.toml: key -> reason. Every entry needs a reason; a key listed twice is a mistake."""
+    entries = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8")).get("equivalent", [])
+    out: dict[tuple[str, str, str, str], str] = {}
+    for i, entry in enumerate(entries):
+        key = (entry["module"], entry["function"], entry["original"].strip(), entry["mutated"].strip())
+        if not entry.get("reason", "").strip():
+            raise SystemExit(f"{EQUIVALENT.name}: entry {i + 1} ({key[0]} {key[1]}) gives no reason")
+        if key in out:
+            raise SystemExit(f"{EQUIVALENT.name}: entry {i + 1} ({key[0]} {key[1]}) is listed twice")
+        out[key] = entry["reason"].strip()
+    return out
+
+
+@dataclass
+class Row:
+    module: str
+    mutants: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    survived: int = 0
+
+    @property
+    def score(self) -> float:
+        judged = self.mutants - self.equivalent
+        return 100.0 * self.killed / judged if judged else 100.0
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
+    return f"{os.cpu_count()} cores {model}, Python {platform.python_version()}"
+
+
+def update_docs(doc: Path, rows: list[Row], minutes: float) -> None:
+    """Replace the rows of `rows`' modules in the table of `doc` (made if absent), keep the others."""
+    today, where = date.today().isoformat(), machine()
+    new = {r.module: f"| {r.module} | {r.mutants} | {r.killed} | {r.equivalent} | {r.survived} | {r.score:.1f} % | {today} | {where} |" for r in rows}
+    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
+    lines = text.splitlines()
+    if TABLE_HEADER not in lines:
+        raise SystemExit(f"{doc} has no table starting with {TABLE_HEADER!r}")
+    start = lines.index(TABLE_HEADER) + 2  # header and |---| line
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    old = {line.split("|")[1].strip(): line for line in lines[start:end]}
+    merged = {**old, **new}
+    body = [merged[m] for m in MODULES if m in merged]
+    run_line = f"Last run: {', '.join(r.module for r in rows)} in {minutes:.1f} minutes ({today}, {where})."
+    tail = lines[end:]
+    if tail[:2] and tail[0] == "" and tail[1].startswith("Last run: "):
+        tail = tail[2:]
+    doc.write_text("\n".join([*lines[:start], *body, "", run_line, *tail]) + "\n", encoding="utf-8")
+
+
+def report(modules: list[str], docs: Path | None, minutes: float) -> int:
+    equivalents = load_equivalents()
+    rows = {m: Row(m) for m in modules}
+    survivors: list[Mutant] = []
+    matched: set[tuple[str, str, str, str]] = set()
+    for module, path, verdicts in ((m, p, v) for m in modules for p, v in read_results(m).items()):
+        row = rows[module]
+        for name, code in sorted(verdicts.items()):
+            row.mutants += 1
+            if code in KILLED:
+                row.killed += 1
+                continue
+            mutant = describe(module, name, path)
+            if code not in SURVIVED | NO_TESTS:
+                raise SystemExit(f"{name}: mutmut left it {'unchecked' if code is None else f'with exit code {code}'}; run again")
+            if mutant.key in equivalents:
+                row.equivalent += 1
+                matched.add(mutant.key)
+            else:
+                row.survived += 1
+                survivors.append(mutant if code in SURVIVED else Mutant(mutant.name, mutant.path, mutant.function, mutant.original, mutant.mutated, "(no test runs this function)\n" + mutant.diff))
+    # An entry that matches no surviving mutant is out of date: the code or the tests changed.
+    stale = [k for k in equivalents if module_of(k[0]) in modules and k not in matched]
+    for mutant in survivors:
+        print(f"\nSURVIVED {mutant.name} ({mutant.path}, {mutant.function})\n{mutant.diff}")
+    print(f"\n{TABLE_HEADER}\n|---|---|---|---|---|---|")
+    for row in rows.values():
+        print(f"| {row.module} | {row.mutants} | {row.killed} | {row.equivalent} | {row.survived} | {row.score:.1f} % |")
+    failed = [r.module for r in rows.values() if r.score < THRESHOLD]
+    for path, function, original, mutated in stale:
+        print(f"{EQUIVALENT.name}: no surviving mutant of {path} {function} changes {original!r} into {mutated!r}: remove or update the entry")
+    if docs is not None:
+        update_docs(docs, list(rows.values()), minutes)
+    if failed:
+        print(f"below {THRESHOLD:.0f} % of non-equivalent mutants killed: {', '.join(failed)}")
+    return 1 if failed or stale else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"some of {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--docs", type=Path, help="update the table in this markdown file")
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true", help="report the last run again without running mutmut")
+    args = parser.parse_args(argv)
+    if unknown := set(args.modules) - set(MODULES):
+        parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
+    modules = [m for m in MODULES if m in (args.modules or MODULES)]
+    start = time.monotonic()
+    if not args.report_only:
+        for module in modules:
+            prepare(module)
+            run_mutmut(module, args.max_children)
+    return report(modules, args.docs, (time.monotonic() - start) / 60)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
