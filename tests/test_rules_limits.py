@@ -453,3 +453,43 @@ def test_label_length(length: int, ok: bool) -> None:
 def test_interface_name_length(length: int, ok: bool) -> None:
     found = errors(edited(lambda data: data["network"].update(interface="e" * length)))
     assert (found == []) is ok, found
+
+
+# --- every item is checked, not only those before the first that does not apply ----------------
+
+
+def test_a_yamaha_peer_after_another_router_is_checked() -> None:
+    def change(data: Data) -> None:
+        data["bgp"]["localASN"] = 70_000
+        peer = data["bgp"]["peers"][0]
+        data["bgp"]["peers"] = [{**peer, "name": "tor", "address": "192.168.100.252", "router": "frr"}, peer]
+
+    assert errors(edited(change)) == [
+        "bgp.localASN: the cluster's AS 70000 is a 4-byte AS number; Yamaha RTX peer rtx1220 supports only 1-65535"
+    ]
+
+
+def test_macs_after_a_node_without_one_are_checked() -> None:
+    def change(data: Data) -> None:
+        data["nodes"][1]["mac"] = "52:54:00:00:00:01"
+        data["nodes"][2]["mac"] = "52:54:00:00:00:01"
+
+    assert errors(edited(change)) == ["nodes[2].mac: MAC 52:54:00:00:00:01 is also the MAC of nodes[1] (cp2)"]
+
+
+@pytest.mark.parametrize(
+    ("asn", "multihop", "hint"),
+    [(64512, None, ""), (64512, 2, ""), (65001, 2, ""), (65001, None, " and, being eBGP, ebgpMultihop")],
+    ids=["iBGP", "iBGP-multihop", "eBGP-multihop", "eBGP"],
+)
+def test_a_peer_off_the_node_subnet_is_a_warning(asn: int, multihop: int | None, hint: str) -> None:
+    def change(data: Data) -> None:
+        frr_peer(data)
+        data["bgp"]["peers"][0].update(address="10.0.0.1", asn=asn)
+        if multihop:
+            data["bgp"]["peers"][0]["ebgpMultihop"] = multihop
+
+    assert findings(edited(change)) == (
+        [],
+        [f"bgp.peers[0].address: peer rtx1220 address 10.0.0.1 is outside network.subnet 192.168.100.0/24: every node needs a route to it{hint}"],
+    )

@@ -227,12 +227,18 @@ def test_utf8_whatever_the_locale(tmp_path: Path) -> None:
         "text = 'caf\\u00e9\\n'\n"
         "writer.write(repo, {'cafe.txt': text})\n"
         "assert not writer.plan(repo, {'cafe.txt': text}).stale\n"
+        "print(len(writer.read_lock(Path(sys.argv[2]))))\n"
     )
+    # A lock as another JSON writer may leave it: UTF-8 rather than \\u escapes.
+    other = tmp_path / "other"
+    (other / LOCK_FILE).parent.mkdir(parents=True)
+    (other / LOCK_FILE).write_text(json.dumps({"version": 1, "files": {"é.txt": writer.digest("é")}}, ensure_ascii=False), encoding="utf-8")
     env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "PYTHONPATH": str(package_root)}
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, capture_output=True, text=True, encoding="utf-8")
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "cafe.txt").read_bytes() == "café\n".encode()
-    assert writer.read_lock(tmp_path) == {"cafe.txt": writer.digest("café\n")}
+    repo = tmp_path / "repo"
+    done = subprocess.run([sys.executable, "-c", script, str(repo), str(other)], env=env, capture_output=True, text=True, encoding="utf-8")
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
+    assert (repo / "cafe.txt").read_bytes() == "café\n".encode()
+    assert writer.read_lock(repo) == {"cafe.txt": writer.digest("café\n")}
 
 
 def test_every_dropped_file_is_removed_even_after_one_already_gone(tmp_path: Path) -> None:

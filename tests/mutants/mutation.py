@@ -53,7 +53,7 @@ LINKS = ("generator", "tests", "cookiecutter-cluster")
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255, -11, -9}  # tests failed, errored, timed out or crashed
 SURVIVED = {0}
 NO_TESTS = {5, 33}  # no test runs the function: nothing can kill it
-TABLE_HEADER = "| module | mutants | killed | equivalent | survived | score | date | machine |"
+TABLE_HEADER = "| module | mutants | killed | equivalent | survived | score | minutes (load) | date | machine |"
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,7 @@ class Row:
     killed: int = 0
     equivalent: int = 0
     survived: int = 0
+    minutes: str = ""  # of the mutmut run, with the machine's load average then (the machine may be shared)
 
     @property
     def score(self) -> float:
@@ -192,34 +193,31 @@ class Row:
 
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
-    return f"{os.cpu_count()} cores {model}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} × {model}, Python {platform.python_version()}"
 
 
-def update_docs(doc: Path, rows: list[Row], minutes: float) -> None:
-    """Replace the rows of `rows`' modules in the table of `doc` (made if absent), keep the others."""
+def update_docs(doc: Path, rows: list[Row]) -> None:
+    """Replace the rows of `rows`' modules in the table of `doc`, keep the other modules' rows."""
     today, where = date.today().isoformat(), machine()
-    new = {r.module: f"| {r.module} | {r.mutants} | {r.killed} | {r.equivalent} | {r.survived} | {r.score:.1f} % | {today} | {where} |" for r in rows}
-    text = doc.read_text(encoding="utf-8") if doc.exists() else ""
-    lines = text.splitlines()
+    new = {
+        r.module: f"| {r.module} | {r.mutants} | {r.killed} | {r.equivalent} | {r.survived} | {r.score:.1f} % | {r.minutes} | {today} | {where} |"
+        for r in rows
+    }
+    lines = doc.read_text(encoding="utf-8").splitlines()
     if TABLE_HEADER not in lines:
-        raise SystemExit(f"{doc} has no table starting with {TABLE_HEADER!r}")
-    start = lines.index(TABLE_HEADER) + 2  # header and |---| line
+        raise SystemExit(f"{doc} has no table with the header {TABLE_HEADER!r}")
+    start = lines.index(TABLE_HEADER) + 2  # after the header and its |---| line
     end = start
     while end < len(lines) and lines[end].startswith("|"):
         end += 1
-    old = {line.split("|")[1].strip(): line for line in lines[start:end]}
-    merged = {**old, **new}
+    merged = {**{line.split("|")[1].strip(): line for line in lines[start:end]}, **new}
     body = [merged[m] for m in MODULES if m in merged]
-    run_line = f"Last run: {', '.join(r.module for r in rows)} in {minutes:.1f} minutes ({today}, {where})."
-    tail = lines[end:]
-    if tail[:2] and tail[0] == "" and tail[1].startswith("Last run: "):
-        tail = tail[2:]
-    doc.write_text("\n".join([*lines[:start], *body, "", run_line, *tail]) + "\n", encoding="utf-8")
+    doc.write_text("\n".join([*lines[:start], *body, *lines[end:]]) + "\n", encoding="utf-8")
 
 
-def report(modules: list[str], docs: Path | None, minutes: float) -> int:
+def report(modules: list[str], docs: Path | None, minutes: dict[str, str]) -> int:
     equivalents = load_equivalents()
-    rows = {m: Row(m) for m in modules}
+    rows = {m: Row(m, minutes=minutes.get(m, "")) for m in modules}
     survivors: list[Mutant] = []
     matched: set[tuple[str, str, str, str]] = set()
     for module, path, verdicts in ((m, p, v) for m in modules for p, v in read_results(m).items()):
@@ -242,14 +240,14 @@ def report(modules: list[str], docs: Path | None, minutes: float) -> int:
     stale = [k for k in equivalents if module_of(k[0]) in modules and k not in matched]
     for mutant in survivors:
         print(f"\nSURVIVED {mutant.name} ({mutant.path}, {mutant.function})\n{mutant.diff}")
-    print(f"\n{TABLE_HEADER}\n|---|---|---|---|---|---|")
+    print(f"\n{TABLE_HEADER}\n" + "|---" * TABLE_HEADER.count(" | ") + "|---|")
     for row in rows.values():
-        print(f"| {row.module} | {row.mutants} | {row.killed} | {row.equivalent} | {row.survived} | {row.score:.1f} % |")
+        print(f"| {row.module} | {row.mutants} | {row.killed} | {row.equivalent} | {row.survived} | {row.score:.1f} % | {row.minutes} | {date.today()} | {machine()} |")
     failed = [r.module for r in rows.values() if r.score < THRESHOLD]
     for path, function, original, mutated in stale:
         print(f"{EQUIVALENT.name}: no surviving mutant of {path} {function} changes {original!r} into {mutated!r}: remove or update the entry")
     if docs is not None:
-        update_docs(docs, list(rows.values()), minutes)
+        update_docs(docs, list(rows.values()))
     if failed:
         print(f"below {THRESHOLD:.0f} % of non-equivalent mutants killed: {', '.join(failed)}")
     return 1 if failed or stale else 0
@@ -265,12 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
-    start = time.monotonic()
+    minutes = {}
     if not args.report_only:
         for module in modules:
             prepare(module)
-            run_mutmut(module, args.max_children)
-    return report(modules, args.docs, (time.monotonic() - start) / 60)
+            taken = run_mutmut(module, args.max_children)
+            minutes[module] = f"{taken:.1f} ({os.getloadavg()[0]:.1f})"
+    return report(modules, args.docs, minutes)
 
 
 if __name__ == "__main__":
