@@ -50,7 +50,9 @@ MODULES = {
     # Not the `tools` tests: real cloud-init, helm, shellcheck... take seconds each, and whatever
     # they see in a rendered file the golden files pin byte for byte.
     "render": (["generator/render/*"], ["tests/render", "tests/test_golden.py", "tests/test_plan.py", "-m", "not tools"]),
-    "checks": (["generator/validate/checks/*"], ["tests/validate"]),
+    # Not the runner's and the caches' tests: they run every check end to end (a minute each on a
+    # busy machine) and would be where every surviving mutant of a check spends its time.
+    "checks": (["generator/validate/checks/*"], ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py"]),
 }
 LINKS = ("generator", "tests", "cookiecutter-cluster")
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
