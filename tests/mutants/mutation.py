@@ -177,9 +177,9 @@ def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], s
     return skipped
 
 
-def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> float:
+def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> str:
     """Run mutmut on `module`, the listed equivalents skipped; its progress goes to a log file
-    (it redraws one line thousands of times). Minutes taken."""
+    (it redraws one line thousands of times). Minutes taken, and the load average at the end."""
     log = scratch(module) / "mutmut.log"
     start = time.monotonic()
     print(f"mutmut: {module} ({', '.join(MODULES[module][0])}), log in {log.relative_to(ROOT)}", flush=True)
@@ -187,7 +187,21 @@ def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str,
     skipped = skip_equivalents(module, equivalents)
     print(f"mutmut: {skipped} listed equivalent mutants of {module} skipped", flush=True)
     mutmut_step(module, log, [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children)])
-    return (time.monotonic() - start) / 60
+    taken = f"{(time.monotonic() - start) / 60:.1f} ({os.getloadavg()[0]:.1f})"
+    (scratch(module) / "minutes").write_text(taken + "\n", encoding="utf-8")
+    return taken
+
+
+def minutes_of(module: str) -> str:
+    """How long the last run of `module` took (and the load average at its end): as run_mutmut
+    noted it, else from its files' times."""
+    noted = scratch(module) / "minutes"
+    if noted.is_file():
+        return noted.read_text(encoding="utf-8").strip()
+    metas = list((scratch(module) / "mutants").rglob("*.meta"))
+    if not metas:
+        return ""
+    return f"{(max(m.stat().st_mtime for m in metas) - (scratch(module) / 'pyproject.toml').stat().st_mtime) / 60:.1f}"
 
 
 # --- reading the results -----------------------------------------------------------
@@ -278,9 +292,9 @@ def update_docs(doc: Path, rows: list[Row]) -> None:
     doc.write_text("\n".join([*lines[:start], *body, *lines[end:]]) + "\n", encoding="utf-8")
 
 
-def report(modules: list[str], docs: Path | None, minutes: dict[str, str]) -> int:
+def report(modules: list[str], docs: Path | None) -> int:
     equivalents = load_equivalents()
-    rows = {m: Row(m, minutes=minutes.get(m, "")) for m in modules}
+    rows = {m: Row(m, minutes=minutes_of(m)) for m in modules}
     survivors: list[Mutant] = []
     matched: set[tuple[str, str, str, str]] = set()
     for module, path, verdicts in ((m, p, v) for m in modules for p, v in read_results(m).items()):
@@ -330,14 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
-    minutes = {}
     if not args.report_only:
         equivalents = load_equivalents()
         for module in modules:
             prepare(module)
-            taken = run_mutmut(module, args.max_children, equivalents)
-            minutes[module] = f"{taken:.1f} ({os.getloadavg()[0]:.1f})"
-    return report(modules, args.docs, minutes)
+            run_mutmut(module, args.max_children, equivalents)
+    return report(modules, args.docs)
 
 
 if __name__ == "__main__":
