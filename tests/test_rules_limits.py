@@ -7,6 +7,7 @@ tests/data/full.yaml) in one place and checks what `clusterforge check` says.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,19 @@ def edited(change: Callable[[Data], object], base: Data = EXAMPLE) -> Data:
     data = copy.deepcopy(base)
     change(data)
     return data
+
+
+def test_every_rule_function_is_listed() -> None:
+    """rules.RULES is written out by hand (mutmut cannot mutate decorated functions): a rule
+    missing from it would never run."""
+    takes_findings = {
+        name
+        for name, fn in vars(rules).items()
+        if inspect.isfunction(fn) and fn.__module__ == rules.__name__ and list(inspect.signature(fn).parameters) == ["inv", "out"]
+        and "__mutmut" not in name  # the copies mutmut adds beside each function while it runs
+    }
+    assert takes_findings == {r.__name__ for r in rules.RULES}
+    assert len(rules.RULES) == len(set(rules.RULES))
 
 
 def test_the_bases_are_valid() -> None:
