@@ -98,3 +98,12 @@ def test_the_daemons_check_runs_all_three(reference: Path, need_tool: NeedTool) 
     results = run(reference, daemons.jobs)
     assert {r.check for r in results} == {daemons.HAPROXY, daemons.KEEPALIVED, daemons.SHELLCHECK}
     assert failures(results) == {}
+
+
+def test_schemas_with_a_chart_s_converted_crds(tmp_path: Path) -> None:
+    """The CRDs a chart renders add one more schema folder, searched after the others."""
+    base = kubeconform.Schemas("1.35.4", tmp_path / "core", tmp_path / "catalog", (tmp_path / "repo-crds",), "digest")
+    more = base.with_converted(tmp_path / "chart-crds")
+    assert more == kubeconform.Schemas("1.35.4", tmp_path / "core", tmp_path / "catalog", (tmp_path / "repo-crds", tmp_path / "chart-crds"), "digest")
+    assert more.locations()[:3] == base.locations()
+    assert more.locations()[3] == f"{tmp_path / 'chart-crds'}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
