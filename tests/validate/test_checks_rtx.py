@@ -61,3 +61,19 @@ def test_the_check_result(reference: Path, tmp_path: Path) -> None:
     assert failed.hint == f"RTX would reject or misapply these commands; {RERENDER}"
     (job,) = routers.rtx_jobs(Context(root, loader.check_file(root / layout.INVENTORY).inventory, tmp_path / "cache"))
     assert (job.check, job.inputs) == (routers.RTX, (RTX,))  # cached by the file's content
+
+
+def test_neighbor_numbers_options_and_repeats() -> None:
+    assert problems("bgp neighbor 1 ", "bgp neighbor 33 ") == ["line 5: '33' is not an integer in 1-32"]
+    assert problems("bgp export filter", "bgp neighbor 1 64512 192.168.100.12 passive=on\nbgp export filter") == [
+        "line 6: neighbor 1 is defined twice (line 5)"
+    ]
+    assert problems("passive=on", "passive=on weight=5") == [
+        "line 5: 'weight=5' is not one of the neighbor parameters hold-time=, passive=, local-address=, gateway="
+    ]
+    assert problems("passive=on", "passive=on gateway") == [
+        "line 5: 'gateway' is not one of the neighbor parameters hold-time=, passive=, local-address=, gateway="
+    ]
+    # The first `=` separates the parameter from its value.
+    assert problems("passive=on", "passive=on gateway=192.168.100.1=x") == ["line 5: '192.168.100.1=x' is not an IPv4 address"]
+    assert problems("passive=on", "passive=on local-address=192.168.100.2 gateway=192.168.100.1") == []
