@@ -91,6 +91,7 @@ def tests(session: nox.Session) -> None:
     env = {"CLUSTERFORGE_TOOLS_DIR": str(TOOLS_BIN)}
     if session.env.get("CI") or os.environ.get("CI"):
         env["CLUSTERFORGE_FUZZ_EXAMPLES"] = "2000"
+        env["CLUSTERFORGE_PROPERTY_EXAMPLES"] = "10"  # each validates a repository with the real tools
     session.run("pytest", *session.posargs, env=env)
 
 

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, loader, plan, repo, tools
+from . import __version__, loader, plan, repo, secrets, tools
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
 from .render import layout, meta
@@ -212,16 +212,17 @@ def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.Ar
     return group.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser("pull", help=pull_help, description=pull_help)
 
 
-def report_error(exc: ClusterforgeError, err: TextIO) -> int:
-    """Print a user error as every command does (the template's hooks too) and return its exit code."""
+def report_error(exc: ClusterforgeError, err: TextIO, redact: Callable[[str], str] = secrets.Redactor()) -> int:
+    """Print a user error as every command does (the template's hooks too) and return its exit code.
+    `redact` is the last line of defence: a message may quote a tool or a file that holds a secret."""
     if isinstance(exc, InventoryError):
         for warning in exc.warnings:
-            print(f"warning: {warning}", file=err)
+            print(redact(f"warning: {warning}"), file=err)
         for problem in exc.problems:
-            print(problem, file=err)
+            print(redact(str(problem)), file=err)
         print(f"{len(exc.problems)} error{'s' if len(exc.problems) != 1 else ''}", file=err)
     else:
-        print(f"clusterforge: {exc}", file=err)
+        print(redact(f"clusterforge: {exc}"), file=err)
     return exc.exit_code
 
 
@@ -234,7 +235,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except ClusterforgeError as exc:
         if args.debug:
             raise
-        return report_error(exc, sys.stderr)
+        # The secrets of the repository the command works on, whatever it read so far.
+        directory = getattr(args, "directory", None)
+        redact = secrets.redactor(Path(directory) / layout.SECRETS_FILE) if directory else secrets.Redactor()
+        return report_error(exc, sys.stderr, redact)
     except KeyboardInterrupt:
         return 130
 

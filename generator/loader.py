@@ -1,13 +1,17 @@
 """cluster.yaml -> Inventory, with every problem located at `cluster.yaml:LINE: PATH`.
 
 Hostile input is refused before it can cost anything: size, nesting depth,
-node count and YAML aliases are checked on the parser's event stream, before
-a document is built.
+node count, the length of numbers and YAML aliases are checked on the parser's
+event stream, before a document is built.
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import os
+import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,15 +22,24 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
 
-from . import rules, yamlio
+from . import formats, rules, yamlio
 from .errors import InventoryError, Problem
 from .model import Inventory
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 20
 MAX_NODES = 50_000
+MAX_NUMBER_CHARACTERS = 64  # the longest number an inventory needs, an AS number, has 10 digits
 
 Loc = tuple[str | int, ...]
 
@@ -49,15 +62,44 @@ def read_text(path: Path) -> str:
 
 
 def read_bytes(path: Path) -> bytes:
+    """The file's bytes, reading no more than one byte past the size limit; only a regular
+    file is read (a FIFO would block until a writer comes, /dev/zero never ends)."""
     source = path.name
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO waits for a writer without it; regular files ignore it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise _fail(source, f"no such file: {path} (start from `clusterforge example > cluster.yaml`)") from None
-    except IsADirectoryError:
-        raise _fail(source, f"{path} is a directory, not an inventory file") from None
     except OSError as exc:
         raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise _fail(source, f"{path} is a directory, not an inventory file")
+        if not stat.S_ISREG(mode):
+            raise _fail(source, f"{path} is {_file_kind(mode)}, not a regular file: save the inventory to a file first")
+        raw = _read_at_most(fd, MAX_BYTES + 1)
+        size = max(os.fstat(fd).st_size, len(raw))
+    except OSError as exc:
+        raise _fail(source, f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise _fail(source, f"the file is {size} bytes; an inventory is at most {MAX_BYTES} bytes")
+    return raw
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    while limit > 0 and (chunk := os.read(fd, min(limit, 1 << 20))):
+        chunks.append(chunk)
+        limit -= len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    return next((kind for test, kind in kinds if test(mode)), "not a file")
 
 
 def check_bytes(raw: bytes, source: str = "cluster.yaml") -> Checked:
@@ -68,7 +110,8 @@ def _decode(raw: bytes, source: str) -> str:
     if len(raw) > MAX_BYTES:
         raise _fail(source, f"the file is {len(raw)} bytes; an inventory is at most {MAX_BYTES} bytes")
     try:
-        return raw.decode("utf-8")
+        # Windows editors may open the file with a byte order mark: every command reads it without.
+        return raw.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _fail(source, f"not UTF-8 text (byte {exc.start})") from None
 
@@ -92,15 +135,16 @@ def check_text(text: str, source: str = "cluster.yaml") -> Checked:
     data = _plain(document, (), lines, problems, source)
     if problems:
         raise InventoryError(problems)
+    locate = _Locator(source, lines, _node_names(data))
     try:
         inventory = Inventory.model_validate(data)
     except ValidationError as exc:
-        raise InventoryError([_pydantic_problem(err, data, lines, source) for err in exc.errors()]) from None
+        raise InventoryError([_pydantic_problem(err, data, locate) for err in exc.errors()]) from None
 
     errors, warnings = rules.check(inventory)
-    located_warnings = [_locate(f.path, f.message, lines, source) for f in warnings]
+    located_warnings = [locate(f.path, f.message) for f in warnings]
     if errors:
-        raise InventoryError([_locate(f.path, f.message, lines, source) for f in errors], located_warnings)
+        raise InventoryError([locate(f.path, f.message) for f in errors], located_warnings)
     return Checked(inventory, sorted(located_warnings))
 
 
@@ -109,8 +153,9 @@ def _fail(source: str, message: str, line: int = 0) -> InventoryError:
 
 
 def _prescan(text: str, source: str) -> None:
-    """Walk the event stream once: no aliases, one document, bounded depth and size."""
+    """Walk the event stream once: no aliases, one document, bounded depth, size and numbers."""
     depth = nodes = documents = 0
+    where = _Where()
     try:
         for event in yamlio.loader().parse(text):
             line = event.start_mark.line + 1 if event.start_mark else 0
@@ -127,12 +172,18 @@ def _prescan(text: str, source: str) -> None:
                 nodes += 1
                 if nodes > MAX_NODES:
                     raise _fail(source, f"more than {MAX_NODES} YAML values: this is not an inventory", line)
+                path = where.node(event)
+                if isinstance(event, ScalarEvent) and _is_long_integer(event):
+                    # Python refuses to turn an int of over 4,300 digits into text, and no field takes one.
+                    message = f"a number of {len(event.value)} characters: no inventory field takes one longer than {MAX_NUMBER_CHARACTERS}"
+                    raise InventoryError([Problem(line, rules.show_path(path), message, source)])
             if isinstance(event, CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _fail(source, f"nested deeper than {MAX_DEPTH} levels: this is not an inventory", line)
             elif isinstance(event, CollectionEndEvent):
                 depth -= 1
+                where.end()
     except MarkedYAMLError as exc:
         raise _yaml_error(exc, source) from None
     except ReaderError as exc:
@@ -142,6 +193,46 @@ def _prescan(text: str, source: str) -> None:
         raise _fail(source, f"not valid YAML: {exc}") from None
     except AssertionError as exc:  # ruamel asserts on a `%YAML 1.N` directive other than 1.1 and 1.2
         raise _fail(source, f"not valid YAML: {exc}") from None
+
+
+def _is_long_integer(event: ScalarEvent) -> bool:
+    return event.style is None and len(event.value) > MAX_NUMBER_CHARACTERS and _YAML_INTEGER.fullmatch(event.value) is not None
+
+
+@dataclass
+class _Frame:
+    path: Loc
+    index: int | None  # the next item's index in a list; None in a mapping
+    key: Any = None  # in a mapping: the key whose value comes next, or None when a key comes next
+
+
+class _Where:
+    """The field path of each node as the event stream goes by (mapping keys, list indexes)."""
+
+    def __init__(self) -> None:
+        self.frames: list[_Frame] = []  # one per open collection
+
+    def node(self, event: NodeEvent) -> Loc:
+        """The path of the node this event starts (a mapping key has its mapping's path)."""
+        path: Loc = ()
+        if self.frames:
+            frame = self.frames[-1]
+            if frame.index is not None:
+                path, frame.index = (*frame.path, frame.index), frame.index + 1
+            elif frame.key is None:
+                path, frame.key = frame.path, event.value if isinstance(event, ScalarEvent) else "?"
+            else:
+                path, frame.key = (*frame.path, frame.key), None
+        if isinstance(event, CollectionStartEvent):
+            self.frames.append(_Frame(path, 0 if isinstance(event, SequenceStartEvent) else None))
+        return path
+
+    def end(self) -> None:
+        self.frames.pop()
+
+
+# Every plain scalar ruamel reads as an int, in YAML 1.2 and 1.1 (sexagesimal 1:20:30 included).
+_YAML_INTEGER = re.compile(r"[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)", re.ASCII)
 
 
 def _yaml_error(exc: MarkedYAMLError, source: str) -> InventoryError:
@@ -238,15 +329,37 @@ def _line_of(position: Callable[[], Any], fallback: int) -> int:
     return found[0] + 1 if found else fallback
 
 
-def _locate(loc: Loc, message: str, lines: dict[Loc, int], source: str) -> Problem:
-    """The line of the deepest part of `loc` that exists in the file."""
-    for cut in range(len(loc), 0, -1):
-        if loc[:cut] in lines:
-            return Problem(lines[loc[:cut]], rules.show_path(loc), message, source)
-    return Problem(0, rules.show_path(loc), message, source)
+@dataclass(frozen=True)
+class _Locator:
+    """Field path + message -> a Problem at the line of the deepest part of the path
+    that is in the file; a node's path names the node (`nodes[3] (worker1).ip`)."""
+
+    source: str
+    lines: dict[Loc, int]
+    node_names: dict[int, str]
+
+    def __call__(self, loc: Loc, message: str) -> Problem:
+        line = next((self.lines[loc[:cut]] for cut in range(len(loc), 0, -1) if loc[:cut] in self.lines), 0)
+        return Problem(line, self.show(loc), message, self.source)
+
+    def show(self, loc: Loc) -> str:
+        shown = rules.show_path(loc)
+        if loc[:1] == ("nodes",) and len(loc) > 1 and loc[1] in self.node_names:
+            node = rules.show_path(loc[:2])
+            shown = f"{node} ({self.node_names[loc[1]]}){shown[len(node):]}"
+        return shown
 
 
-def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -> Problem:
+def _node_names(data: dict[str, Any]) -> dict[int, str]:
+    """Index -> name of the nodes whose name is valid (so it is safe and short to show)."""
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list):
+        return {}
+    names = {i: node.get("name") for i, node in enumerate(nodes) if isinstance(node, dict)}
+    return {i: name for i, name in names.items() if isinstance(name, str) and formats.is_label(name)}
+
+
+def _pydantic_problem(err: Any, data: Any, locate: _Locator) -> Problem:
     # pydantic adds non-field steps to `loc` (union members, validator names):
     # keep only the steps that walk the actual data, plus a final missing key.
     loc: list[str | int] = []
@@ -261,7 +374,7 @@ def _pydantic_problem(err: Any, data: Any, lines: dict[Loc, int], source: str) -
         else:
             continue
         loc.append(step)
-    return _locate(tuple(loc), _message(err, tuple(loc)), lines, source)
+    return locate(tuple(loc), _message(err, tuple(loc)))
 
 
 def _message(err: Any, loc: Loc) -> str:
@@ -272,6 +385,12 @@ def _message(err: Any, loc: Loc) -> str:
         return _unknown_key(loc)
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
+    if kind == "too_long":  # the limits of model.py, on lists and mappings
+        limit = err["ctx"]["max_length"]
+        return f"{len(err['input'])} entries, more than the {limit} clusterforge takes (a limit that keeps render and validate fast)"
     value = err.get("input")
-    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else _yaml_kind(value)
+    if isinstance(value, str):
+        shown = formats.shown(value)
+    else:
+        shown = repr(value) if isinstance(value, (int, float, bool)) or value is None else _yaml_kind(value)
     return f"{msg[0].lower()}{msg[1:]} (got {shown})"

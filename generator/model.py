@@ -1,86 +1,47 @@
 """The inventory (`cluster.yaml`) as typed pydantic models.
 
-Field-level checks (types, formats, enums, unknown keys) live here; every rule
-that relates two fields lives in `rules.py`. Aliases are the YAML spellings.
+Field-level checks (types, enums, unknown keys, and the value formats of
+`formats.py`) live here; every rule that relates two fields lives in `rules.py`.
+Aliases are the YAML spellings.
 """
 
 from __future__ import annotations
 
-import re
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
-_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+from . import formats
 
-
-def _label(value: str) -> str:
-    if not _LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not an RFC 1123 label (lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters)"
-        )
-    return value
-
-
-def _semver(value: str) -> str:
-    if not _SEMVER.match(value):
-        raise ValueError(f"{value!r} is not an exact version such as 1.35.4 (quote it in YAML)")
-    return value
-
-
-def _not_a_number(value: object) -> object:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise ValueError(f"YAML reads this as the number {value!r}, not a version: write the exact version (major.minor.patch) in quotes")
-    return value
-
-
-def _mac(value: str) -> str:
-    if not _MAC.match(value.lower()):
-        raise ValueError(f"{value!r} is not a MAC address such as 52:54:00:12:34:56")
-    return value.lower()
-
-
-def _ifname(value: str) -> str:
-    if not _IFNAME.match(value):
-        raise ValueError(f"{value!r} is not a Linux interface name (1-15 characters, no spaces or '/')")
-    return value
-
-
-def _domain(value: str) -> str:
-    if not _DOMAIN.match(value):
-        raise ValueError(f"{value!r} is not a DNS domain name")
-    return value
-
-
-def _ssh_key(value: str) -> str:
-    parts = value.split()
-    if len(parts) < 2 or not (parts[0].startswith(("ssh-", "ecdsa-", "sk-"))):
-        raise ValueError("is not an OpenSSH public key line ('ssh-ed25519 AAAA... comment')")
-    return value
-
-
-def _age_recipient(value: str) -> str:
-    if not re.match(r"^age1[0-9a-z]{58}$", value):
-        raise ValueError(f"{value!r} is not an age recipient (age1 followed by 58 characters)")
-    return value
-
-
-Label = Annotated[str, AfterValidator(_label)]
-Version = Annotated[str, BeforeValidator(_not_a_number), AfterValidator(_semver)]
-MacAddress = Annotated[str, AfterValidator(_mac)]
-InterfaceName = Annotated[str, AfterValidator(_ifname)]
-DomainName = Annotated[str, AfterValidator(_domain)]
-SshPublicKey = Annotated[str, AfterValidator(_ssh_key)]
-AgeRecipient = Annotated[str, AfterValidator(_age_recipient)]
+Label = Annotated[str, AfterValidator(formats.label)]
+Version = Annotated[str, BeforeValidator(formats.not_a_number), AfterValidator(formats.semver)]
+MacAddress = Annotated[str, AfterValidator(formats.mac)]
+InterfaceName = Annotated[str, AfterValidator(formats.ifname)]
+DomainName = Annotated[str, AfterValidator(formats.domain)]
+SshPublicKey = Annotated[str, AfterValidator(formats.ssh_key)]
+AgeRecipient = Annotated[str, AfterValidator(formats.age_recipient)]
+CertSan = Annotated[str, AfterValidator(formats.cert_san)]
+GitUrl = Annotated[str, AfterValidator(formats.git_url)]
+GitBranch = Annotated[str, AfterValidator(formats.git_branch)]
+LabelKey = Annotated[str, AfterValidator(formats.label_key)]
+LabelValue = Annotated[str, AfterValidator(formats.label_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+
+# Limits no home lab or office rack reaches, which bound the work of check, render and
+# validate: an inventory at every limit at once renders in under a second
+# (tests/benchmarks/limits.py). Each is stated in its field's description.
+MAX_CLUSTER_NODES = 40
+MAX_HOSTS = 40
+MAX_PEERS = 8
 MAX_POOLS = 100
+MAX_SELECTOR_LABELS = 16
+MAX_SSH_KEYS = 32
+MAX_ALLOWED_SOURCES = 32
+MAX_CERT_SANS = 32
+MAX_DNS_SERVERS = 8
+MAX_AGE_RECIPIENTS = 32
 # Range checked in rules.py so the message can name the ASN rule; here only "an integer".
 ASN = StrictInt
 
@@ -119,8 +80,8 @@ class Network(Spec):
     """The L2 segment of every VM: node IPs, the VIP and the gateway are inside it."""
     gateway: IPv4Address
     """Default route of the VMs (often the BGP router too)."""
-    dns: list[IPv4Address] = Field(min_length=1)
-    """Resolvers of the VMs."""
+    dns: list[IPv4Address] = Field(min_length=1, max_length=MAX_DNS_SERVERS)
+    """Resolvers of the VMs (at most 8)."""
     domain: DomainName
     """Search domain; a node's FQDN is NAME.DOMAIN."""
     interface: InterfaceName = "ens160"
@@ -136,10 +97,10 @@ class ApiServer(Spec):
     """Port of HAProxy on the VIP and of every API server."""
     dns_name: DomainName | None = None
     """DNS name of the VIP in the API certificate; default api.CLUSTER.DOMAIN."""
-    extra_cert_sans: list[str] = []
-    """More names or addresses for the API server certificate."""
-    allowed_sources: list[IPv4Network] = []
-    """Networks besides the node subnet allowed to reach the API (admin desks, CI runners)."""
+    extra_cert_sans: list[CertSan] = Field([], max_length=MAX_CERT_SANS)
+    """More DNS names or IPv4 addresses for the API server certificate (at most 32)."""
+    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    """Networks besides the node subnet allowed to reach the API (admin desks, CI runners; at most 32)."""
 
 
 class Host(Spec):
@@ -173,10 +134,10 @@ class Node(Spec):
 class Ssh(Spec):
     user: Label = "ubuntu"
     """Login user created on every VM (sudo, no password)."""
-    authorized_keys: list[SshPublicKey] = Field(min_length=1)
-    """OpenSSH public keys of that user; password login is off."""
-    allowed_sources: list[IPv4Network] = []
-    """Networks besides the node subnet allowed to SSH into the VMs."""
+    authorized_keys: list[SshPublicKey] = Field(min_length=1, max_length=MAX_SSH_KEYS)
+    """OpenSSH public keys of that user, one key per entry (at most 32); password login is off."""
+    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    """Networks besides the node subnet allowed to SSH into the VMs (at most 32)."""
 
 
 class Cilium(Spec):
@@ -231,8 +192,8 @@ class Advertise(Spec):
 class Bgp(Spec):
     local_asn: ASN = Field(alias="localASN")
     """The cluster's AS, spoken by every node."""
-    peers: list[BgpPeer] = Field(min_length=1)
-    """Routers every node peers with."""
+    peers: list[BgpPeer] = Field(min_length=1, max_length=MAX_PEERS)
+    """Routers every node peers with (at most 8)."""
     timers: BgpTimers = BgpTimers()
     """Session timers (Cilium's defaults: hold 90 s, keepalive 30 s)."""
     advertise: Advertise = Advertise()
@@ -243,16 +204,19 @@ class LoadBalancerPool(Spec):
     name: Label
     cidr: IPv4Network
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
-    service_selector: dict[str, str] = {}
-    """Only Services with these labels draw from this pool; empty: every Service."""
+    service_selector: dict[LabelKey, LabelValue] = Field({}, max_length=MAX_SELECTOR_LABELS)
+    """Only Services with these labels (at most 16) draw from this pool; empty: every Service."""
+    default: StrictBool = False
+    """With several pools: this pool takes every Service no other pool selects (it has no serviceSelector; at most one default)."""
 
 
 class GitOps(Spec):
     engine: Literal["flux", "argocd"] = "flux"
     """Which GitOps controller applies the repository."""
-    repository: str = Field(min_length=1)
-    """Git URL of this repository, as the controller clones it."""
-    branch: str = "main"
+    repository: GitUrl
+    """Git URL of this repository, as the controller clones it: https://HOST/PATH, ssh://[USER@]HOST[:PORT]/PATH or (Argo CD only) USER@HOST:PATH; no password in it."""
+    branch: GitBranch = "main"
+    """The branch the controller follows (a git branch name in printable ASCII)."""
 
 
 class Docs(Spec):
@@ -261,8 +225,13 @@ class Docs(Spec):
 
 
 class Secrets(Spec):
-    age_recipients: list[AgeRecipient] = []
-    """age public keys: the secrets file is then SOPS-encrypted to them."""
+    age_recipients: list[AgeRecipient] = Field([], max_length=MAX_AGE_RECIPIENTS)
+    """age public keys (at most 32): the secrets file is then SOPS-encrypted to them."""
+
+
+class Bootstrap(Spec):
+    mode: Literal["manual", "auto"] = "manual"
+    """manual: the README's steps by hand (kubeadm init, Cilium, the joins); auto: the first control plane's cloud-init runs kubeadm init and installs Cilium, every other node joins by itself."""
 
 
 class Inventory(Spec):
@@ -275,17 +244,21 @@ class Inventory(Spec):
     kubernetes: Kubernetes
     network: Network
     api_server: ApiServer
-    hosts: list[Host] = Field(min_length=1)
-    nodes: list[Node] = Field(min_length=1)
+    hosts: list[Host] = Field(min_length=1, max_length=MAX_HOSTS)
+    """The physical machines the VMs run on (at most 40)."""
+    nodes: list[Node] = Field(min_length=1, max_length=MAX_CLUSTER_NODES)
+    """The VMs of the cluster (at most 40: each gets its seed, kubeadm or load balancer files rendered and validated)."""
     ssh: Ssh
     cilium: Cilium
     bgp: Bgp | None = None
     """BGP between every node and the routers; absent: no BGP."""
     load_balancer_pools: list[LoadBalancerPool] = Field([], max_length=MAX_POOLS)
-    """LoadBalancer IP pools (at most 100, which keeps the overlap rules cheap)."""
+    """LoadBalancer IP pools (at most 100)."""
     gitops: GitOps
     docs: Docs = Docs()
     secrets: Secrets = Secrets()
+    bootstrap: Bootstrap = Bootstrap()
+    """Who runs kubeadm and the Cilium install on the nodes."""
 
     # Derived views used by rules and renderers (no state of their own).
     def nodes_with(self, role: Role) -> list[Node]:

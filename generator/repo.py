@@ -5,15 +5,11 @@ the writer's."""
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from . import loader, secrets, tools, writer, yamlio
-from .errors import ClusterforgeError
+from .errors import ClusterforgeError, ToolMissing
 from .loader import Checked
 from .model import Inventory
 from .render import cilium, cloudinit, layout, tree
@@ -23,7 +19,8 @@ SCHEMA_LINE = f"# yaml-language-server: $schema={layout.SCHEMA_FILE}\n"
 # a wheel, at the top of the source tree in a checkout.
 _PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "template"
 TEMPLATE_DIR = _PACKAGED_TEMPLATE if _PACKAGED_TEMPLATE.is_dir() else Path(__file__).resolve().parents[1] / "cookiecutter-cluster"
-T = TypeVar("T")
+# Where a seed's temporary files go inside OUTDIR (removed when it is written).
+SEED_SCRATCH = ".clusterforge-tmp"
 
 
 def load(repo: Path) -> Checked:
@@ -35,8 +32,9 @@ def render_repo(repo: Path, *, check: bool = False, force: bool = False) -> writ
     rendered = tree.render(inv)
     if check:
         return writer.plan(repo, rendered)
-    plan = writer.write(repo, rendered, force=force)
-    ensure_secrets(repo, inv)
+    with writer.session(repo) as disk:
+        plan = disk.write(rendered, force=force)
+        ensure_secrets(disk, inv)
     return plan
 
 
@@ -49,17 +47,23 @@ def new(dest: Path, inventory_text: str, *, force: bool = False) -> writer.Plan:
     loader.check_text(inventory_text, layout.INVENTORY)  # exit 2 before anything exists
 
     def build(staging: Path) -> tuple[Path, writer.Plan]:
-        write_inventory(staging, inventory_text)
-        return staging, render_repo(staging, force=force)
+        project = staging / "repository"
+        project.mkdir()
+        write_inventory(project, inventory_text)
+        return project, render_repo(project, force=force)
 
-    return _staged(dest, build)
+    return writer.staged(dest, build)
 
 
 class ScaffoldFailed(ClusterforgeError):
-    """A template hook failed; it has already said why (as `clusterforge check` would)."""
+    """A template hook failed: it has already said why (as `clusterforge check` would),
+    unless it could not even start."""
 
-    def __init__(self) -> None:
-        super().__init__("no repository was created (see the messages above)")
+    def __init__(self, could_not_start: OSError | None) -> None:
+        if could_not_start is None:
+            super().__init__("no repository was created (see the messages above)")
+        else:
+            super().__init__(f"no repository was created: the template's hook could not run ({could_not_start})")
 
 
 def scaffold(
@@ -85,36 +89,24 @@ def scaffold(
         log.addHandler(logging.NullHandler())
 
     def build(staging: Path) -> tuple[Path, None]:
+        # cookiecutter writes each hook, rendered with the whole context, into the temporary
+        # folder and never deletes it: the staging folder is removed, and ignored by git.
+        system_tmp, tempfile.tempdir = tempfile.tempdir, str(staging)
         try:
             project = cookiecutter(str(TEMPLATE_DIR), no_input=no_input, extra_context=extra, output_dir=str(staging))
-        except FailedHookException:
-            raise ScaffoldFailed() from None
+        except FailedHookException as exc:
+            raise ScaffoldFailed(exc.__cause__ if isinstance(exc.__cause__, OSError) else None) from None
+        finally:
+            tempfile.tempdir = system_tmp
         return Path(project), None
 
-    _staged(dest, build)
+    writer.staged(dest, build)
 
 
 def write_inventory(repo: Path, text: str) -> None:
     """The user's inventory, opened by the line that gives editors its schema."""
     text = text if text.startswith(SCHEMA_LINE) else SCHEMA_LINE + text
     (repo / layout.INVENTORY).write_text(text, encoding="utf-8")
-
-
-def _staged(dest: Path, build: Callable[[Path], tuple[Path, T]]) -> T:
-    """Run `build` in a temporary sibling folder of DEST and move the folder it
-    returns into place, so a failure or a crash leaves no half-made DEST behind."""
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise ClusterforgeError(f"{dest} already exists and is not empty")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        built, result = build(staging)
-        if dest.exists():
-            dest.rmdir()
-        os.replace(built, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return result
 
 
 # --- secrets -----------------------------------------------------------------
@@ -124,13 +116,13 @@ def secrets_path(repo: Path) -> Path:
     return repo / layout.SECRETS_FILE
 
 
-def ensure_secrets(repo: Path, inv: Inventory) -> secrets.ClusterSecrets:
+def ensure_secrets(disk: writer.Tree, inv: Inventory) -> secrets.ClusterSecrets:
     """Create the secrets file when missing; add passwords for new BGP peers."""
-    path = secrets_path(repo)
-    existing = read_secrets(repo) if path.exists() else None
+    path = secrets_path(disk.path)
+    existing = read_secrets(disk.path) if path.exists() else None
     wanted = secrets.complete(existing, inv) if existing else secrets.generate(inv)
     if wanted != existing:
-        write_secrets(repo, inv, wanted)
+        write_secrets(disk, inv, wanted)
     return wanted
 
 
@@ -138,18 +130,11 @@ def read_secrets(repo: Path) -> secrets.ClusterSecrets:
     path = secrets_path(repo)
     if not path.exists():
         raise ClusterforgeError(f"{path} does not exist: run `clusterforge render` first")
-    text = path.read_text(encoding="utf-8")
-    data = yamlio.loader().load(text)
-    if isinstance(data, dict) and "sops" in data:
-        sops = tools.require("sops")
-        text = tools.run([str(sops), "--decrypt", "--input-type", "yaml", "--output-type", "yaml", str(path)]).stdout
-        data = yamlio.loader().load(text)
-    return secrets.from_data(data, str(path))
+    return secrets.read_file(path)
 
 
-def write_secrets(repo: Path, inv: Inventory, values: secrets.ClusterSecrets) -> None:
+def write_secrets(disk: writer.Tree, inv: Inventory, values: secrets.ClusterSecrets) -> None:
     text = "# Secrets of this cluster: never commit this file in plaintext.\n" + yamlio.dump(values.as_data())
-    path = secrets_path(repo)
     recipients = inv.secrets.age_recipients
     if recipients:
         sops = tools.require("sops")
@@ -157,7 +142,7 @@ def write_secrets(repo: Path, inv: Inventory, values: secrets.ClusterSecrets) ->
             [str(sops), "--encrypt", "--age", ",".join(recipients), "--input-type", "yaml", "--output-type", "yaml", "/dev/stdin"],
             input=text,
         ).stdout
-    writer.write_private(path, text)
+    disk.write_private(layout.SECRETS_FILE, text)
 
 
 def bgp_secret_manifests(repo: Path) -> str:
@@ -188,36 +173,63 @@ def build_seed(inv: Inventory, node_name: str, values: secrets.ClusterSecrets) -
         raise ClusterforgeError(f"no node named {node_name!r} (nodes: {', '.join(n.name for n in inv.nodes)})")
     if node.role != "loadbalancer" and node != inv.control_planes[0] and values.ca_cert_hash is None:
         raise ClusterforgeError(
-            f"{node.name} joins the cluster, which needs the CA certificate hash of the first control plane: "
-            f"after `kubeadm init` on {inv.control_planes[0].name}, put it into {layout.SECRETS_FILE} as caCertHash "
-            "(the repository's README shows the command)"
+            f"{node.name} joins the cluster, which needs the CA certificate hash, but {layout.SECRETS_FILE} has neither "
+            f"the cluster's CAs (render makes them for a new cluster) nor a caCertHash: for a cluster whose CA "
+            f"`kubeadm init` made on {inv.control_planes[0].name}, put that CA's hash there as caCertHash"
         )
     return cloudinit.seed(inv, node, values)
 
 
 def write_seed(repo: Path, node_name: str, outdir: Path, *, iso: bool = False) -> list[Path]:
     inv = load(repo).inventory
-    _refuse_tracked_location(repo, outdir)
     seed = build_seed(inv, node_name, read_secrets(repo))
+    _refuse_tracked_location(repo, outdir, [*seed, *([ISO] if iso else [])])
     outdir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in seed.items():
-        writer.write_private(outdir / name, text)
-        written.append(outdir / name)
-    if iso:
-        written.append(_nocloud_iso(outdir))
-    return written
+    with writer.session(outdir, scratch=SEED_SCRATCH) as disk:
+        for name, text in seed.items():
+            disk.write_private(name, text)
+        if iso:
+            disk.build_private(ISO, lambda path, scratch: _nocloud_iso(outdir, path, scratch))
+    return [outdir / name for name in [*seed, *([ISO] if iso else [])]]
 
 
-def _refuse_tracked_location(repo: Path, outdir: Path) -> None:
-    """Seeds hold secrets: inside the repository they may only go to the ignored seeds/ folder."""
+def _refuse_tracked_location(repo: Path, outdir: Path, names: list[str]) -> None:
+    """Seeds hold secrets: inside the repository they may only go to the ignored seeds/
+    folder, and inside any other git work tree only where git ignores them."""
     repo_abs, out_abs = repo.resolve(), outdir.resolve()
     if out_abs.is_relative_to(repo_abs) and not out_abs.is_relative_to(repo_abs / layout.SEEDS_DIR):
         raise ClusterforgeError(f"{outdir} is inside the repository: seeds hold secrets; write them outside it or under {layout.SEEDS_DIR}/")
+    existing = next(folder for folder in (out_abs, *out_abs.parents) if folder.is_dir())
+    try:
+        found = tools.run(["git", "-C", str(existing), "rev-parse", "--show-toplevel"], ok_codes=(0, 128), timeout=60)
+    except ToolMissing:
+        top = next((folder for folder in (existing, *existing.parents) if (folder / ".git").exists()), None)
+        if top is not None:
+            raise ClusterforgeError(
+                f"{outdir} is in the git work tree {top}, and git is not installed to say whether it ignores the seed: "
+                "seeds hold secrets; write them outside any git work tree"
+            ) from None
+        return
+    if found.returncode != 0:
+        return  # in no work tree
+    top = Path(found.stdout.strip())
+    # Tracked files count as not ignored: git would commit a secret written over one.
+    paths = "".join(f"{out_abs / name}\0" for name in names)
+    checked = tools.run(["git", "-C", str(top), "check-ignore", "-z", "--stdin", "--verbose", "--non-matching"],
+                        input=paths, ok_codes=(0, 1), timeout=60).stdout.split("\0")
+    kept = sorted(Path(path).name for source, path in zip(checked[0::4], checked[3::4], strict=False) if not source)
+    if kept:
+        raise ClusterforgeError(
+            f"{outdir} is in the git work tree {top}, which does not ignore {', '.join(kept)} there: "
+            "seeds hold secrets; write them outside any git work tree, or where git ignores them"
+        )
 
 
-def _nocloud_iso(outdir: Path) -> Path:
-    iso = outdir / "seed.iso"
+ISO = "seed.iso"
+
+
+def _nocloud_iso(outdir: Path, iso: Path, scratch: Path) -> None:
+    """Build the NoCloud volume of the seed in `outdir` at `iso` (temporary files in `scratch`)."""
     if cloud_localds := tools.find_tool("cloud-localds"):
         argv = [str(cloud_localds), "--network-config", str(outdir / "network-config"), str(iso), str(outdir / "user-data"), str(outdir / "meta-data")]
     elif genisoimage := tools.find_tool("genisoimage"):
@@ -226,6 +238,4 @@ def _nocloud_iso(outdir: Path) -> Path:
         argv = [str(genisoimage), "-quiet", "-output", str(iso), "-volid", "cidata", "-joliet", "-rock", *files]
     else:
         raise ClusterforgeError("building a NoCloud ISO needs cloud-localds (cloud-image-utils) or genisoimage; run `clusterforge doctor`")
-    tools.run(argv)
-    os.chmod(iso, 0o600)
-    return iso
+    tools.run(argv, env={"TMPDIR": str(scratch)})  # cloud-localds copies the seed there

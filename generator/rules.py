@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from itertools import combinations
 
-from . import versions
+from . import formats, versions
 from .model import BgpPeer, Inventory
 
 Loc = tuple[str | int, ...]
@@ -57,8 +57,8 @@ def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
 def show_path(loc: Loc) -> str:
     out = ""
     for part in loc:
-        if not isinstance(part, int) and not (part and part.isprintable()):
-            part = repr(part)  # a newline or escape sequence from a quoted key stays visible and on one line
+        if not isinstance(part, int) and not (part and part.isprintable() and len(part) <= formats.SHOWN_CHARACTERS):
+            part = formats.shown(part)  # a newline or escape sequence from a quoted key stays visible and on one line, a long key short
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
@@ -323,10 +323,24 @@ def version_support(inv: Inventory, out: Findings) -> None:
         out.error(("cilium", "version"), f"Cilium {versions.show(cilium)} is not a version clusterforge knows ({known})")
     elif kube >= versions.MIN_KUBERNETES and kube not in tested:
         listed = ", ".join(versions.show(v) for v in tested)
+        if kube > max(tested):
+            out.warn(
+                ("kubernetes", "version"),
+                f"Kubernetes {versions.show(kube)} is newer than any Kubernetes Cilium {versions.show(cilium)} is tested with ({listed}); "
+                "Cilium's compatibility page leaves it to Kubernetes' backward compatibility",
+            )
+        else:
+            out.error(
+                ("kubernetes", "version"),
+                f"Kubernetes {versions.show(kube)} with Cilium {versions.show(cilium)} is not a known combination "
+                f"(Cilium {versions.show(cilium)} is tested with Kubernetes {listed})",
+            )
+    newest = max(versions.PAUSE_VERSIONS)
+    if kube > newest:
         out.error(
             ("kubernetes", "version"),
-            f"Kubernetes {versions.show(kube)} with Cilium {versions.show(cilium)} is not a known combination "
-            f"(Cilium {versions.show(cilium)} is tested with Kubernetes {listed})",
+            f"Kubernetes {versions.show(kube)} is newer than {versions.show(newest)}, the last minor clusterforge knows the node packages of "
+            "(containerd, the pause image kubeadm expects)",
         )
 
 
@@ -336,6 +350,98 @@ def version_support(inv: Inventory, out: Findings) -> None:
 def cilium_features(inv: Inventory, out: Findings) -> None:
     if inv.cilium.hubble_relay and not inv.cilium.hubble:
         out.error(("cilium", "hubbleRelay"), "Hubble Relay needs cilium.hubble: true")
+
+
+# --- LoadBalancer pools --------------------------------------------------------
+
+
+def _pool_names(inv: Inventory, indexes: list[int]) -> str:
+    return ", ".join(inv.load_balancer_pools[i].name for i in indexes)
+
+
+def pool_selection(inv: Inventory, out: Findings) -> None:
+    """Cilium LB IPAM gives a Service an address from one of the pools whose
+    serviceSelector matches it, picked in Go map order, i.e. at random
+    (operator/pkg/lbipam). With several pools each Service must match one pool:
+    every pool has a selector, or one is the default that takes the rest."""
+    pools = inv.load_balancer_pools
+    defaults = [i for i, p in enumerate(pools) if p.default]
+    for i in defaults:
+        if pools[i].service_selector:
+            out.error(
+                ("loadBalancerPools", i, "serviceSelector"),
+                f"pool {pools[i].name} is the default pool: it takes every Service no other pool selects and has no serviceSelector",
+            )
+    if len(defaults) > 1:
+        out.error(("loadBalancerPools", defaults[1], "default"), f"pools {_pool_names(inv, defaults)} are each marked default: true; at most one pool is the default")
+    if len(pools) < 2:
+        return
+    unselected = [i for i, p in enumerate(pools) if not p.service_selector and not p.default]
+    for i in unselected:
+        out.error(
+            ("loadBalancerPools", i),
+            f"pool {pools[i].name} has no serviceSelector: with several pools, Cilium gives a Service an address from any pool "
+            f"that selects it, chosen at random (pools without a selector: {_pool_names(inv, unselected)}); "
+            "give each pool a serviceSelector, or mark one `default: true` to take the Services no other pool selects",
+        )
+    for (i, a), (j, b) in combinations(enumerate(pools), 2):
+        labels_a, labels_b = set(a.service_selector.items()), set(b.service_selector.items())
+        if labels_a and labels_b and (labels_a <= labels_b or labels_b <= labels_a):
+            wide, narrow = (a, b) if labels_a <= labels_b else (b, a)
+            out.error(
+                ("loadBalancerPools", j, "serviceSelector"),
+                f"every Service pool {narrow.name} selects, pool {wide.name} selects too (its labels are among {narrow.name}'s): "
+                "Cilium would pick between them at random",
+            )
+    if defaults:
+        default = pools[defaults[0]].name
+        for i, pool in enumerate(pools):
+            if len(pool.service_selector) > 1:
+                out.error(
+                    ("loadBalancerPools", i, "serviceSelector"),
+                    f"pool {pool.name} selects by {len(pool.service_selector)} labels, but the default pool {default} can leave out "
+                    "only Services selected by one label (a label selector cannot say 'not both'): select it by one label",
+                )
+
+
+def kubernetes_end_of_life(inv: Inventory, out: Findings) -> None:
+    kube = versions.minor(inv.kubernetes.version)
+    end = versions.KUBERNETES_END_OF_LIFE.get(kube)
+    if end is not None and end <= versions.today():
+        out.warn(
+            ("kubernetes", "version"),
+            f"Kubernetes {versions.show(kube)} reached its end of life on {end.isoformat()} (no more patches, security fixes "
+            "included): plan the upgrade to a supported minor",
+        )
+
+
+def yamaha_ibgp(inv: Inventory, out: Findings) -> None:
+    """Yamaha's RTX command reference (chapter BGP: `bgp autonomous-system`, `bgp neighbor
+    ID REMOTE_AS ADDRESS`, mirrored at https://net-skills.net/yamaha-menu1/bgp02/ and
+    .../bgp03/, read 2026-11-28) documents neighbours by their remote AS and nothing of
+    iBGP: no same-AS session, no next-hop or local-preference handling. Such a session
+    may come up, but nothing documents that the router installs its routes."""
+    if inv.bgp is None:
+        return
+    for i, peer in enumerate(inv.bgp.peers):
+        if peer.router == "yamaha-rtx" and is_ibgp(inv, peer):
+            out.warn(
+                ("bgp", "peers", i, "asn"),
+                f"peer {peer.name} is a Yamaha RTX in the cluster's own AS {peer.asn} (iBGP), which Yamaha's command reference "
+                "does not document (its BGP chapter knows neighbours only by their remote AS): give the router its own private "
+                "AS (eBGP), e.g. one of 64512-65534 other than bgp.localASN",
+            )
+
+
+# --- GitOps ------------------------------------------------------------------
+
+
+def gitops_url(inv: Inventory, out: Findings) -> None:
+    if inv.gitops.engine == "flux" and formats.is_scp_like(inv.gitops.repository):
+        out.error(
+            ("gitops", "repository"),
+            f"Flux clones only http://, https:// and ssh:// URLs, not {inv.gitops.repository}: write it as ssh://USER@HOST/PATH",
+        )
 
 
 # Listed rather than registered by a decorator: mutmut cannot mutate decorated functions.
@@ -357,4 +463,8 @@ RULES: tuple[Rule, ...] = (
     placement,
     version_support,
     cilium_features,
+    pool_selection,
+    kubernetes_end_of_life,
+    yamaha_ibgp,
+    gitops_url,
 )

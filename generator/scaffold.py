@@ -14,14 +14,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from . import __version__, cli, loader, repo, tools, yamlio
+from . import __version__, cli, loader, repo, tools, writer, yamlio
 from .errors import ClusterforgeError, InventoryError, Problem
 from .model import Inventory
 from .render import layout
@@ -278,29 +279,40 @@ def pre_gen(context: Mapping[str, Any], project_dir: Path) -> int:
     try:
         text = context["_inventory"] or inventory_text(context)
         checked = loader.check_text(text, layout.INVENTORY)
+        for warning in checked.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        with _reported_as_error():
+            repo.write_inventory(project_dir, text)
     except ClusterforgeError as exc:
         return cli.report_error(exc, sys.stderr)
-    for warning in checked.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    repo.write_inventory(project_dir, text)
     return 0
 
 
 def post_gen(context: Mapping[str, Any], project_dir: Path) -> int:
     """Render the repository, add the skeleton files, and commit when asked."""
     try:
-        plan = repo.render_repo(project_dir)
-        inv = repo.load(project_dir).inventory
-        for rel, text in skeleton_files(inv).items():
-            path = project_dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        if context["git_init"]:
-            first_commit(project_dir)
+        with _reported_as_error():
+            plan = repo.render_repo(project_dir)
+            inv = repo.load(project_dir).inventory
+            with writer.session(project_dir) as disk:
+                for rel, text in skeleton_files(inv).items():
+                    disk.write_file(rel, text)
+            if context["git_init"]:
+                first_commit(project_dir)
     except ClusterforgeError as exc:
         return cli.report_error(exc, sys.stderr)
     print(f"rendered {len(plan.create)} files for cluster {inv.name}", file=sys.stderr)
     return 0
+
+
+@contextmanager
+def _reported_as_error() -> Iterator[None]:
+    """A hook's own process has no CLI around it: the system's refusal (a path too long,
+    a full disk) becomes a message like every other, never a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise ClusterforgeError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 def first_commit(project_dir: Path) -> None:

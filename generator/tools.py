@@ -7,13 +7,15 @@ with the command that installs it.
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
-import shutil
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import sh
 
@@ -87,14 +89,17 @@ def install_hint(name: str, kubernetes_version: str = KUBERNETES_VERSION) -> str
 
 
 def search_dirs() -> list[Path]:
-    """$CLUSTERFORGE_TOOLS_DIR, the working tree's .tools/bin, the source checkout's, then PATH."""
+    """$CLUSTERFORGE_TOOLS_DIR, the working tree's .tools/bin, the source checkout's, then PATH.
+    $CLUSTERFORGE_TOOLS_DIR set but empty means no tools folder at all: PATH only."""
     dirs: list[Path] = []
-    if env := os.environ.get(TOOLS_DIR_ENV):
+    env = os.environ.get(TOOLS_DIR_ENV)
+    if env:
         dirs.append(Path(env))
-    cwd = Path.cwd()
-    tree = next((d / ".tools" / "bin" for d in (cwd, *cwd.parents) if (d / ".tools" / "bin").is_dir()), None)
-    checkout = Path(__file__).resolve().parents[1] / ".tools" / "bin"  # editable install / run from source
-    dirs += [d for d in (tree, checkout) if d is not None and d.is_dir()]
+    if env != "":
+        cwd = Path.cwd()
+        tree = next((d / ".tools" / "bin" for d in (cwd, *cwd.parents) if (d / ".tools" / "bin").is_dir()), None)
+        checkout = Path(__file__).resolve().parents[1] / ".tools" / "bin"  # editable install / run from source
+        dirs += [d for d in (tree, checkout) if d is not None and d.is_dir()]
     dirs += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     unique: list[Path] = []
     for d in dirs:
@@ -171,6 +176,7 @@ def run(
             input=input,
             capture_output=True,
             text=True,
+            errors="replace",  # tools quote hostile input, and may cut a character in two
             # No stdin unless given: a tool waiting for a terminal would hang until the timeout.
             stdin=None if input is not None else subprocess.DEVNULL,
         )
@@ -193,7 +199,7 @@ def helm(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float =
     workdir = None if cwd is None else os.fspath(cwd)
     try:
         # _tty_out=False: sh defaults to a pseudo-terminal, which would change helm's output.
-        return str(sh.Command(argv[0])(*args, _cwd=workdir, _timeout=timeout, _tty_out=False))
+        return str(sh.Command(argv[0])(*args, _cwd=workdir, _timeout=timeout, _tty_out=False, _decode_errors="replace"))
     except sh.ErrorReturnCode as e:
         raise ToolFailed(argv, e.exit_code, _text(e.stdout), _text(e.stderr)) from None
     except sh.TimeoutException:
@@ -217,13 +223,99 @@ def _reported_version(path: Path, name: str) -> str | None:
 def _build_info_version(path: Path, package: str) -> str | None:
     """The module version Go stamped into the binary; `go install` builds of helm and
     kubeconform print "v3.22"/"development" themselves but carry the real version here."""
-    go = shutil.which("go")
-    if go is None:
-        return None
+    modinfo = go_build_info(path)
+    return buildinfo_version(modinfo, package) if modinfo else None
+
+
+# --- Go build info, read without Go ---------------------------------------------------
+# The format of Go's debug/buildinfo (Go >= 1.18): a blob in the ELF section
+# .go.buildinfo (elsewhere: in the data, 16-byte aligned) that opens with a 32-byte
+# header (magic, pointer size, flags), then, when flags has bit 0x2 ("inline"), two
+# strings each prefixed by its length as an unsigned varint: the Go version and the
+# module info. The module info is framed by 16-byte sentinels, and its lines are
+# what `go version -m` prints (path, mod, dep, =>).
+
+BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_BUILDINFO_HEADER = 32
+_BUILDINFO_ALIGN = 16
+_BUILDINFO_INLINE = 0x2
+_MAX_BUILDINFO = 1 << 24  # the blob is kilobytes; more is a damaged file
+
+
+def go_build_info(path: Path) -> str | None:
+    """The module info Go stamped into a binary, or None (not a Go >= 1.18 binary, or damaged)."""
     try:
-        return buildinfo_version(run([go, "version", "-m", path], timeout=30).stdout, package)
-    except ToolFailed:
+        with path.open("rb") as f:
+            if f.read(4) == b"\x7fELF":
+                blob = _elf_section(f, b".go.buildinfo")
+            else:
+                with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    blob = _aligned_blob(data)
+    except (OSError, ValueError, struct.error):
         return None
+    return parse_build_info(blob) if blob else None
+
+
+def _elf_section(f: BinaryIO, wanted: bytes) -> bytes | None:
+    """The contents of the ELF section called `wanted`, read through the section headers."""
+    f.seek(0)
+    ident = f.read(16)
+    wide, order = ident[4] == 2, "<" if ident[5] == 1 else ">"
+    # e_shoff; then e_shentsize, e_shnum, e_shstrndx (ELF64 at 0x28/0x3A, ELF32 at 0x20/0x2E)
+    f.seek(0x28 if wide else 0x20)
+    (shoff,) = struct.unpack(order + ("Q" if wide else "I"), f.read(8 if wide else 4))
+    f.seek(0x3A if wide else 0x2E)
+    entsize, count, names_index = struct.unpack(order + "HHH", f.read(6))
+    # sh_name, then sh_offset and sh_size (ELF64 at 0x18/0x20, ELF32 at 0x10/0x14)
+    layout = order + ("I20xQQ" if wide else "I12xII")
+    headers = []
+    for i in range(count):
+        f.seek(shoff + i * entsize)
+        headers.append(struct.unpack(layout, f.read(struct.calcsize(layout))))
+    if not headers or names_index >= len(headers):
+        return None
+    _, names_offset, names_size = headers[names_index]
+    f.seek(names_offset)
+    names = f.read(min(names_size, _MAX_BUILDINFO))
+    for name, offset, size in headers:
+        if names[name : names.find(b"\0", name)] == wanted and size <= _MAX_BUILDINFO:
+            f.seek(offset)
+            return f.read(size)
+    return None
+
+
+def _aligned_blob(data: mmap.mmap) -> bytes | None:
+    start = data.find(BUILDINFO_MAGIC)
+    while start != -1 and start % _BUILDINFO_ALIGN:
+        start = data.find(BUILDINFO_MAGIC, start + 1)
+    return None if start == -1 else data[start : start + _MAX_BUILDINFO]
+
+
+def parse_build_info(blob: bytes) -> str | None:
+    """The module info of a build info blob (see above), or None if it is not one."""
+    start = next((i for i in range(0, len(blob), _BUILDINFO_ALIGN) if blob.startswith(BUILDINFO_MAGIC, i)), None)
+    if start is None or len(blob) < start + _BUILDINFO_HEADER or not blob[start + 15] & _BUILDINFO_INLINE:
+        return None  # before Go 1.18 the header points at the strings instead
+    version, position = _varint_string(blob, start + _BUILDINFO_HEADER)
+    modinfo, _ = _varint_string(blob, position)
+    if not version or modinfo is None or len(modinfo) < 33 or modinfo[-17] != ord("\n"):
+        return None
+    return modinfo[16:-16].decode("utf-8", errors="replace")
+
+
+def _varint_string(blob: bytes, position: int) -> tuple[bytes | None, int]:
+    length = shift = 0
+    for _ in range(10):  # an unsigned 64-bit varint has at most 10 bytes
+        if position >= len(blob):
+            return None, position
+        byte = blob[position]
+        position += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            end = position + length
+            return (blob[position:end], end) if end <= len(blob) else (None, position)
+    return None, position
 
 
 def probe(name: str, *, kubernetes_version: str = KUBERNETES_VERSION) -> ToolStatus:

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from generator import tools
+from generator import tools, versions
 from generator.errors import ToolMissing
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
@@ -26,3 +27,14 @@ def need_tool() -> Callable[..., Path]:
             pytest.skip(str(e))
 
     return need
+
+
+# The day this suite's expectations were written for: end-of-life warnings depend
+# on "today", and no test may change its verdict as the calendar moves on.
+TODAY = date(2026, 11, 28)
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch: pytest.MonkeyPatch) -> date:
+    monkeypatch.setattr(versions, "today", lambda: TODAY)
+    return TODAY

@@ -203,6 +203,8 @@ YAML_BITS = [
     ": ", "- ", "-", ":", "[", "]", "{", "}", ",", "&a ", "*a", "!!str ", "!x ", "#", "'", '"', "|\n", ">-\n",
     "---\n", "...\n", "%YAML 1.2\n", "\t", "\n", "  ", "? ", "<<: ", "~", "null", "yes", "0x1F", "1e9", ".inf",
     "1.35", "\ufeff", "é", "\u2028", "\r\n", "\\",
+    # What the hostile-input probe used: digits Python will not print, other scripts' digits, shell.
+    "9" * 5000, "0x" + "f" * 5000, "٣٥", "$(reboot)", "`id`", "; sh", "```",
 ]
 SNIPPETS = st.one_of(
     st.sampled_from(YAML_BITS).map(str.encode),

@@ -26,6 +26,8 @@ CASES = {
     # The reference home lab as shipped (Flux), and the same lab on Argo CD.
     "koedo-lab-flux": EXAMPLE,
     "koedo-lab-argocd": EXAMPLE.replace("engine: flux ", "engine: argocd"),
+    # The same lab bootstrapping itself: kubeadm and the Cilium install run from the seeds.
+    "koedo-lab-auto": EXAMPLE + "\nbootstrap:\n  mode: auto\n",
     # eBGP to FRR, iBGP to BIRD, native routing, five control planes, two pools.
     "office-rack": VARIANT,
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, repo, tools, yamlio
+from generator import cli, pki, repo, tools, yamlio
 from generator.render import layout
 
 EXAMPLE = cli.example_text()
@@ -50,8 +50,9 @@ def test_secrets_are_ignored_by_git_and_appear_in_no_committed_file(tmp_path, ca
     assert dest / "cluster.yaml" in files and dest / layout.LOCK_FILE in files
     for path in files:
         text = path.read_text()
-        for secret in (values.bootstrap_token, values.certificate_key):
-            assert secret not in text, f"{path} contains a secret"
+        for secret in (values.bootstrap_token, values.certificate_key, *values.pki.values()):
+            assert secret.strip() not in text, f"{path} contains a secret"
+        assert "PRIVATE KEY" not in text, path
 
 
 def test_render_check_is_clean_then_lists_stale_files(tmp_path, capsys):
@@ -86,7 +87,7 @@ def test_new_with_bad_inventory_leaves_nothing_behind(tmp_path, capsys):
     dest = tmp_path / "lab"
     assert cli.main(["new", str(dest), "--inventory", str(bad), "--no-input"]) == 2
     err = capsys.readouterr().err
-    assert "cluster.yaml:" in err and "nodes[1].ip" in err and "Traceback" not in err
+    assert "cluster.yaml:" in err and "nodes[1] (cp2).ip" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cluster.yaml"]
 
 
@@ -106,6 +107,7 @@ def test_seed_merges_secrets_outside_the_repository(tmp_path, capsys):
     user_data = (out / "user-data").read_text()
     assert user_data.startswith("#cloud-config\n")
     assert values.bootstrap_token in user_data and values.certificate_key in user_data
+    assert values.pki["ca.key"].strip() in "\n".join(line.strip() for line in user_data.splitlines())  # cp1 gets the CAs
     assert stat.S_IMODE((out / "user-data").stat().st_mode) == 0o600
     assert yamlio.loader().load((out / "network-config").read_text())
 
@@ -118,12 +120,33 @@ def test_seed_inside_the_repository_is_refused_except_in_seeds(tmp_path, capsys)
     assert dest / layout.SEEDS_DIR / "haproxy1" / "user-data" not in committed_files(dest)
 
 
-def test_join_seed_needs_the_ca_hash(tmp_path, capsys):
+def test_join_seeds_carry_the_hash_of_the_generated_ca(tmp_path, capsys):
+    """No hand-copied hash: render made the CA, so a join seed can be built before any VM boots."""
     dest = new_repo(tmp_path, capsys)
+    values = repo.read_secrets(dest)
+    assert sorted(values.pki) == sorted(pki.FILES)
+    assert values.ca_cert_hash == pki.ca_cert_hash(values.pki["ca.crt"])
+    assert cli.main(["seed", "worker1", str(tmp_path / "w1"), "-C", str(dest)]) == 0
+    worker = (tmp_path / "w1" / "user-data").read_text()
+    assert values.ca_cert_hash in worker and "PRIVATE KEY" not in worker  # no CA key but on cp1
+    # Rendering again keeps the CA: the cluster's identity never changes under it.
+    assert cli.main(["render", "-C", str(dest)]) == 0
+    assert repo.read_secrets(dest) == values
+
+
+def test_a_cluster_whose_ca_kubeadm_made_keeps_its_hash(tmp_path, capsys):
+    """Secrets of before render made CAs: no CA is invented; the join needs the copied hash."""
+    dest = new_repo(tmp_path, capsys)
+    secrets_file = dest / layout.SECRETS_FILE
+    data = yamlio.loader().load(secrets_file.read_text())
+    del data["pki"]
+    data["caCertHash"] = None
+    secrets_file.write_text(yamlio.dump({k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}))
     assert cli.main(["seed", "worker1", str(tmp_path / "w1"), "-C", str(dest)]) == 2
     assert "caCertHash" in capsys.readouterr().err
-    secrets_file = dest / layout.SECRETS_FILE
     secrets_file.write_text(secrets_file.read_text().replace("caCertHash: null", "caCertHash: sha256:" + "0" * 64))
+    assert cli.main(["render", "-C", str(dest)]) == 0
+    assert repo.read_secrets(dest).pki == {}  # a CA hash of its own: render adds no CA
     assert cli.main(["seed", "worker1", str(tmp_path / "w1"), "-C", str(dest)]) == 0
     assert "sha256:" + "0" * 64 in (tmp_path / "w1" / "user-data").read_text()
 
@@ -160,6 +183,7 @@ def test_secrets_are_sops_encrypted_to_the_age_recipients(tmp_path, capsys, need
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(key))
     values = repo.read_secrets(dest)
     assert values.bootstrap_token not in stored and values.certificate_key not in stored
+    assert values.pki and "PRIVATE KEY" not in stored  # the CA keys are encrypted too
     assert cli.main(["seed", "cp1", str(tmp_path / "seed"), "-C", str(dest)]) == 0
     assert values.bootstrap_token in (tmp_path / "seed" / "user-data").read_text()
 

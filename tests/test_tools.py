@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +74,12 @@ def test_run_captures_output() -> None:
     done = tools.run(["sh", "-c", 'echo "$CF_X"; cat'], env={"CF_X": "from env"}, input="from stdin")
     assert (done.returncode, done.stdout, done.stderr) == (0, "from env\nfrom stdin", "")
     assert tools.run(["sh", "-c", "exit 3"], ok_codes=(0, 3)).returncode == 3
+
+
+def test_run_output_that_is_not_utf8() -> None:
+    """haproxy quotes a line of the file up to a column, which may cut a character in two."""
+    done = tools.run(["sh", "-c", r"printf 'a\331b'; printf '\377' >&2"])
+    assert (done.stdout, done.stderr) == ("a\ufffdb", "\ufffd")
 
 
 def test_run_failure_carries_argv_and_output() -> None:
@@ -164,3 +173,102 @@ def test_doctor_lists_every_tool() -> None:
     assert statuses["kubeadm-v1.34.4"].pinned == "v1.34.4"
     assert statuses["genisoimage"].optional and statuses["cloud-localds"].optional
     assert not statuses["haproxy"].optional
+
+
+def test_an_empty_tools_dir_variable_means_path_only(three_dirs: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set but empty, $CLUSTERFORGE_TOOLS_DIR hides every tools folder, the working tree's and the checkout's too."""
+    _, tree_bin, path_dir = three_dirs
+    fake_tool(tree_bin, "cf-fake-tool")
+    fake_tool(path_dir, "cf-fake-tool")
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")
+    assert tools.search_dirs() == [path_dir]
+    assert tools.find_tool("cf-fake-tool") == path_dir / "cf-fake-tool"
+    monkeypatch.delenv(tools.TOOLS_DIR_ENV)  # unset: the tools folders count again
+    assert tools.find_tool("cf-fake-tool") == tree_bin / "cf-fake-tool"
+
+
+# --- Go build info, read without Go --------------------------------------------------------
+
+SENTINEL = b"0123456789abcdef"  # 16 bytes each side of the module info, as cmd/go frames it
+MODINFO = "path\texample.com/cmd/x\nmod\texample.com\tv1.2.3\th1:x=\n"
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes([*out, n])
+
+
+def blob(modinfo: bytes, *, flags: int = 0x2, version: bytes = b"go1.26.8", lead: bytes = b"") -> bytes:
+    header = tools.BUILDINFO_MAGIC + bytes([8, flags]) + bytes(16)
+    framed = SENTINEL + modinfo + b"\n"[: 0 if modinfo.endswith(b"\n") else 1] + SENTINEL
+    return lead + header + varint(len(version)) + version + varint(len(framed)) + framed
+
+
+def test_build_info_blob_is_parsed() -> None:
+    assert tools.parse_build_info(blob(MODINFO.encode())) == MODINFO
+    assert tools.parse_build_info(blob(MODINFO.encode(), lead=bytes(32))) == MODINFO  # found at a 16-byte boundary
+    long = MODINFO + "".join(f"dep\texample.com/d{i}\tv0.0.{i}\th1:y=\n" for i in range(100))
+    assert len(long) > 127 and tools.parse_build_info(blob(long.encode())) == long  # a two-byte length
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"no magic here" * 10,
+        blob(MODINFO.encode(), flags=0x0),  # Go < 1.18: pointers, not inline strings
+        blob(MODINFO.encode(), lead=bytes(8)),  # magic off the 16-byte alignment
+        blob(MODINFO.encode())[:-20],  # truncated
+        tools.BUILDINFO_MAGIC + bytes([8, 2]) + bytes(16) + b"\xff" * 12,  # a varint that never ends
+        tools.BUILDINFO_MAGIC + bytes([8, 2]) + bytes(16) + varint(8) + b"go1.26.8" + varint(5) + b"short",  # no framing
+    ],
+)
+def test_damaged_build_info_is_none(data: bytes) -> None:
+    assert tools.parse_build_info(data) is None
+
+
+def test_build_info_of_files_that_are_not_go_binaries(tmp_path: Path) -> None:
+    script = fake_tool(tmp_path, "script")
+    truncated_elf = tmp_path / "elf"
+    truncated_elf.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(20))
+    for path in (script, truncated_elf, tmp_path / "missing", tmp_path):
+        assert tools.go_build_info(path) is None
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", list(GO_TOOLS))
+def test_build_info_is_what_go_version_m_prints(name: str, need_tool: NeedTool) -> None:
+    path = need_tool(name)
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("needs go to compare with")  # the pinned tools are built with go: CI has it
+    printed = subprocess.run([go, "version", "-m", str(path)], check=True, capture_output=True, text=True).stdout
+    assert tools.go_build_info(path) == "".join(line.removeprefix("\t") + "\n" for line in printed.splitlines()[1:])
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", list(GO_TOOLS))
+def test_probe_go_tool_at_pin_without_go(name: str, need_tool: NeedTool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`go install` builds of kubeconform and helm print "development" and "v3.22": the
+    version comes from their build info, which needs no go on PATH."""
+    found = need_tool(name)
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(found.parent))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no go, nothing else
+    assert shutil.which("go") is None
+    status = tools.probe(name)
+    assert status.ok and status.version is not None and status.version.removeprefix("v") == GO_TOOLS[name].version[1:], status
+
+
+@pytest.mark.tools
+def test_helm_output_that_is_not_utf8(need_tool: NeedTool, tmp_path: Path) -> None:
+    """A chart's file name is not always UTF-8, and helm quotes it in its `# Source:` lines."""
+    need_tool("helm")
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: x\nversion: 0.1.0\n")
+    with open(os.fsencode(chart / "templates") + b"/c\xd9.yaml", "w") as f:
+        f.write("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+    assert "# Source: x/templates/c\ufffd.yaml\n" in tools.helm("template", "x", str(chart))

@@ -7,4 +7,7 @@ from pathlib import Path
 
 from generator import scaffold
 
-sys.exit(scaffold.pre_gen(json.loads({{ cookiecutter | jsonify | tojson }}), Path.cwd()))
+# On a line of its own: a traceback quotes the line that failed, never this one.
+CONTEXT = {{ cookiecutter | jsonify | tojson }}
+
+sys.exit(scaffold.pre_gen(json.loads(CONTEXT), Path.cwd()))

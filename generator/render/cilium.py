@@ -4,11 +4,14 @@ LoadBalancer IP pools (cilium.io/v2, Cilium >= 1.18).
 
 The CNI has to exist before Flux or Argo CD can run a pod, so it is installed
 once with plain Helm; the GitOps release then uses the same release name,
-namespace, chart, version and values file and adopts it without a change.
+namespace, chart, version and values file. The bootstrap install differs only by
+what one node can hold (`bootstrap_overrides`), so the GitOps release's first
+sync is a plain upgrade to the inventory's replicas.
 """
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Any
 
 from .. import yamlio
@@ -19,6 +22,8 @@ from . import layout
 CHART_REPOSITORY = "https://helm.cilium.io"
 CHART = "cilium"
 RELEASE_NAME = "cilium"
+# Helm's own records of that release (Secrets sh.helm.release.v1.cilium.vN).
+HELM_RELEASE_SELECTOR = f"owner=helm,name={RELEASE_NAME}"
 NAMESPACE = "kube-system"
 CILIUM_API_VERSION = "cilium.io/v2"
 # What the chart names its agent DaemonSet and operator Deployment.
@@ -102,38 +107,94 @@ def _ipam(inv: Inventory) -> Document:
 # --- bootstrap ---------------------------------------------------------------
 
 
+def bootstrap_overrides(inv: Inventory) -> dict[str, object]:
+    """Helm values the bootstrap install sets on top of the values file, so that it
+    fits the cluster it runs on: the first control plane alone, tainted, right
+    after `kubeadm init` (the README's order; cp1's own cloud-init in auto mode).
+
+    - The chart gives the operator a required pod anti-affinity (one replica per
+      node): a second replica stays Pending until another node joins.
+    - Hubble Relay tolerates no control-plane taint: it stays Pending until a
+      worker joins (or the taint goes).
+
+    The GitOps release later applies the values file without these, which is a
+    `helm upgrade` of this same release (Flux) or an apply of the same objects
+    (Argo CD): the operator reaches its replicas and Relay starts once the other
+    nodes have joined, with no reinstall."""
+    intended = values(inv)
+    overrides: dict[str, object] = {}
+    if intended["operator"]["replicas"] > 1:
+        overrides["operator.replicas"] = 1
+    if intended["hubble"]["relay"]["enabled"]:
+        overrides["hubble.relay.enabled"] = False
+    return overrides
+
+
+OVERRIDE_REASONS = {
+    "operator.replicas": "the chart keeps one operator per node (required anti-affinity)",
+    "hubble.relay.enabled": "Relay tolerates no control-plane taint and would stay Pending",
+}
+
+
+def _helm_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def helm_command(inv: Inventory, values_file: str) -> list[str]:
-    """`helm upgrade --install`, one option per item; the GitOps release mirrors each of them."""
+    """`helm upgrade --install`, one option per item; the GitOps release mirrors each
+    of them except the bootstrap overrides. No `--wait`: it would wait for every
+    object of the release; the script waits for the agent and the operator only."""
     return [
         f"helm upgrade --install {RELEASE_NAME} {CHART}",
         f"--repo {CHART_REPOSITORY}",
-        f"--version {inv.cilium.version}",
+        f"--version {quote(inv.cilium.version)}",
         f"--namespace {NAMESPACE}",
         f"--values {values_file}",
-        "--wait --timeout 10m",
+        *(f"--set {key}={_helm_value(value)}" for key, value in bootstrap_overrides(inv).items()),
     ]
 
 
-def bootstrap_script(inv: Inventory) -> str:
+def bootstrap_script(inv: Inventory, values_file: str | None = None) -> str:
+    """bootstrap/install-cilium.sh, reading the repository's values file; with
+    `values_file`, the same install reading that file instead (the first control
+    plane's copy in bootstrap.mode auto)."""
     up = "/".join([".."] * layout.CILIUM_BOOTSTRAP.count("/"))
-    values_file = f'"${{repo_root}}/{layout.CILIUM_VALUES}"'
-    helm = helm_command(inv, values_file)
+    in_repo = values_file is None
+    helm = helm_command(inv, f'"${{repo_root}}/{layout.CILIUM_VALUES}"' if in_repo else values_file)
     rollout = f"kubectl --namespace {NAMESPACE} rollout status"
     exec_agent = f"kubectl --namespace {NAMESPACE} exec daemonset/{AGENT_DAEMONSET} -c cilium-agent --"
+    overrides = bootstrap_overrides(inv)
     lines = [
         "#!/usr/bin/env bash",
         f"# Installs Cilium {inv.cilium.version} with plain Helm: the CNI must run before Flux or",
-        "# Argo CD can start a pod. The GitOps release uses the same release name, namespace,",
-        "# chart, version and values file, so it adopts this release without a change.",
-        "# Run it once, after `kubeadm init`, wherever kubectl reaches the cluster.",
+        "# Argo CD can start a pod. Run it once, right after `kubeadm init`, wherever kubectl",
+        "# reaches the cluster: the first control plane is then the only node.",
+    ]
+    if overrides:
+        lines.append("# What that one tainted node can hold is set on top of the values file (--set):")
+        lines += [f"#   {key}={_helm_value(value)}: {OVERRIDE_REASONS[key]}" for key, value in overrides.items()]
+    if inv.gitops.engine == "flux":
+        lines += [
+            "# Flux's HelmRelease has the same release name, namespace, chart, version and values",
+            "# file without those overrides: its first sync upgrades this release in place to the",
+            "# inventory's replicas once the other nodes have joined.",
+        ]
+    else:
+        lines += [
+            "# Argo CD's cilium Application renders the same chart, version and values file without",
+            "# those overrides and applies the objects itself. It never reads Helm's release records,",
+            "# so once it is Synced and Healthy this Helm release is stale: the README's Argo CD step",
+            f"# deletes the record (kubectl --namespace {NAMESPACE} delete secret --selector {HELM_RELEASE_SELECTOR}).",
+        ]
+    lines += [
+        "# It waits only for what the cluster needs now: the agent (the CNI) and the operator.",
         "set -euo pipefail",
         "",
         'for tool in helm kubectl; do',
         '  command -v "$tool" >/dev/null || { echo "$tool is needed on PATH" >&2; exit 1; }',
         "done",
         "",
-        f'repo_root="$(cd "$(dirname "${{BASH_SOURCE[0]}}")/{up}" && pwd)"',
-        "",
+        *([f'repo_root="$(cd "$(dirname "${{BASH_SOURCE[0]}}")/{up}" && pwd)"', ""] if in_repo else []),
         " \\\n  ".join(helm),
         "",
         f"{rollout} daemonset/{AGENT_DAEMONSET} --timeout=10m",
@@ -230,5 +291,20 @@ def ip_pools(inv: Inventory) -> list[Document]:
         spec: Document = {"blocks": [{"cidr": str(pool.cidr)}]}
         if pool.service_selector:
             spec["serviceSelector"] = {"matchLabels": dict(sorted(pool.service_selector.items()))}
+        elif pool.default and (others := _selected_elsewhere(inv)):
+            spec["serviceSelector"] = {"matchExpressions": others}
         out.append(_doc("CiliumLoadBalancerIPPool", pool.name, spec))
     return out
+
+
+def _selected_elsewhere(inv: Inventory) -> list[Document]:
+    """The default pool's selector: every Service that no other pool selects. LB IPAM
+    picks at random among the pools matching a Service (Go map order in the
+    operator's lbipam), so the default pool must not match the others' Services.
+    rules.pool_selection keeps each other selector to one label, which NotIn can
+    exclude exactly (NotIn also matches a Service without that label)."""
+    values: dict[str, set[str]] = {}
+    for pool in inv.load_balancer_pools:
+        for key, value in pool.service_selector.items():
+            values.setdefault(key, set()).add(value)
+    return [{"key": key, "operator": "NotIn", "values": sorted(vals)} for key, vals in sorted(values.items())]

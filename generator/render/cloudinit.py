@@ -2,8 +2,9 @@
 `network-config` in `nodes/<name>/`.
 
 Kubernetes nodes get what kubeadm needs on Ubuntu 22.04 (swap off, kernel
-modules and sysctls, containerd with the systemd cgroup driver, kubelet, kubeadm
-and kubectl from the per-minor pkgs.k8s.io repository, held), the
+modules and sysctls, containerd pinned from Docker's apt repository with the
+systemd cgroup driver, kubelet, kubeadm and kubectl from the per-minor pkgs.k8s.io
+repository, all held), the
 systemd-networkd settings Cilium needs, a kernel check and the node's kubeadm
 config; load balancers get HAProxy and keepalived. Every node gets its host
 firewall (firewall.py). No secret goes in: the seed builder adds those to
@@ -17,21 +18,33 @@ there before `apt-get update`), runcmd after.
 from __future__ import annotations
 
 import hashlib
+from shlex import quote
 from typing import Any
 
-from .. import versions, yamlio
+from .. import pki, versions, yamlio
 from ..model import Inventory, Node
 from ..secrets import ClusterSecrets
-from . import firewall, kubeadm, layout, loadbalancer
+from . import bootstrap, cilium, firewall, kubeadm, layout, loadbalancer
 
 USER_DATA = "user-data"
 META_DATA = "meta-data"
 NETWORK_CONFIG = "network-config"
 
-# Ubuntu 22.04's archive (jammy-updates) ships containerd 1.7.x; containerd 2.x
-# would read config version 3 with other plugin names (containerd docs/cri/config.md).
-CONTAINERD_MAJOR = 1
+# containerd comes pinned from Docker's apt repository (versions.containerd says
+# which release for which Kubernetes); 1.x reads config version 2, 2.x version 3
+# with other plugin names (containerd docs/cri/config.md).
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+CONTAINERD_PACKAGE = "containerd.io"  # Docker's package: containerd and runc
+DOCKER_REPOSITORY = "https://download.docker.com/linux/ubuntu"
+DOCKER_KEYRING = "/etc/apt/keyrings/docker.gpg"
+DOCKER_APT_SOURCE_NAME = "docker"  # /etc/apt/sources.list.d/docker.list
+# Docker's release key, as Docker's install docs give it; the bootcmd refuses any other.
+DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+# Helm's apt repository (helm.sh/docs/intro/install, "From Apt"), for the first control
+# plane's own Cilium install in bootstrap.mode auto.
+HELM_REPOSITORY = "https://packages.buildkite.com/helm-linux/helm-debian/any/"
+HELM_KEYRING = "/etc/apt/keyrings/helm.gpg"
+HELM_APT_SOURCE_NAME = "helm"
 
 # pkgs.k8s.io builds every release as Debian revision 1.1 (kubeadm=1.35.4-1.1).
 PKGS_K8S_DEBIAN_REVISION = "1.1"
@@ -95,12 +108,21 @@ def render(inv: Inventory) -> dict[str, str]:
 
 def seed(inv: Inventory, node: Node, secrets: ClusterSecrets) -> dict[str, str]:
     """The node's seed as it goes onto the VM: the rendered one with its kubeadm
-    config carrying the secrets (never written into the repository)."""
+    config carrying the secrets, and on the first control plane the cluster's CAs
+    where `kubeadm init` looks for them (never written into the repository).
+
+    The other control planes get no CA key: `kubeadm init --upload-certs` hands them
+    the control-plane certificates, encrypted with the certificate key, through a
+    Secret that kubeadm deletes after two hours. A seed then holds a key that is
+    useless after those two hours instead of the cluster's root keys for ten years
+    (seed images tend to stay on hypervisor datastores)."""
     data = user_data(inv, node)
     if node.role != "loadbalancer":
         for entry in data["write_files"]:
             if entry["path"] == KUBEADM_CONFIG:
                 entry["content"] = kubeadm.with_secrets(inv, node, secrets)
+    if node == inv.control_planes[0]:
+        data["write_files"] += [_file(f"{pki.PKI_DIR}/{name}", text, "0600") for name, text in sorted(secrets.pki.items())]
     user_data_text = dump_user_data(data)
     return {
         USER_DATA: user_data_text,
@@ -186,16 +208,23 @@ def _sysctl_conf(settings: dict[str, int]) -> str:
     return _lines(*(f"{key} = {value}" for key, value in settings.items()))
 
 
+def _installs_cilium(inv: Inventory, node: Node) -> bool:
+    """In bootstrap.mode auto the first control plane installs Cilium itself."""
+    return inv.bootstrap.mode == "auto" and node == inv.control_planes[0]
+
+
 def _kubernetes_node(inv: Inventory, node: Node) -> Document:
     package_version = f"{inv.kubernetes.version}-{PKGS_K8S_DEBIAN_REVISION}"
-    return {
+    sources = {
+        APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"},
+        DOCKER_APT_SOURCE_NAME: {"source": f"deb [signed-by={DOCKER_KEYRING}] {DOCKER_REPOSITORY} jammy stable"},
+    }
+    if _installs_cilium(inv, node):
+        sources[HELM_APT_SOURCE_NAME] = {"source": f"deb [signed-by={HELM_KEYRING}] {HELM_REPOSITORY} any main"}
+    data: Document = {
         # Before `apt-get update` (final stage), or the new source would fail it.
-        "bootcmd": [["bash", "-c", apt_key_script(inv)]],
-        "apt": {
-            "sources": {
-                APT_SOURCE_NAME: {"source": f"deb [signed-by={KUBERNETES_KEYRING}] {versions.pkgs_k8s_repo(inv.kubernetes.version)} /"}
-            }
-        },
+        "bootcmd": [["bash", "-c", apt_key_script(inv, helm=_installs_cilium(inv, node))]],
+        "apt": {"sources": sources},
         "package_update": True,
         # apt-transport-https is left out: a transitional dummy package since apt 1.5.
         "packages": [
@@ -204,13 +233,14 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             "gpg",
             "conntrack",
             "ufw",
-            "containerd",
+            # --force-confold (cloud-init's apt-get) keeps our config.toml over the package's.
+            [CONTAINERD_PACKAGE, versions.containerd_package_version(inv.kubernetes.version)],
             *([name, package_version] for name in KUBERNETES_PACKAGES),
         ],
         "write_files": [
             _file(MODULES_FILE, _lines(*KERNEL_MODULES)),
             _file(KUBERNETES_SYSCTL_FILE, _sysctl_conf(KUBERNETES_SYSCTLS)),
-            _file(CONTAINERD_CONFIG, containerd_config(CONTAINERD_MAJOR)),
+            _file(CONTAINERD_CONFIG, containerd_config(containerd_major(inv), versions.pause_image(inv.kubernetes.version))),
             _file(NETWORKD_FILE, networkd_conf()),
             _file(KUBEADM_CONFIG, kubeadm.config(inv, node), "0600"),
             _file(KERNEL_CHECK, kernel_check_script(inv), "0755"),
@@ -224,12 +254,34 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             ["sysctl", "--system"],
             # The running networkd must drop its claim on Cilium's routes too, not only the next one.
             ["systemctl", "restart", "systemd-networkd"],
-            ["apt-mark", "hold", *KUBERNETES_PACKAGES],
+            ["apt-mark", "hold", CONTAINERD_PACKAGE, *KUBERNETES_PACKAGES],
             [FIREWALL_SCRIPT],
-            # Last, so a kernel that lacks what Cilium needs marks cloud-init's run as failed.
+            # Last of the node's setup, so a kernel that lacks what Cilium needs marks
+            # cloud-init's run as failed (the auto bootstrap checks it again first).
             [KERNEL_CHECK],
         ],
     }
+    if inv.bootstrap.mode == "auto":
+        _bootstrap_itself(inv, node, data)
+    return data
+
+
+def _bootstrap_itself(inv: Inventory, node: Node, data: Document) -> None:
+    """bootstrap.mode auto: the unit that runs kubeadm (and on the first control plane
+    the Cilium install, with Helm), started when cloud-init is done with the node."""
+    files = [
+        _file(bootstrap.UNIT_FILE, bootstrap.unit()),
+        _file(bootstrap.SCRIPT, bootstrap.script(inv, node, KUBEADM_CONFIG, KERNEL_CHECK), "0755"),
+    ]
+    if _installs_cilium(inv, node):
+        data["packages"].append("helm")
+        files += [
+            # The repository's values file, as the GitOps release reads it.
+            _file(bootstrap.CILIUM_VALUES, yamlio.dump(cilium.values(inv))),
+            _file(bootstrap.CILIUM_INSTALL, bootstrap.cilium_install(inv), "0755"),
+        ]
+    data["write_files"] += files
+    data["runcmd"] += [["systemctl", "daemon-reload"], ["systemctl", "start", "--no-block", bootstrap.UNIT]]
 
 
 def _loadbalancer(inv: Inventory, node: Node) -> Document:
@@ -257,37 +309,60 @@ def _loadbalancer(inv: Inventory, node: Node) -> Document:
 # --- file contents ---------------------------------------------------------------
 
 
-def apt_key_script(inv: Inventory) -> str:
-    """Fetch the pkgs.k8s.io signing key into the keyring the apt source names
-    (the kubeadm install docs' steps). It cannot be fetched at render time; it is
-    replaced only by a complete download, and kept once there."""
-    url = versions.pkgs_k8s_repo(inv.kubernetes.version) + "Release.key"
+def containerd_major(inv: Inventory) -> int:
+    return versions.parse(versions.containerd(inv.kubernetes.version))[0]
+
+
+def apt_key_script(inv: Inventory, *, helm: bool = False) -> str:
+    """Fetch the signing keys into the keyrings the apt sources name (the kubeadm,
+    Docker and Helm install docs' steps): pkgs.k8s.io's for this minor, Docker's, which
+    must have Docker's published fingerprint, and with `helm` Helm's. They cannot be
+    fetched at render time; a keyring is replaced only by a complete, checked download,
+    and kept once there."""
+    kubernetes_key = versions.pkgs_k8s_repo(inv.kubernetes.version) + "Release.key"
     return _lines(
         "#!/usr/bin/env bash",
         "set -euo pipefail",
-        f"keyring={KUBERNETES_KEYRING}",
-        '[[ -s "$keyring" ]] && exit 0',
-        'install -d -m 0755 "$(dirname "$keyring")"',
-        'tmp="$(mktemp)"',
-        f'curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors {url} | gpg --dearmor --batch --yes -o "$tmp"',
-        'install -m 0644 "$tmp" "$keyring"',
-        'rm -f "$tmp"',
+        "# fetch_key URL KEYRING [FINGERPRINT]",
+        "fetch_key() {",
+        '    local url="$1" keyring="$2" fingerprint="${3:-}" tmp',
+        '    [[ -s "$keyring" ]] && return 0',
+        '    install -d -m 0755 "$(dirname "$keyring")"',
+        '    tmp="$(mktemp)"',
+        '    curl -fsSL --retry 5 --retry-delay 3 --retry-all-errors "$url" | gpg --dearmor --batch --yes -o "$tmp"',
+        '    if [[ -n "$fingerprint" ]] && ! gpg --show-keys --with-colons "$tmp" | grep -qx "fpr:::::::::${fingerprint}:"; then',
+        '        echo "the key from $url is not the one with fingerprint $fingerprint" >&2',
+        '        rm -f "$tmp"',
+        "        exit 1",
+        "    fi",
+        '    install -m 0644 "$tmp" "$keyring"',
+        '    rm -f "$tmp"',
+        "}",
+        f"fetch_key {quote(kubernetes_key)} {KUBERNETES_KEYRING}",
+        f"fetch_key {DOCKER_REPOSITORY}/gpg {DOCKER_KEYRING} {DOCKER_KEY_FINGERPRINT}",
+        *([f"fetch_key {HELM_REPOSITORY.removesuffix('any/')}gpgkey {HELM_KEYRING}"] if helm else []),
     )
 
 
-def containerd_config(major: int) -> str:
-    """The runc runtime with the systemd cgroup driver (kubeadm's kubelet default);
-    every other setting keeps containerd's defaults."""
+def containerd_config(major: int, pause_image: str) -> str:
+    """The runc runtime with the systemd cgroup driver (kubeadm's kubelet default) and
+    the sandbox (pause) image kubeadm expects; every other setting keeps containerd's
+    defaults."""
     if major == 1:
-        version, plugin, quote = 2, '"io.containerd.grpc.v1.cri"', '"'
+        version, cri, quote = 2, '"io.containerd.grpc.v1.cri"', '"'
+        runc = f"plugins.{cri}.containerd.runtimes.runc"
+        sandbox = [f"[plugins.{cri}]", f"  sandbox_image = {quote}{pause_image}{quote}"]
     elif major == 2:
-        version, plugin, quote = 3, "'io.containerd.cri.v1.runtime'", "'"
+        version, quote = 3, "'"
+        runc = "plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc"
+        sandbox = ["[plugins.'io.containerd.cri.v1.images'.pinned_images]", f"  sandbox = {quote}{pause_image}{quote}"]
     else:
         raise ValueError(f"no containerd config for containerd {major}.x")
-    runc = f"plugins.{plugin}.containerd.runtimes.runc"
     return _lines(
         f"# {CONTAINERD_CONFIG}, rendered by clusterforge for containerd {major}.x.",
         f"version = {version}",
+        "",
+        *sandbox,
         "",
         f"[{runc}]",
         f"  runtime_type = {quote}io.containerd.runc.v2{quote}",

@@ -5,23 +5,19 @@ ja. Both come from one builder, so the two always have the same structure."""
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from . import cloudinit, gitops, layout, routers
+from . import bootstrap, cilium, cloudinit, gitops, layout, routers
 
 Language = Literal["en", "ja"]
 
 NODE_KUBEADM_CONFIG = cloudinit.KUBEADM_CONFIG  # where the seed puts it inside the VM
 # cloud-init's last command checks the kernel: kubeadm must wait for it to finish.
 WAIT_FOR_SEED = "cloud-init status --wait"
-CA_CERT = "/etc/kubernetes/pki/ca.crt"
-CA_HASH_COMMAND = (
-    f"openssl x509 -pubkey -in {CA_CERT} | openssl rsa -pubin -outform der 2>/dev/null"
-    " | openssl dgst -sha256 -hex | sed 's/^.* /sha256:/'"
-)
 ARGOCD_INSTALL = "https://raw.githubusercontent.com/argoproj/argo-cd/stable/manifests/install.yaml"
-LB_CHECK = "lb-check"  # the throwaway Deployment and Service of the last step
+LB_CHECK = "lb-check"  # the throwaway Deployment (and prefix of the Services) of the last step
 
 EN: dict[str, str] = {
     "other": "日本語版: [{file}]({file})",
@@ -47,6 +43,12 @@ EN: dict[str, str] = {
     "diagram_title": "Topology",
     "bootstrap_title": "Bootstrap",
     "bootstrap": "Do these steps in order; each one needs the ones before it.",
+    "access": (
+        "The host firewalls accept SSH into the VMs only from {ssh_sources}, and the Kubernetes API on the VIP only "
+        "from {api_sources}. Work from there, or add your network to {fields} in `{inventory}` and re-render first."
+    ),
+    "access_done": "The host firewalls accept SSH into the VMs only from {ssh_sources}, and the Kubernetes API on the VIP only from {api_sources}.",
+    "s_cilium_access": "Only {api_sources} reach the Kubernetes API on the VIP (`apiServer.allowedSources`): from anywhere else helm and kubectl time out.",
     "s_vms": "Create the first VMs",
     "s_vms_body": (
         "Ubuntu 22.04 cloud images with a NoCloud seed each. `clusterforge seed NODE OUTDIR` builds a node's seed "
@@ -70,8 +72,18 @@ EN: dict[str, str] = {
     ),
     "s_join": "Join the other nodes",
     "s_join_body": (
-        "On {node}, compute the CA certificate hash and put it into `{secrets}` as `caCertHash`; "
-        "the join seeds need it:"
+        "No hash to copy: render made the cluster's CAs into `{secrets}`, {node}'s seed installed them before "
+        "`kubeadm init`, and every join seed carries the CA certificate hash already."
+    ),
+    "s_auto": "Let the nodes bootstrap themselves",
+    "s_auto_body": (
+        "`bootstrap.mode` is `auto`: {node}'s cloud-init runs `kubeadm init` with the cluster's CAs from its seed, "
+        "then installs Cilium; every other node waits until the API answers on the VIP and joins by itself, retrying "
+        "a failed join a few times. Create the other VMs within 2 hours of {node} (the uploaded control-plane "
+        "certificates expire then; the bootstrap token lasts 24 hours). Each node logs every step; follow it on the node:"
+    ),
+    "s_auto_check": (
+        "Then, from a machine that reaches the API, with the admin kubeconfig (`/etc/kubernetes/admin.conf` of {node}):"
     ),
     "s_join_cp": (
         "Then the other control planes, within 2 hours of `kubeadm init` (the uploaded certificates and their key "
@@ -84,18 +96,35 @@ EN: dict[str, str] = {
     "s_join_check": "Every node should be Ready:",
     "s_gitops": "Bootstrap {engine}",
     "s_flux_body": "Flux commits its own manifests to `{path}` and then reconciles the repository (for an ssh:// URL add `--private-key-file=KEY`):",
-    "s_argo_body": "Install Argo CD, give it access to the repository if it is private, then apply the root application:",
+    "s_argo_body": (
+        "Install Argo CD, give it access to the repository if it is private, add the health check of child "
+        "Applications to `argocd-cm` (`{argocd_cm}`: without it Argo CD does not wait for one sync wave to be "
+        "healthy before the next, so the waves order nothing), then apply the root application. It syncs in waves: "
+        "the AppProject ({project_wave}), Cilium ({cilium_wave}), then the BGP and LoadBalancer IP objects ({config_wave}), "
+        "which need Cilium's CRDs:"
+    ),
+    "s_argo_helm": (
+        "Argo CD renders the chart itself and never reads Helm's release records, so the bootstrap's Helm release "
+        "is now stale. Once the `cilium` Application is Synced and Healthy, delete that record (not the objects), "
+        "so that no later `helm` command acts on what Argo CD now manages:"
+    ),
     "s_router": "Configure the router",
     "s_router_body": "Each file starts with how to apply it on that router and how to check it:",
     "s_verify": "Verify BGP and a LoadBalancer Service",
     "s_verify_router": "On {peer} ({router}):",
     "s_verify_cluster": "From the cluster: every node has an established session with every peer:",
     "s_verify_pods": "Each node's podCIDR should appear as a route on the router:",
-    "s_verify_lb": "A LoadBalancer Service gets an IP from pool {pool} ({cidr}) and answers from outside the cluster:",
+    "s_verify_lb": (
+        "One LoadBalancer Service per pool, labelled so that this pool's serviceSelector selects it and no other "
+        "pool's does: each gets an IP from its pool and answers from outside the cluster (`curl http://EXTERNAL-IP/`):"
+    ),
+    "s_verify_lb_expect": "`{service}`: an address in {cidr} (pool {pool})",
+    "s_verify_lb_one": "A LoadBalancer Service gets an IP from pool {pool} ({cidr}) and answers from outside the cluster (`curl http://EXTERNAL-IP/`):",
     "secrets_title": "Secrets",
     "secrets": (
-        "Bootstrap token, certificate key, BGP passwords and the CA hash live only in `{secrets}` "
-        "(git-ignored, mode 0600) and reach a node only through its seed. Keep a backup of that file."
+        "Bootstrap token, certificate key, BGP passwords, the cluster's CAs and service-account key and the CA hash "
+        "live only in `{secrets}` (git-ignored, mode 0600; SOPS-encrypted when `secrets.ageRecipients` are set) and "
+        "reach a node only through its seed. Keep a backup of that file: without the CA keys the cluster cannot be rebuilt."
     ),
     "where_title": "What is where",
     "w_inventory": "the inventory: the only file to edit",
@@ -136,6 +165,12 @@ JA: dict[str, str] = {
     "diagram_title": "構成図",
     "bootstrap_title": "構築手順",
     "bootstrap": "この順に進めてください。各手順はそれより前の手順を前提にしています。",
+    "access": (
+        "ホストのファイアウォールは、VM への SSH を {ssh_sources} からだけ、VIP の Kubernetes API を {api_sources} からだけ受け付けます。"
+        "そこから作業するか、先に `{inventory}` の {fields} に自分のネットワークを追加して再レンダリングしてください。"
+    ),
+    "access_done": "ホストのファイアウォールは、VM への SSH を {ssh_sources} からだけ、VIP の Kubernetes API を {api_sources} からだけ受け付けます。",
+    "s_cilium_access": "VIP の Kubernetes API に届くのは {api_sources} からだけです（`apiServer.allowedSources`）。それ以外からは helm と kubectl がタイムアウトします。",
     "s_vms": "最初の VM を作る",
     "s_vms_body": (
         "Ubuntu 22.04 のクラウドイメージに、それぞれ NoCloud シードを付けます。`clusterforge seed NODE OUTDIR` は "
@@ -158,7 +193,18 @@ JA: dict[str, str] = {
         "管理者用 kubeconfig（{node} の `/etc/kubernetes/admin.conf`）を使えるマシンで実行します:"
     ),
     "s_join": "残りのノードを参加させる",
-    "s_join_body": "{node} で CA 証明書のハッシュを求め、`{secrets}` の `caCertHash` に書きます。参加用のシードに必要です:",
+    "s_join_body": (
+        "コピーするハッシュはありません。render がクラスターの CA を `{secrets}` に作り、{node} のシードが `kubeadm init` の前に"
+        "それを置きました。参加用のシードはどれも CA 証明書のハッシュを持っています。"
+    ),
+    "s_auto": "ノード自身に構築させる",
+    "s_auto_body": (
+        "`bootstrap.mode` は `auto` です。{node} の cloud-init がシードのクラスター CA で `kubeadm init` を実行し、Cilium を入れます。"
+        "ほかのノードは VIP の API が応答するまで待ってから自分で参加し、失敗した参加は数回やり直します。"
+        "残りの VM は {node} から 2 時間以内に作ってください（アップロードしたコントロールプレーンの証明書がそこで期限切れになります。"
+        "ブートストラップトークンは 24 時間有効です）。各ノードはすべての手順をログに書きます。ノード上で追えます:"
+    ),
+    "s_auto_check": "その後、API に届くマシンで、管理者用 kubeconfig（{node} の `/etc/kubernetes/admin.conf`）を使って:",
     "s_join_cp": (
         "次に残りのコントロールプレーンを、`kubeadm init` から 2 時間以内に参加させます（アップロードした証明書とその鍵は期限切れになります。"
         "再アップロードは {node} で `sudo kubeadm init phase upload-certs --upload-certs --config {config}`）。"
@@ -170,18 +216,34 @@ JA: dict[str, str] = {
     "s_join_check": "すべてのノードが Ready になるはずです:",
     "s_gitops": "{engine} を導入する",
     "s_flux_body": "Flux は自身のマニフェストを `{path}` に commit し、リポジトリの同期を始めます（ssh:// の URL では `--private-key-file=KEY` を追加）:",
-    "s_argo_body": "Argo CD を入れ、リポジトリが非公開ならアクセス権を与えてから、ルートアプリケーションを適用します:",
+    "s_argo_body": (
+        "Argo CD を入れ、リポジトリが非公開ならアクセス権を与えます。子 Application のヘルスチェックを `argocd-cm` に追加し"
+        "（`{argocd_cm}`。これがないと Argo CD は同期ウェーブごとに健全になるのを待たないため、ウェーブは順序を保証しません）、"
+        "ルートアプリケーションを適用します。同期はウェーブ順です: AppProject（{project_wave}）、Cilium（{cilium_wave}）、"
+        "そして Cilium の CRD を使う BGP と LoadBalancer IP のオブジェクト（{config_wave}）:"
+    ),
+    "s_argo_helm": (
+        "Argo CD はチャートを自分でレンダリングし、Helm のリリース記録は読みません。そのためブートストラップの Helm リリースは"
+        "古いまま残ります。`cilium` Application が Synced かつ Healthy になったら、その記録（オブジェクトではありません）を削除し、"
+        "以後の `helm` コマンドが Argo CD の管理するものに触れないようにします:"
+    ),
     "s_router": "ルーターを設定する",
     "s_router_body": "各ファイルの先頭に、そのルーターへの適用方法と確認方法が書いてあります:",
     "s_verify": "BGP と LoadBalancer Service を確認する",
     "s_verify_router": "{peer}（{router}）で:",
     "s_verify_cluster": "クラスター側: すべてのノードがすべてのピアとセッションを確立しているはずです:",
     "s_verify_pods": "各ノードの podCIDR がルーターの経路表に現れるはずです:",
-    "s_verify_lb": "LoadBalancer Service にプール {pool}（{cidr}）から IP が割り当てられ、クラスターの外から応答します:",
+    "s_verify_lb": (
+        "プールごとに LoadBalancer Service を 1 つ作ります。そのプールの serviceSelector だけが選ぶラベルを付けるので、"
+        "それぞれ自分のプールから IP が割り当てられ、クラスターの外から応答します（`curl http://EXTERNAL-IP/`）:"
+    ),
+    "s_verify_lb_expect": "`{service}`: {cidr} のアドレス（プール {pool}）",
+    "s_verify_lb_one": "LoadBalancer Service にプール {pool}（{cidr}）から IP が割り当てられ、クラスターの外から応答します（`curl http://EXTERNAL-IP/`）:",
     "secrets_title": "シークレット",
     "secrets": (
-        "ブートストラップトークン、証明書の鍵、BGP パスワード、CA ハッシュは `{secrets}`（git の対象外、モード 0600）にだけあり、"
-        "ノードにはシードを通してのみ届きます。このファイルはバックアップしてください。"
+        "ブートストラップトークン、証明書の鍵、BGP パスワード、クラスターの CA とサービスアカウント鍵、CA ハッシュは `{secrets}`"
+        "（git の対象外、モード 0600。`secrets.ageRecipients` があれば SOPS で暗号化）にだけあり、ノードにはシードを通してのみ届きます。"
+        "このファイルはバックアップしてください。CA の鍵がないとクラスターを作り直せません。"
     ),
     "where_title": "ファイルの場所",
     "w_inventory": "インベントリ: 編集するのはこのファイルだけです",
@@ -218,7 +280,7 @@ def readme(inv: Inventory, language: Language = "en") -> str:
     lines += [f"## {t('change_title')}", "", t("change"), ""]
     lines += [f"## {t('nodes_title')}", "", *_node_table(inv, t), "", t("api"), ""]
     lines += [f"## {t('diagram_title')}", "", "```mermaid", *mermaid(inv, t("vip_label"), t("pool_label"), t("installs")), "```", ""]
-    lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), ""]
+    lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), "", _access(inv, t), ""]
     for number, (title, body) in enumerate(_steps(inv, t), 1):
         lines += [f"### {number}. {title}", "", *body]
     lines += [f"## {t('secrets_title')}", "", t("secrets"), ""]
@@ -248,6 +310,8 @@ class _Text:
 
 
 def _code(lines: list[str], language: str = "sh") -> list[str]:
+    # The model admits no line break in any value; a line that still held one would end the block.
+    assert not any("\n" in line or "`" in line for line in lines), lines
     return [f"```{language}", *lines, "```", ""]
 
 
@@ -312,7 +376,7 @@ def mermaid(inv: Inventory, vip_label: str, pool_label: str, installs: str) -> l
 
 
 def _seed_commands(nodes: list[Node]) -> list[str]:
-    return [f"clusterforge seed {n.name} {layout.SEEDS_DIR}/{n.name} --iso" for n in nodes]
+    return [f"clusterforge seed {quote(n.name)} {quote(f'{layout.SEEDS_DIR}/{n.name}')} --iso" for n in nodes]
 
 
 def _join_commands(nodes: list[Node], t: _Text) -> list[str]:
@@ -322,10 +386,24 @@ def _join_commands(nodes: list[Node], t: _Text) -> list[str]:
     return lines
 
 
-def _check_pool(inv: Inventory) -> LoadBalancerPool | None:
-    """The pool the last step's test Service draws from: one for every Service if there is one."""
-    pools = inv.load_balancer_pools
-    return next((p for p in pools if not p.service_selector), pools[0] if pools else None)
+def lb_check_service(pool: LoadBalancerPool) -> tuple[str, dict[str, str]]:
+    """The last step's test Service for `pool`: its name and labels. The labels are the
+    pool's serviceSelector, which rules.pool_selection keeps from matching any other
+    pool; the default pool's Service has none, which no other pool's selector matches."""
+    return f"{LB_CHECK}-{pool.name}", dict(sorted(pool.service_selector.items()))
+
+
+def _sources(inv: Inventory, extra: list) -> str:
+    return ", ".join([str(inv.network.subnet), *(str(net) for net in extra)])
+
+
+def _access(inv: Inventory, t: _Text) -> str:
+    """Who may reach the nodes (firewall.py): the node subnet, plus the allowedSources."""
+    missing = [field for field, extra in (("ssh.allowedSources", inv.ssh.allowed_sources), ("apiServer.allowedSources", inv.api_server.allowed_sources)) if not extra]
+    sources = {"ssh_sources": _sources(inv, inv.ssh.allowed_sources), "api_sources": _sources(inv, inv.api_server.allowed_sources)}
+    if not missing:
+        return t("access_done", **sources)
+    return t("access", fields=" / ".join(f"`{field}`" for field in missing), **sources)
 
 
 def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
@@ -336,34 +414,54 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     steps.append((t("s_vms"), [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first]))]))
     if lbs:
         vip_check = [
-            f"ping -c 3 {vip}",
-            f"nc -vz {vip} {port}",
+            f"ping -c 3 {quote(str(vip))}",
+            f"nc -vz {quote(str(vip))} {port}",
             t("on_nodes", nodes=", ".join(lb.name for lb in lbs)),
-            f"ip -brief address show dev {inv.network.interface}",
+            f"ip -brief address show dev {quote(inv.network.interface)}",
         ]
         steps.append((t("s_vip"), [t("s_vip_body"), "", *_code(vip_check)]))
     else:
-        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {vip} {port}"])]))
+        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {quote(str(vip))} {port}"])]))
+    if inv.bootstrap.mode == "auto":
+        return [*steps, *_auto_steps(inv, t)]
     init = [
         WAIT_FOR_SEED,
         f"sudo kubeadm init --config {NODE_KUBEADM_CONFIG} --upload-certs",
         "mkdir -p ~/.kube && sudo cp /etc/kubernetes/admin.conf ~/.kube/config && sudo chown \"$(id -u):$(id -g)\" ~/.kube/config",
-        f"curl -k https://{inv.api_endpoint}/healthz",
+        f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}",
     ]
     steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
-    cilium = [f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
-    if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers):
-        # The BGP passwords come from the secrets file straight into the cluster.
-        cilium.insert(0, "clusterforge bgp-secrets | kubectl apply -f -")
-    steps.append((t("s_cilium"), [t("s_cilium_body"), "", *_code(cilium)]))
+    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
+    access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
+    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install)]))
     others = inv.control_planes[1:]
-    join = [t("s_join_body"), "", *_code([CA_HASH_COMMAND])]
+    join = [t("s_join_body"), ""]
     join += [t("s_join_cp"), "", *_code(_join_commands(others, t))] if others else [t("s_join_cp_none"), ""]
     if inv.workers:
         join += [t("s_join_workers"), "", *_code(_join_commands(inv.workers, t))]
     join += [t("s_join_check"), "", *_code(["kubectl get nodes -o wide"])]
     steps.append((t("s_join"), join))
-    steps.append((t("s_gitops"), _gitops_step(inv, t)))
+    return [*steps, *_after_bootstrap(inv, t)]
+
+
+def _bgp_secrets(inv: Inventory) -> list[str]:
+    # The BGP passwords come from the secrets file straight into the cluster.
+    return ["clusterforge bgp-secrets | kubectl apply -f -"] if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers) else []
+
+
+def _auto_steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
+    """bootstrap.mode auto: the nodes run kubeadm and the Cilium install themselves."""
+    first = inv.control_planes[0]
+    others = [n for n in inv.kubernetes_nodes if n != first]
+    follow = [*_seed_commands(others), t("on_nodes", nodes=", ".join(n.name for n in inv.kubernetes_nodes)), bootstrap.follow_command(), f"sudo journalctl -u {bootstrap.UNIT} -f"]
+    check = [*_bgp_secrets(inv), "kubectl get nodes -o wide", f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
+    access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
+    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(check)]
+    return [(t("s_auto"), body), *_after_bootstrap(inv, t)]
+
+
+def _after_bootstrap(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
+    steps = [(t("s_gitops"), _gitops_step(inv, t))]
     if inv.bgp is not None:
         files = [f"- [`{layout.router_file(p)}`]({layout.router_file(p)}): {p.name} ({p.router}, {p.address})" for p in inv.bgp.peers]
         steps.append((t("s_router"), [t("s_router_body"), "", *files, ""]))
@@ -375,16 +473,20 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
     repo, branch = inv.gitops.repository, inv.gitops.branch
     if inv.gitops.engine == "flux":
         path = layout.flux_cluster_dir(inv)
-        commands = [f"flux bootstrap git --url={repo} --branch={branch} --path={path}", "flux get kustomizations --watch"]
+        commands = [f"flux bootstrap git --url={quote(repo)} --branch={quote(branch)} --path={quote(path)}", "flux get kustomizations --watch"]
         return [t("s_flux_body", path=path), "", *_code(commands)]
     ns = gitops.ARGOCD_NAMESPACE
     commands = [
         f"kubectl create namespace {ns}",
         f"kubectl apply --namespace {ns} --server-side --force-conflicts -f {ARGOCD_INSTALL}",
+        # Server-side apply adds this key and leaves the rest of the install's argocd-cm alone.
+        f"kubectl apply --server-side --field-manager=clusterforge -f {layout.ARGOCD_CM}",
         f"kubectl apply -f {layout.ARGOCD_ROOT}",
-        f"kubectl --namespace {ns} get applications",
+        f"kubectl --namespace {ns} get applications --watch",
     ]
-    return [t("s_argo_body"), "", *_code(commands)]
+    waves = {"project_wave": gitops.PROJECT_WAVE, "cilium_wave": gitops.CILIUM_WAVE, "config_wave": gitops.CONFIG_WAVE}
+    cleanup = [f"kubectl --namespace {cilium.NAMESPACE} delete secret --selector {cilium.HELM_RELEASE_SELECTOR}"]
+    return [t("s_argo_body", argocd_cm=layout.ARGOCD_CM, **waves), "", *_code(commands), t("s_argo_helm"), "", *_code(cleanup)]
 
 
 def _verify_step(inv: Inventory, t: _Text) -> list[str]:
@@ -396,18 +498,20 @@ def _verify_step(inv: Inventory, t: _Text) -> list[str]:
         body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
         if inv.bgp.advertise.pod_cidrs:
             body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
-    pool = _check_pool(inv)
-    if pool is not None:
-        labels = ",".join(f"{k}={v}" for k, v in sorted(pool.service_selector.items()))
-        expose = f"kubectl expose deployment {LB_CHECK} --type=LoadBalancer --port=80" + (f" --labels={labels}" if labels else "")
-        commands = [
-            f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80",
-            expose,
-            f"kubectl get service {LB_CHECK} --watch",
-            "curl http://EXTERNAL-IP/",
-            f"kubectl delete service,deployment {LB_CHECK}",
-        ]
-        body += [t("s_verify_lb", pool=pool.name, cidr=pool.cidr), "", *_code(commands)]
+    pools = inv.load_balancer_pools
+    if pools:
+        services = [lb_check_service(pool) for pool in pools]
+        names = " ".join(quote(name) for name, _ in services)
+        commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
+        for name, labels in services:
+            shown = ",".join(f"{k}={v}" for k, v in labels.items())
+            commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
+        commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
+        if len(pools) == 1:
+            body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
+        else:
+            expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
+            body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
     return body
 
 

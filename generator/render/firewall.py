@@ -3,7 +3,11 @@
 Incoming traffic is denied by default and outgoing allowed: Cilium's BGP
 sessions are dialled OUT by the agents to the routers on 179/tcp, and the
 answers come back through ufw's connection tracking, so BGP needs no inbound
-rule. Metrics ports (9962-9964) are deliberately not opened.
+rule. Metrics ports (9962-9964) are deliberately not opened. Not opened either,
+because nothing on the host needs them: ICMP echo (cilium-health's ping), which
+ufw's stock before.rules already accepts from anywhere, and Hubble Relay's 4245,
+which Relay serves from its pod (it dials the agents' 4244; clients reach it
+through its Service or a port-forward).
 
 Sources: Kubernetes' "Ports and Protocols" page; Cilium's
 Documentation/operations/system_requirements.rst ("Firewall Rules").
@@ -17,7 +21,7 @@ from typing import Literal
 
 from ..model import Inventory, Node
 
-Protocol = Literal["tcp", "udp", "icmp", "vrrp"]
+Protocol = Literal["tcp", "udp", "vrrp"]
 
 SSH_PORT = 22
 ETCD_PORTS = (2379, 2380)
@@ -30,11 +34,10 @@ VXLAN_PORT = 8472
 GENEVE_PORT = 6081
 WIREGUARD_PORT = 51871
 HUBBLE_PORT = 4244
-HUBBLE_RELAY_PORT = 4245
 ANYWHERE = "0.0.0.0/0"
 
-# ufw's own rule syntax knows tcp and udp (and a few IP protocols, not these);
-# the rest become iptables-restore lines in /etc/ufw/before.rules.
+# ufw's own rule syntax knows tcp and udp (and a few IP protocols, not VRRP);
+# VRRP becomes iptables-restore lines in /etc/ufw/before.rules.
 UFW_PROTOCOLS = ("tcp", "udp")
 IP_PROTOCOL_NUMBERS = {"vrrp": 112}  # numeric: needs no /etc/protocols entry
 BEFORE_RULES = "/etc/ufw/before.rules"
@@ -45,7 +48,7 @@ END_MARK = "# END clusterforge"
 @dataclass(frozen=True, order=True)
 class FirewallRule:
     """Allow `protocol` traffic from `source` (a CIDR or one address) to this node;
-    `ports` is an inclusive range, (p, p) for one port, None for icmp and vrrp."""
+    `ports` is an inclusive range, (p, p) for one port, None for vrrp."""
 
     protocol: Protocol
     ports: tuple[int, int] | None
@@ -62,10 +65,6 @@ class FirewallRule:
 
 def _one(port: int) -> tuple[int, int]:
     return (port, port)
-
-
-def _hubble_relay(inv: Inventory) -> bool:
-    return inv.cilium.hubble if inv.cilium.hubble_relay is None else inv.cilium.hubble_relay
 
 
 def _allowed(networks: list[IPv4Network]) -> list[str]:
@@ -102,16 +101,14 @@ def _kubernetes_rules(inv: Inventory, node: Node) -> list[FirewallRule]:
 def _cilium_rules(inv: Inventory, subnet: str, cluster: list[str]) -> list[FirewallRule]:
     cilium = inv.cilium
     rules = _from_each("tcp", _one(CILIUM_HEALTH_PORT), cluster, "cilium-health")
-    rules += _from_each("icmp", None, cluster, "cilium-health ICMP echo")
     if cilium.routing_mode == "tunnel":
         port = VXLAN_PORT if cilium.tunnel_protocol == "vxlan" else GENEVE_PORT
         rules.append(FirewallRule("udp", _one(port), subnet, f"Cilium {cilium.tunnel_protocol} overlay"))
     if cilium.encryption == "wireguard":
         rules.append(FirewallRule("udp", _one(WIREGUARD_PORT), subnet, "Cilium WireGuard"))
     if cilium.hubble:
+        # Hubble Relay (a pod) collects the flows of every agent here.
         rules += _from_each("tcp", _one(HUBBLE_PORT), cluster, "Hubble server")
-    if _hubble_relay(inv):
-        rules += _from_each("tcp", _one(HUBBLE_RELAY_PORT), cluster, "Hubble Relay")
     return rules
 
 
@@ -144,16 +141,9 @@ def ufw_commands(inv: Inventory, node: Node) -> list[list[str]]:
 
 
 def before_rules(inv: Inventory, node: Node) -> list[str]:
-    """iptables-restore lines for the rules ufw's CLI cannot express (ICMP, VRRP),
-    placed into ufw's own `ufw-before-input` chain. (ufw's stock before.rules also
-    accepts ICMP echo from anywhere; ours states what Cilium needs even if that goes.)"""
-    lines = []
-    for rule in rules(inv, node):
-        if rule.protocol == "icmp":
-            lines.append(f"-A ufw-before-input -p icmp --icmp-type echo-request -s {rule.source} -j ACCEPT")
-        elif rule.protocol == "vrrp":
-            lines.append(f"-A ufw-before-input -p {IP_PROTOCOL_NUMBERS['vrrp']} -s {rule.source} -j ACCEPT")
-    return lines
+    """iptables-restore lines for the rules ufw's CLI cannot express (VRRP), placed
+    into ufw's own `ufw-before-input` chain."""
+    return [f"-A ufw-before-input -p {IP_PROTOCOL_NUMBERS['vrrp']} -s {rule.source} -j ACCEPT" for rule in rules(inv, node) if rule.protocol == "vrrp"]
 
 
 def _quote(word: str) -> str:
@@ -166,7 +156,7 @@ def _quote(word: str) -> str:
 def script(inv: Inventory, node: Node) -> str:
     """An idempotent bash script that configures and enables ufw for `node`.
 
-    ICMP and VRRP rules go between marker lines right after the required header
+    VRRP rules go between marker lines right after the required header
     of before.rules (ufw has no drop-in directory and no `proto vrrp`); the block
     is replaced on every run, so re-running converges.
     """

@@ -1,7 +1,13 @@
 """The GitOps entry points: Flux Kustomizations and a HelmRelease, or an Argo CD
 app-of-apps. Either way Cilium (the controller) is reconciled before the
 objects that use its CRDs (the configs), and the release matches the bootstrap
-install exactly: same release name, namespace, chart, version and values file.
+install: same release name, namespace, chart, version and values file.
+
+Argo CD orders the app-of-apps by sync waves, but a wave waits for the health of
+the Applications before it only when argocd-cm has a health check for
+argoproj.io/Application (Argo CD removed the built-in one in 1.8:
+docs/operator-manual/upgrading/1.7-1.8.md, docs/operator-manual/health.md):
+`argocd_cm` renders it, and the README applies it before the root application.
 """
 
 from __future__ import annotations
@@ -30,6 +36,23 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 # The chart also creates this namespace (the default of its *.secretsNamespace.name) and Roles in it.
 CILIUM_SECRETS_NAMESPACE = "cilium-secrets"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+# The project first, then Cilium, then the objects that need Cilium's CRDs.
+PROJECT_WAVE, CILIUM_WAVE, CONFIG_WAVE = "-2", "-1", "1"
+# Argo CD's documented health check for child Applications: a child's own health.
+APPLICATION_HEALTH_KEY = "resource.customizations.health.argoproj.io_Application"
+APPLICATION_HEALTH_LUA = """hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"""
 # `helm template` (what Argo CD runs) mints new certificates on every render;
 # Helm and Flux reuse the live ones through `lookup`. Keep the live ones.
 HUBBLE_CERT_SECRETS = ("cilium-ca", "hubble-server-certs")
@@ -149,6 +172,7 @@ def helm_release(inv: Inventory) -> Document:
 def argocd(inv: Inventory) -> dict[str, str]:
     apps = layout.ARGOCD_APPS_DIR
     return {
+        layout.ARGOCD_CM: yamlio.dump(argocd_cm()),
         layout.ARGOCD_ROOT: yamlio.dump(root_application(inv)),
         f"{apps}/project.yaml": yamlio.dump(app_project(inv)),
         f"{apps}/cilium.yaml": yamlio.dump(cilium_application(inv)),
@@ -165,6 +189,21 @@ def _application(name: str, wave: str | None, spec: Document) -> Document:
 
 def _git_source(inv: Inventory, **fields: str) -> Document:
     return {"repoURL": inv.gitops.repository, "targetRevision": inv.gitops.branch, **fields}
+
+
+def argocd_cm() -> Document:
+    """The key this repository adds to Argo CD's argocd-cm (server-side apply keeps the
+    install's other keys): without it the sync waves order nothing."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "argocd-cm",
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": {"app.kubernetes.io/name": "argocd-cm", "app.kubernetes.io/part-of": "argocd"},
+        },
+        "data": {APPLICATION_HEALTH_KEY: APPLICATION_HEALTH_LUA},
+    }
 
 
 def root_application(inv: Inventory) -> Document:
@@ -185,7 +224,8 @@ def app_project(inv: Inventory) -> Document:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AppProject",
-        "metadata": {"name": inv.name, "namespace": ARGOCD_NAMESPACE},
+        # Before the Applications that name it: Argo CD refuses an app whose project is missing.
+        "metadata": {"name": inv.name, "namespace": ARGOCD_NAMESPACE, "annotations": {SYNC_WAVE: PROJECT_WAVE}},
         "spec": {
             "description": f"Infrastructure of cluster {inv.name}",
             "sourceRepos": sorted({inv.gitops.repository, cilium.CHART_REPOSITORY}),
@@ -212,7 +252,7 @@ def cilium_application(inv: Inventory) -> Document:
     }
     return _application(
         cilium.RELEASE_NAME,
-        "-1",
+        CILIUM_WAVE,
         {
             "project": inv.name,
             "sources": [chart, _git_source(inv, ref="values")],
@@ -238,7 +278,7 @@ def _generated_certs(inv: Inventory) -> list[Document]:
 def config_application(inv: Inventory) -> Document:
     return _application(
         "cilium-config",
-        "1",
+        CONFIG_WAVE,
         {
             "project": inv.name,
             # A kustomize directory (it holds kustomization.yaml); the objects are cluster-scoped.

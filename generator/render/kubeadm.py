@@ -17,6 +17,9 @@ from ..secrets import ClusterSecrets
 from . import layout
 
 CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
+# kubeadm's default, stated: the bootstrap token must outlive every join. Nodes that
+# bootstrap themselves give up long before (bootstrap.API_WAIT_SECONDS and retries).
+TOKEN_TTL = "24h0m0s"
 KUBELET_API_VERSION = "kubelet.config.k8s.io/v1beta1"
 
 Document = dict[str, Any]
@@ -70,8 +73,8 @@ def _local_endpoint(inv: Inventory, node: Node) -> Document:
 def _init(inv: Inventory, node: Node, secrets: ClusterSecrets | None) -> Document:
     doc = _header(inv, "InitConfiguration")
     if secrets is not None:
-        # ttl, usages and groups keep kubeadm's defaults (24 h, signing + authentication).
-        doc["bootstrapTokens"] = [{"token": secrets.bootstrap_token}]
+        # usages and groups keep kubeadm's defaults (signing + authentication).
+        doc["bootstrapTokens"] = [{"token": secrets.bootstrap_token, "ttl": TOKEN_TTL}]
     doc["nodeRegistration"] = _node_registration(inv, node)
     doc["localAPIEndpoint"] = _local_endpoint(inv, node)
     if secrets is not None:
@@ -124,8 +127,8 @@ def _join(inv: Inventory, node: Node, secrets: ClusterSecrets | None) -> Documen
     if secrets is not None:
         if secrets.ca_cert_hash is None:
             raise ClusterforgeError(
-                f"{node.name}: the secrets have no caCertHash yet; it exists once `kubeadm init` "
-                f"has run on {inv.control_planes[0].name} (joining without it would trust any API server)"
+                f"{node.name}: the secrets have neither the cluster CA nor a caCertHash "
+                "(joining without it would trust any API server)"
             )
         discovery["token"] = secrets.bootstrap_token
         discovery["caCertHashes"] = [secrets.ca_cert_hash]

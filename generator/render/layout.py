@@ -1,16 +1,25 @@
 """Where every rendered file lives in the generated repository. Renderers and
-validators ask here instead of spelling paths themselves."""
+validators ask here instead of spelling paths themselves.
+
+RENDERED_FILES lists every file any inventory can render, `{name}` standing for
+one node, peer or cluster name; `is_renderable` matches a path against exactly
+that list, so a path read from the (tracked, hence hostile) lock is trusted only
+if clusterforge could have written it."""
 
 from __future__ import annotations
+
+import re
 
 from ..model import BgpPeer, Inventory, Node
 
 SECRETS_FILE = ".clusterforge/secrets.yaml"  # git-ignored, mode 0600 (SOPS-encrypted with age recipients)
 LOCK_FILE = ".clusterforge/lock"
 CACHE_DIR = ".clusterforge/cache"
+SCRATCH_DIR = ".clusterforge/tmp"  # the writer's temporary files: git-ignored, emptied by the next write
 SCHEMA_FILE = ".clusterforge/cluster.schema.json"
 SEEDS_DIR = "seeds"  # where `clusterforge seed` output may go inside the repo (git-ignored)
 INVENTORY = "cluster.yaml"
+GITIGNORE = ".gitignore"
 README = "README.md"
 README_JA = "README.ja.md"  # written when docs.language is ja
 
@@ -25,30 +34,67 @@ ARGOCD_DIR = "argocd"
 CILIUM_BGP = f"{CONFIGS_DIR}/cilium-bgp.yaml"
 LB_IPPOOLS = f"{CONFIGS_DIR}/lb-ippools.yaml"
 ARGOCD_ROOT = f"{ARGOCD_DIR}/root.yaml"
+# Argo CD's own settings this repository needs (applied once, before the root application).
+ARGOCD_CM = f"{ARGOCD_DIR}/argocd-cm.yaml"
 ARGOCD_APPS_DIR = f"{ARGOCD_DIR}/apps"
+
+SEED_DIR = "nodes/{name}"
+KUBEADM_INIT = "kubeadm/{name}-init.yaml"
+KUBEADM_JOIN = "kubeadm/{name}-join.yaml"
+LOADBALANCER_DIR = "loadbalancers/{name}"
+ROUTER_DIR = "routers/{name}"
+FLUX_CLUSTER_DIR = "clusters/{name}"
+ROUTER_FILE_NAMES = {"yamaha-rtx": "rtx.txt", "frr": "frr.conf", "bird": "bird.conf"}
 
 
 def seed_dir(node: Node) -> str:
-    return f"nodes/{node.name}"
+    return SEED_DIR.format(name=node.name)
 
 
 def kubeadm_file(inv: Inventory, node: Node) -> str:
     """The kubeadm config of a Kubernetes node: init for the first control plane, join otherwise."""
-    if node == inv.control_planes[0]:
-        return f"kubeadm/{node.name}-init.yaml"
-    return f"kubeadm/{node.name}-join.yaml"
+    return (KUBEADM_INIT if node == inv.control_planes[0] else KUBEADM_JOIN).format(name=node.name)
 
 
 def loadbalancer_dir(node: Node) -> str:
-    return f"loadbalancers/{node.name}"
-
-
-ROUTER_FILE_NAMES = {"yamaha-rtx": "rtx.txt", "frr": "frr.conf", "bird": "bird.conf"}
+    return LOADBALANCER_DIR.format(name=node.name)
 
 
 def router_file(peer: BgpPeer) -> str:
-    return f"routers/{peer.name}/{ROUTER_FILE_NAMES[peer.router]}"
+    return f"{ROUTER_DIR.format(name=peer.name)}/{ROUTER_FILE_NAMES[peer.router]}"
 
 
 def flux_cluster_dir(inv: Inventory) -> str:
-    return f"clusters/{inv.name}"
+    return FLUX_CLUSTER_DIR.format(name=inv.name)
+
+
+RENDERED_FILES: tuple[str, ...] = (
+    GITIGNORE,
+    SCHEMA_FILE,
+    README,
+    README_JA,
+    CILIUM_BOOTSTRAP,
+    CILIUM_VALUES,
+    *(f"{CILIUM_DIR}/{name}" for name in ("kustomization.yaml", "kustomizeconfig.yaml", "helmrepository.yaml", "helmrelease.yaml")),
+    f"{CONTROLLERS_DIR}/kustomization.yaml",
+    f"{CONFIGS_DIR}/kustomization.yaml",
+    CILIUM_BGP,
+    LB_IPPOOLS,
+    ARGOCD_ROOT,
+    ARGOCD_CM,
+    *(f"{ARGOCD_APPS_DIR}/{name}" for name in ("project.yaml", "cilium.yaml", "cilium-config.yaml")),
+    f"{FLUX_CLUSTER_DIR}/infrastructure.yaml",
+    *(f"{SEED_DIR}/{name}" for name in ("user-data", "meta-data", "network-config")),
+    KUBEADM_INIT,
+    KUBEADM_JOIN,
+    *(f"{LOADBALANCER_DIR}/{name}" for name in ("haproxy.cfg", "keepalived.conf", "check_apiserver.sh")),
+    *(f"{ROUTER_DIR}/{name}" for name in ROUTER_FILE_NAMES.values()),
+)
+# A node, peer or cluster name: an RFC 1123 label, as the model requires.
+_NAME = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_RENDERED = re.compile("|".join(re.escape(path).replace(re.escape("{name}"), _NAME) for path in RENDERED_FILES))
+
+
+def is_renderable(path: str) -> bool:
+    """Whether some inventory renders a file at `path` (a relative POSIX path)."""
+    return _RENDERED.fullmatch(path) is not None

@@ -22,6 +22,7 @@ def gitignore() -> str:
             "# Written by clusterforge. Secrets and seeds never belong in git.",
             f"/{layout.SECRETS_FILE}",
             f"/{layout.CACHE_DIR}/",
+            f"/{layout.SCRATCH_DIR}/",  # the writer's temporary files
             f"/{layout.SEEDS_DIR}/",
             "*.iso",
             ".nox/",
@@ -34,6 +35,6 @@ def gitignore() -> str:
 def render(inv: Inventory) -> dict[str, str]:
     del inv  # the same for every cluster
     return {
-        ".gitignore": gitignore(),
+        layout.GITIGNORE: gitignore(),
         layout.SCHEMA_FILE: json.dumps(inventory_schema(), indent=2, sort_keys=True) + "\n",
     }

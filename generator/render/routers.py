@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import IPv4Network
+from shlex import quote
 
 from ..model import BgpPeer, BgpTimers, Inventory, RouterKind
 from ..rules import is_ibgp
@@ -71,7 +72,7 @@ def router_checks(inv: Inventory, router: RouterKind) -> list[str]:
     if router == "frr":
         return ["sudo vtysh -c 'show bgp summary'", "sudo vtysh -c 'show ip bgp'", "ip route show proto bgp"]
     first = bird_protocol(inv.kubernetes_nodes[0].name)
-    return ["sudo birdc show protocols", f"sudo birdc show route protocol {first}", "ip route show proto bird"]
+    return ["sudo birdc show protocols", f"sudo birdc show route protocol {quote(first)}", "ip route show proto bird"]
 
 
 def cluster_checks() -> list[str]:

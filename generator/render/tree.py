@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model import Inventory
-from . import cilium, cloudinit, docs, gitops, kubeadm, loadbalancer, meta, routers
+from . import cilium, cloudinit, docs, gitops, kubeadm, layout, loadbalancer, meta, routers
 
 Renderer = Callable[[Inventory], dict[str, str]]
 RENDERERS: tuple[Renderer, ...] = (
@@ -31,5 +31,7 @@ def render(inv: Inventory) -> dict[str, str]:
         for path, content in renderer(inv).items():
             if path in tree:  # two renderers claiming one file is a bug, not user error
                 raise RuntimeError(f"{path} rendered twice ({renderer.__module__})")
+            if not layout.is_renderable(path):  # the writer trusts a lock entry only if it is renderable
+                raise RuntimeError(f"{path} is not in layout.RENDERED_FILES ({renderer.__module__})")
             tree[path] = content
     return dict(sorted(tree.items()))

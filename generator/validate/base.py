@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model import Inventory
+from ..secrets import Redactor
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Context:
     inventory: Inventory
     cache_dir: Path  # $CLUSTERFORGE_CACHE_DIR or ~/.cache/clusterforge
     rendered: dict[str, str] = field(default_factory=dict)  # what render would write (for consistency checks)
+    # Applied to every result before it is cached or shown: tools quote files, and a
+    # secret pasted into one by hand must not spread into reports and caches.
+    redact: Callable[[str], str] = field(default_factory=Redactor)
 
 
 # A check module exposes `jobs(ctx: Context) -> list[Job]`.

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import TextIO
 
 from .. import repo as repository
+from .. import secrets
 from ..errors import ClusterforgeError
 from ..render import layout, tree
-from . import caches, gitops, report, runner
+from . import caches, gitops, limits, report, runner
 from .base import Context
 
 
 def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO) -> int:
     inv = repository.load(repo).inventory
-    ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv))
+    limits.check(repo)
+    redact = secrets.redactor(repository.secrets_path(repo))
+    ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv), redact)
     results = runner.run(ctx, use_cache=not no_cache)
     out.write(report.render(results, fmt))
     return report.exit_code(results)

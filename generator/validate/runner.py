@@ -16,7 +16,7 @@ import os
 import pkgutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, astuple
 from pathlib import Path
 
 from ..errors import ClusterforgeError, ToolMissing
@@ -56,16 +56,20 @@ def _write(path: Path, results: list[Result]) -> None:
     os.replace(tmp, path)
 
 
+def redacted(result: Result, ctx: Context) -> Result:
+    return Result(*(ctx.redact(value) if isinstance(value, str) else value for value in astuple(result)))
+
+
 def run_job(job: Job, ctx: Context, *, use_cache: bool = True) -> list[Result]:
     path = caches.results_dir(ctx.cache_dir) / f"{cache_key(job, ctx.repo)}.json"
     if use_cache and (cached := _read(path)) is not None:
-        return cached
+        return [redacted(r, ctx) for r in cached]  # cached by a run that knew other secrets, or none
     try:
-        results = job.run()
+        results = [redacted(r, ctx) for r in job.run()]
     except ToolMissing as e:
-        return [Result(job.check, job.inputs[0] if job.inputs else "", False, str(e), "clusterforge doctor")]
+        return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e), "clusterforge doctor"), ctx)]
     except ClusterforgeError as e:
-        return [Result(job.check, job.inputs[0] if job.inputs else "", False, str(e))]
+        return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e)), ctx)]
     _write(path, results)
     return results
 

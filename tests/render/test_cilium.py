@@ -211,8 +211,49 @@ def test_bootstrap_matches_the_gitops_release(inv: Inventory) -> None:
     assert script.endswith("\n") and not script.endswith("\n\n")
     command = " ".join(line.strip().rstrip("\\").strip() for line in script.split("helm upgrade", 1)[1].split("\n\n")[0].splitlines())
     assert command.startswith(f"--install {cilium.RELEASE_NAME} {cilium.CHART} ")
-    for option in (f"--repo {cilium.CHART_REPOSITORY}", "--version 1.19.6", f"--namespace {cilium.NAMESPACE}", "--wait"):
+    for option in (f"--repo {cilium.CHART_REPOSITORY}", "--version 1.19.6", f"--namespace {cilium.NAMESPACE}"):
         assert option in command
+    # helm's --wait would wait for every object, Relay and the second operator included.
+    assert "--wait" not in command
+
+
+def _bootstrap_sets(script: str) -> list[str]:
+    """The `--set KEY=VALUE` options of the script's helm command."""
+    words = script.split("helm upgrade", 1)[1].split("\n\n")[0].replace("\\\n", " ").split()
+    return [f"{words[i + 1]}" for i, word in enumerate(words) if word == "--set"]
+
+
+def test_bootstrap_fits_the_first_control_plane_alone(inv: Inventory) -> None:
+    """On cp1 alone a second operator (required anti-affinity) and Relay (no
+    control-plane toleration) would stay Pending: the bootstrap sets them off."""
+    assert cilium.values(inv)["operator"]["replicas"] == 2 and cilium.values(inv)["hubble"]["relay"]["enabled"]
+    script = cilium.render(inv)[layout.CILIUM_BOOTSTRAP]
+    assert _bootstrap_sets(script) == ["operator.replicas=1", "hubble.relay.enabled=false"]
+    assert "one operator per node" in script and "no control-plane taint" in script
+    # Nothing to override when the cluster is one node (one operator) without Relay.
+    text = EXAMPLE.read_text()
+    single = "".join(line for line in text.splitlines(keepends=True) if not any(n in line for n in ("cp2", "cp3", "worker")))
+    alone = check_text(single.replace("  hubble: true\n", "  hubble: true\n  hubbleRelay: false\n")).inventory
+    assert _bootstrap_sets(cilium.render(alone)[layout.CILIUM_BOOTSTRAP]) == []
+
+
+@pytest.mark.tools
+def test_gitops_release_reaches_the_intended_replicas(charts: dict[str, Path], inv: Inventory, tmp_path: Path, need_tool: NeedTool) -> None:
+    """The bootstrap and the GitOps release render the same chart from the same values
+    file; only the bootstrap's --set differ: the GitOps sync is an upgrade to 2 operators and Relay."""
+    need_tool("helm")
+    values_file = tmp_path / "values.yaml"
+    values_file.write_text(cilium.render(inv)[layout.CILIUM_VALUES])
+    sets = [arg for s in _bootstrap_sets(cilium.render(inv)[layout.CILIUM_BOOTSTRAP]) for arg in ("--set", s)]
+    chart = str(charts["1.19.6"])
+    common = ("template", cilium.RELEASE_NAME, chart, "--namespace", cilium.NAMESPACE, "--kube-version", "1.35.4", "-f", str(values_file))
+    boot = {(d["kind"], d["metadata"]["name"]): d for d in load_all(tools.helm(*common, *sets)) if d}
+    gitops = {(d["kind"], d["metadata"]["name"]): d for d in load_all(tools.helm(*common)) if d}
+    assert boot[("Deployment", cilium.OPERATOR_DEPLOYMENT)]["spec"]["replicas"] == 1
+    assert gitops[("Deployment", cilium.OPERATOR_DEPLOYMENT)]["spec"]["replicas"] == 2
+    assert ("Deployment", "hubble-relay") not in boot and ("Deployment", "hubble-relay") in gitops
+    # Everything else the bootstrap creates, the GitOps release keeps (no reinstall, no rename).
+    assert set(boot) <= set(gitops)
 
 
 def _fake(bin_dir: Path, name: str, log: Path) -> None:
@@ -238,6 +279,7 @@ def test_bootstrap_reads_the_repo_values_file(inv: Inventory, tmp_path: Path) ->
     helm = calls[0].split()
     values_file = Path(helm[helm.index("--values") + 1])
     assert values_file.resolve() == (repo / layout.CILIUM_VALUES).resolve()
+    assert helm[helm.index("--values") + 2 :] == ["--set", "operator.replicas=1", "--set", "hubble.relay.enabled=false"]
     assert calls[1:] == [
         f"kubectl --namespace kube-system rollout status daemonset/{cilium.AGENT_DAEMONSET} --timeout=10m",
         f"kubectl --namespace kube-system rollout status deployment/{cilium.OPERATOR_DEPLOYMENT} --timeout=10m",
@@ -267,7 +309,7 @@ def test_bgp_reference(inv: Inventory) -> None:
     assert cluster["spec"]["nodeSelector"] == {"matchLabels": {"kubernetes.io/os": "linux"}}
     [instance] = cluster["spec"]["bgpInstances"]
     assert instance["localASN"] == 64512
-    assert instance["peers"] == [{"name": "rtx1220", "peerASN": 64512, "peerAddress": "192.168.100.1", "peerConfigRef": {"name": "rtx1220"}}]
+    assert instance["peers"] == [{"name": "rtx1220", "peerASN": 64513, "peerAddress": "192.168.100.1", "peerConfigRef": {"name": "rtx1220"}}]
     [peer] = _by_kind(docs, "CiliumBGPPeerConfig")
     assert peer["spec"]["timers"] == {"holdTimeSeconds": 90, "keepAliveTimeSeconds": 30, "connectRetryTimeSeconds": 120}
     assert peer["spec"]["gracefulRestart"] == {"enabled": True}
@@ -325,7 +367,9 @@ def test_ip_pools() -> None:
     docs = load_all(cilium.render(full)[layout.LB_IPPOOLS])
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("CiliumLoadBalancerIPPool", p.name) for p in full.load_balancer_pools]
     assert docs[0]["spec"] == {"blocks": [{"cidr": "10.50.0.0/24"}], "serviceSelector": {"matchLabels": {"pool": "public"}}}
-    assert docs[1]["spec"]["serviceSelector"]["matchLabels"] == {"pool": "internal", "tier": "backend"}
+    assert docs[1]["spec"]["serviceSelector"]["matchLabels"] == {"pool": "internal"}
+    # The default pool takes exactly the Services no other pool selects.
+    assert docs[2]["spec"]["serviceSelector"] == {"matchExpressions": [{"key": "pool", "operator": "NotIn", "values": ["internal", "public"]}]}
     example = cilium.ip_pools(check_file(EXAMPLE).inventory)
     assert example[0]["spec"] == {"blocks": [{"cidr": "192.168.101.0/24"}]}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from generator import secrets
+from generator import pki, secrets, versions
 from generator.loader import check_file, check_text
 from generator.model import Inventory, Node
-from generator.render import cloudinit, firewall, kubeadm, layout, loadbalancer
+from generator.render import bootstrap, cilium, cloudinit, firewall, kubeadm, layout, loadbalancer
 
 EXAMPLE_PATH = Path("generator/data/cluster.example.yaml")
 EXAMPLE = check_file(EXAMPLE_PATH).inventory
@@ -43,6 +43,10 @@ ALL_NODES = [(name, n) for name, inv in INVENTORIES.items() for n in inv.nodes]
 
 def load(text: str):
     return YAML(typ="safe").load(text)
+
+
+def load_all(text: str) -> list:
+    return list(YAML(typ="safe").load_all(text))
 
 
 def user_data(inv: Inventory, node: Node) -> dict:
@@ -91,14 +95,15 @@ def test_kubernetes_node_packages_and_repository() -> None:
     data = user_data(EXAMPLE, EXAMPLE.workers[0])
     for name in ("kubelet", "kubeadm", "kubectl"):
         assert [name, "1.35.4-1.1"] in data["packages"]
-    assert {"containerd", "ufw", "conntrack", "curl", "gpg"} <= {p for p in data["packages"] if isinstance(p, str)}
+    assert {"ufw", "conntrack", "curl", "gpg"} <= {p for p in data["packages"] if isinstance(p, str)}
     source = data["apt"]["sources"]["kubernetes"]["source"]
     assert source == f"deb [signed-by={cloudinit.KUBERNETES_KEYRING}] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /"
     ((shell, flag, script),) = data["bootcmd"]
     assert (shell, flag) == ("bash", "-c")
     assert "https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key" in script
-    assert f"keyring={cloudinit.KUBERNETES_KEYRING}" in script and "gpg --dearmor" in script
-    assert ["apt-mark", "hold", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
+    assert f"fetch_key https://pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key {cloudinit.KUBERNETES_KEYRING}\n" in script
+    assert "gpg --dearmor" in script
+    assert ["apt-mark", "hold", "containerd.io", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
 
 
 def test_repository_follows_the_kubernetes_minor() -> None:
@@ -134,7 +139,7 @@ def test_swap_lines_are_commented_out(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("major", [1, 2])
 def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
-    config = tomllib.loads(cloudinit.containerd_config(major))
+    config = tomllib.loads(cloudinit.containerd_config(major, "registry.k8s.io/pause:3.10.1"))
     if major == 1:
         assert config["version"] == 2
         runc = config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]
@@ -147,7 +152,84 @@ def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
 
 def test_node_gets_the_config_of_the_containerd_it_installs() -> None:
     files = files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))
-    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(cloudinit.CONTAINERD_MAJOR)
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(1, "registry.k8s.io/pause:3.10.1")
+    newer = check_text(EXAMPLE_PATH.read_text().replace('version: "1.35.4"', 'version: "1.36.4"').replace("version: 1.19.6", "version: 1.20.2")).inventory
+    files = files_of(user_data(newer, newer.workers[0]))
+    assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(2, "registry.k8s.io/pause:3.10.2")
+
+
+@pytest.mark.parametrize("kubernetes", ["1.31.14", "1.33.9", "1.34.4", "1.35.4", "1.36.4", "1.37.1"])
+def test_containerd_is_pinned_and_supported(kubernetes: str) -> None:
+    """Kubernetes 1.35 is the last to support containerd 1.x, and 1.34/1.35 want >= 1.7.28
+    (containerd RELEASES.md): the seed installs a pinned containerd.io that fits."""
+    inv = EXAMPLE.model_copy(update={"kubernetes": EXAMPLE.kubernetes.model_copy(update={"version": kubernetes})})
+    data = user_data(inv, inv.workers[0])
+    (pinned,) = [p for p in data["packages"] if isinstance(p, list) and p[0] == "containerd.io"]
+    release = pinned[1].split("-", 1)[0]
+    assert pinned[1] == f"{release}-1~ubuntu.22.04~jammy"  # Docker's package for jammy
+    major = versions.parse(release)[0]
+    if versions.minor(kubernetes) >= (1, 36):
+        assert major == 2
+    else:
+        assert major == 1 and versions.parse(release) >= versions.parse(versions.MIN_CONTAINERD_1[versions.minor(kubernetes)])
+    assert "containerd" not in data["packages"]  # never Ubuntu's own, unpinned package
+    assert ["apt-mark", "hold", "containerd.io", "kubelet", "kubeadm", "kubectl"] in data["runcmd"]
+    assert data["apt"]["sources"]["docker"]["source"] == f"deb [signed-by={cloudinit.DOCKER_KEYRING}] https://download.docker.com/linux/ubuntu jammy stable"
+    config = tomllib.loads(files_of(data)[cloudinit.CONTAINERD_CONFIG]["content"])
+    assert config["version"] == (3 if major == 2 else 2)
+
+
+def _sandbox_image(config: dict) -> str:
+    if config["version"] == 2:
+        return config["plugins"]["io.containerd.grpc.v1.cri"]["sandbox_image"]
+    return config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"]
+
+
+@pytest.mark.parametrize(
+    ("kubernetes", "pause"),
+    [("1.31.14", "3.10"), ("1.33.9", "3.10"), ("1.34.4", "3.10.1"), ("1.35.4", "3.10.1"), ("1.36.4", "3.10.2"), ("1.37.1", "3.10.2")],
+)
+def test_sandbox_image_is_the_one_kubeadm_expects(kubernetes: str, pause: str) -> None:
+    """kubeadm's PauseVersion of that minor (cmd/kubeadm/app/constants/constants.go)."""
+    inv = EXAMPLE.model_copy(update={"kubernetes": EXAMPLE.kubernetes.model_copy(update={"version": kubernetes})})
+    for node in (inv.control_planes[0], inv.workers[0]):
+        config = tomllib.loads(files_of(user_data(inv, node))[cloudinit.CONTAINERD_CONFIG]["content"])
+        assert _sandbox_image(config) == f"registry.k8s.io/pause:{pause}"
+
+
+@pytest.mark.tools
+def test_sandbox_image_matches_kubeadm_itself(need_tool) -> None:
+    """The kubeadm of the reference version lists the pause image it will preflight."""
+    version = EXAMPLE.kubernetes.version
+    kubeadm = need_tool("kubeadm", kubernetes_version=version)
+    listed = subprocess.run([kubeadm, "config", "images", "list", "--kubernetes-version", f"v{version}"], capture_output=True, text=True, check=True).stdout.split()
+    (pause,) = [image for image in listed if image.startswith("registry.k8s.io/pause:")]
+    config = tomllib.loads(files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))[cloudinit.CONTAINERD_CONFIG]["content"])
+    assert _sandbox_image(config) == pause
+
+
+def _fetch_key(script: str) -> str:
+    """The script's fetch_key function alone, to run it against scratch paths."""
+    return script[script.index("fetch_key() {") : script.index("\n}\n") + 3]
+
+
+@pytest.mark.tools
+def test_docker_key_must_have_dockers_fingerprint(need_tool, tmp_path: Path) -> None:
+    gpg, bash = need_tool("gpg"), need_tool("bash")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run([gpg, "--batch", "--passphrase", "", "--quick-gen-key", "cf-test <cf@example.invalid>", "ed25519", "sign", "1d"], env=env, check=True, capture_output=True)
+    armored = subprocess.run([gpg, "--armor", "--export"], env=env, check=True, capture_output=True).stdout
+    (tmp_path / "key.asc").write_bytes(armored)
+    listing = subprocess.run([gpg, "--with-colons", "--list-keys"], env=env, check=True, capture_output=True, text=True).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    function = _fetch_key(cloudinit.apt_key_script(EXAMPLE))
+    for wanted, code in ((cloudinit.DOCKER_KEY_FINGERPRINT, 1), (fingerprint, 0)):
+        keyring = tmp_path / f"keyring-{code}"
+        done = subprocess.run([bash, "-c", f"set -euo pipefail\n{function}\nfetch_key file://{tmp_path}/key.asc {keyring} {wanted}"], env=env, capture_output=True, text=True)
+        assert done.returncode == code, done.stderr
+        assert keyring.exists() == (code == 0)
 
 
 def test_kubeadm_config_is_installed_private() -> None:
@@ -315,3 +397,127 @@ def test_embedded_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
         path.write_text(text)
         result = subprocess.run([shellcheck, path], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout
+
+
+# --- seeds with their secrets, in both bootstrap modes ---------------------------------
+
+AUTO = check_text(EXAMPLE_PATH.read_text() + "\nbootstrap:\n  mode: auto\n").inventory
+MODES = {"manual": EXAMPLE, "auto": AUTO}
+SECRETS = {mode: secrets.generate(inv) for mode, inv in MODES.items()}
+
+
+def seeds(mode: str) -> dict[str, dict[str, str]]:
+    inv = MODES[mode]
+    return {n.name: cloudinit.seed(inv, n, SECRETS[mode]) for n in inv.nodes}
+
+
+def seed_data(mode: str, name: str) -> dict:
+    return load(seeds(mode)[name]["user-data"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_join_configs_pin_the_generated_ca(mode: str) -> None:
+    inv, values = MODES[mode], SECRETS[mode]
+    want = pki.ca_cert_hash(values.pki["ca.crt"])
+    for node in inv.kubernetes_nodes[1:]:
+        (join,) = load_all(files_of(seed_data(mode, node.name))[cloudinit.KUBEADM_CONFIG]["content"])
+        assert join["discovery"]["bootstrapToken"]["caCertHashes"] == [want], node.name
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_only_the_first_control_plane_gets_the_cas(mode: str) -> None:
+    inv, values = MODES[mode], SECRETS[mode]
+    cp1 = files_of(seed_data(mode, "cp1"))
+    for name, text in values.pki.items():
+        entry = cp1[f"/etc/kubernetes/pki/{name}"]
+        assert entry["content"] == text and entry["permissions"] == "0600"
+    for node in inv.nodes[1:]:
+        text = seeds(mode)[node.name]["user-data"]
+        assert "/etc/kubernetes/pki/" not in text and "PRIVATE KEY" not in text, node.name
+    # The committed seeds hold none of it.
+    for text in cloudinit.render(inv).values():
+        assert "PRIVATE KEY" not in text and values.ca_cert_hash not in text
+
+
+def test_auto_mode_starts_the_bootstrap_when_cloud_init_is_done() -> None:
+    for node in AUTO.kubernetes_nodes:
+        data = seed_data("auto", node.name)
+        files = files_of(data)
+        assert files[bootstrap.SCRIPT]["permissions"] == "0755"
+        assert f"ExecStart={bootstrap.SCRIPT}" in files[bootstrap.UNIT_FILE]["content"]
+        assert data["runcmd"][-3:] == [[cloudinit.KERNEL_CHECK], ["systemctl", "daemon-reload"], ["systemctl", "start", "--no-block", bootstrap.UNIT]]
+        script = files[bootstrap.SCRIPT]["content"]
+        if node == AUTO.control_planes[0]:
+            assert f"kubeadm init --config {cloudinit.KUBEADM_CONFIG} --upload-certs" in script and bootstrap.CILIUM_INSTALL in script
+            assert "helm" in data["packages"] and "helm" in data["apt"]["sources"]
+            assert files[bootstrap.CILIUM_VALUES]["content"] == cilium.render(AUTO)[layout.CILIUM_VALUES]
+            assert f"--values {bootstrap.CILIUM_VALUES}" in files[bootstrap.CILIUM_INSTALL]["content"]
+        else:
+            assert f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}" in script and "kubeadm init" not in script
+            assert "helm" not in data["packages"] and bootstrap.CILIUM_VALUES not in files
+    for node in EXAMPLE.kubernetes_nodes:  # manual: nothing runs by itself
+        assert bootstrap.SCRIPT not in files_of(seed_data("manual", node.name))
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("mode", MODES)
+def test_every_seed_passes_cloud_init_schema(need_tool, tmp_path: Path, mode: str) -> None:
+    """The seeds as they go onto the VMs (secrets, CAs and bootstrap included)."""
+    cloud_init = need_tool("cloud-init")
+    known = schema_top_level_keys()
+    for name, seed in seeds(mode).items():
+        path = tmp_path / f"{name}-user-data"
+        path.write_text(seed["user-data"])
+        result = subprocess.run([cloud_init, "schema", "--config-file", path], capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+        assert set(load(seed["user-data"])) <= known, name
+
+
+@pytest.mark.tools
+def test_bootstrap_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
+    shellcheck = need_tool("shellcheck")
+    for node in (AUTO.control_planes[0], AUTO.control_planes[1], AUTO.workers[0]):
+        files = files_of(seed_data("auto", node.name))
+        for path in (bootstrap.SCRIPT, *([bootstrap.CILIUM_INSTALL] if node == AUTO.control_planes[0] else [])):
+            script = tmp_path / f"{node.name}-{Path(path).name}"
+            script.write_text(files[path]["content"])
+            result = subprocess.run([shellcheck, script], capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout
+
+
+FAKE = """#!/usr/bin/env bash
+echo "$(basename "$0") $*" >> "{log}"
+count="{state}/$(basename "$0")-$1"
+n=$(( $(cat "$count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$count"
+(( n > {fail_first} ))
+"""
+
+
+@pytest.mark.tools
+def test_join_waits_for_the_api_and_retries_a_failed_join(need_tool, tmp_path: Path) -> None:
+    """The worker's script against stand-ins that fail at first: the API answers on the
+    third poll, the first join fails (reset, retried), the second succeeds; every step logged."""
+    bash = need_tool("bash")
+    calls, state, bin_dir = tmp_path / "calls", tmp_path / "state", tmp_path / "bin"
+    state.mkdir(), bin_dir.mkdir()
+    for name, fail_first in (("curl", 2), ("kubeadm", 1), ("sleep", 0), ("check-kernel", 0)):
+        (bin_dir / name).write_text(FAKE.format(log=calls, state=state, fail_first=fail_first))
+        (bin_dir / name).chmod(0o755)
+    text = files_of(seed_data("auto", "worker1"))[bootstrap.SCRIPT]["content"]
+    log, marker = tmp_path / "bootstrap.log", tmp_path / "done"
+    for old, new in ((bootstrap.LOG_FILE, log), (bootstrap.DONE_MARKER, marker), (cloudinit.KERNEL_CHECK, bin_dir / "check-kernel")):
+        text = text.replace(old, str(new))
+    script = tmp_path / "bootstrap"
+    script.write_text(text)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run([bash, script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    kubeadm_calls = [line for line in calls.read_text().splitlines() if line.startswith("kubeadm")]
+    assert kubeadm_calls == [f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}", "kubeadm reset --force", f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}"]
+    assert sum(line.startswith("curl") for line in calls.read_text().splitlines()) == 3
+    steps = log.read_text()
+    assert "waiting for the API at https://192.168.100.4:6443/healthz" in steps and "kubeadm join, attempt 2 of" in steps
+    assert steps.rstrip().endswith("done") and marker.exists()
+    # Once done, a rerun (a reboot) does nothing.
+    again = subprocess.run([bash, script], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "already bootstrapped" in log.read_text()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,11 +9,13 @@ import pytest
 
 from generator import loader
 from generator.model import Inventory
-from generator.render import docs, layout
+from generator.render import bootstrap, cilium, docs, layout
 
 from .test_routers import three_peers
 
 EXAMPLE = Path("generator/data/cluster.example.yaml")
+VARIANT = Path("tests/data/variant.yaml")
+FULL = Path("tests/data/full.yaml")
 
 NODE_DEF = re.compile(r'^\s*(\w+)(\["[^"]*"\]|\(\("[^"]*"\)\)|\{\{"[^"]*"\}\}|\[\("[^"]*"\)\])$')
 EDGE = re.compile(r'^\s*(\w+) (---|-->|-\.->)\|"[^"|]*"\| (\w+)$')
@@ -117,7 +120,6 @@ def test_bootstrap_order_and_commands() -> None:
         "nc -vz 192.168.100.4 6443",
         "sudo kubeadm init --config /etc/clusterforge/kubeadm.yaml --upload-certs",
         f"./{layout.CILIUM_BOOTSTRAP}",
-        docs.CA_HASH_COMMAND,
         "clusterforge seed cp2 seeds/cp2",
         "sudo kubeadm join --config /etc/clusterforge/kubeadm.yaml",
         "clusterforge seed worker1 seeds/worker1",
@@ -125,7 +127,7 @@ def test_bootstrap_order_and_commands() -> None:
         "routers/rtx1220/rtx.txt",
         "show status bgp neighbor",
         "cilium bgp peers",
-        "kubectl expose deployment lb-check --type=LoadBalancer --port=80\n",
+        "kubectl expose deployment lb-check --name=lb-check-default --type=LoadBalancer --port=80\n",
     ]
     positions = [text.index(each) for each in order]
     assert positions == sorted(positions)
@@ -140,7 +142,7 @@ def test_argocd_vm_hints_and_selected_pool() -> None:
     assert "| Name | Role | IP | Host | MAC | VM |" in text
     assert "| cp1 | control-plane | 192.168.100.11 | nuc1 | 52:54:00:00:00:01 | 4 CPU, 8 GiB RAM |" in text
     pools = three_peers().model_copy(update={"load_balancer_pools": [three_peers().load_balancer_pools[1]]})
-    assert "--type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
+    assert "--name=lb-check-internal --type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
 
 
 def test_japanese_readme_has_the_same_structure() -> None:
@@ -169,3 +171,103 @@ def test_without_bgp() -> None:
     check_mermaid(mermaid_block(text))
     assert "routers/" not in text and "cilium bgp peers" not in text
     assert len(re.findall(r"^### \d+\. ", text, re.M)) == 7
+
+
+def test_inventory_values_on_shell_lines_are_quoted() -> None:
+    """A branch and a URL git accepts may still hold shell syntax: each README command
+    line splits into exactly the arguments it names, whatever the values hold."""
+    text = EXAMPLE.read_text()
+    text = text.replace("branch: main", "branch: '$(reboot)'")
+    text = text.replace("koedo-lab.git", "koedo-lab.git;reboot&")
+    text = text.replace("cidr: 192.168.101.0/24 ", "cidr: 192.168.101.0/24\n    serviceSelector: {app.example.org/tier: web-1}\n ")
+    readme = docs.readme(loader.check_text(text).inventory)
+    bootstrap = next(line for line in commands(readme) if line.startswith("flux bootstrap"))
+    assert shlex.split(bootstrap) == [
+        "flux", "bootstrap", "git", "--url=ssh://git@github.com/example/koedo-lab.git;reboot&", "--branch=$(reboot)", "--path=clusters/koedo-lab",
+    ]
+    expose = next(line for line in commands(readme) if line.startswith("kubectl expose"))
+    assert shlex.split(expose)[-1] == "--labels=app.example.org/tier=web-1"
+    for line in commands(readme):
+        assert "$(reboot)" not in line or "'$(reboot)'" in line
+
+
+def _selects(selector: dict | None, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (as CiliumLoadBalancerIPPool uses it) on a Service's
+    labels; no selector selects every Service."""
+    selector = selector or {}
+    ok = all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] in ("In", "NotIn"), expression
+        found = labels.get(expression["key"]) in expression["values"]
+        ok &= found if expression["operator"] == "In" else not found
+    return ok
+
+
+def test_selector_semantics() -> None:
+    assert _selects(None, {}) and _selects({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"})
+    assert not _selects({"matchLabels": {"a": "1"}}, {})
+    assert _selects({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {})
+    assert not _selects({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"})
+
+
+@pytest.mark.parametrize("inv", [example(), loader.check_file(VARIANT).inventory, loader.check_file(FULL).inventory, three_peers()], ids=["example", "variant", "full", "three-peers"])
+def test_each_lb_check_service_draws_from_its_pool_only(inv: Inventory) -> None:
+    """Cilium picks at random among the pools that select a Service: the README's test
+    Service of each pool must be selected by that pool's rendered selector and by no other."""
+    exposes = re.findall(r"^kubectl expose deployment lb-check --name=(\S+) --type=LoadBalancer --port=80(?: --labels=(\S+))?$", docs.readme(inv), re.M)
+    assert len(exposes) == len(inv.load_balancer_pools)
+    selectors = {d["metadata"]["name"]: d["spec"].get("serviceSelector") for d in cilium.ip_pools(inv)}
+    for service, labels in exposes:
+        given = dict(pair.split("=") for pair in labels.split(",")) if labels else {}
+        assert [pool for pool, selector in selectors.items() if _selects(selector, given)] == [service.removeprefix("lb-check-")]
+
+
+def test_argocd_step_orders_the_waves_and_cleans_up_helm() -> None:
+    text = docs.readme(argocd_with_vm_hints())
+    lines = commands(text)
+    cm = f"kubectl apply --server-side --field-manager=clusterforge -f {layout.ARGOCD_CM}"
+    root = f"kubectl apply -f {layout.ARGOCD_ROOT}"
+    cleanup = f"kubectl --namespace kube-system delete secret --selector {cilium.HELM_RELEASE_SELECTOR}"
+    # The health check is in place before the root application syncs its waves; the
+    # stale Helm record goes once Argo CD manages Cilium.
+    assert lines.index(cm) < lines.index(root) < lines.index(cleanup)
+    assert "Synced and Healthy" in text and "waves order nothing" in text
+    flux = docs.readme(example())
+    assert cleanup not in commands(flux) and layout.ARGOCD_CM not in flux
+
+
+def test_install_script_makes_no_adoption_claim_for_argocd() -> None:
+    """Argo CD never reads Helm's release storage: the script says what happens instead."""
+    argo = cilium.bootstrap_script(argocd_with_vm_hints())
+    assert "adopt" not in argo
+    assert f"delete secret --selector {cilium.HELM_RELEASE_SELECTOR}" in argo
+    assert "upgrades this release in place" in cilium.bootstrap_script(example())
+
+
+def test_readme_says_who_may_reach_ssh_and_the_api() -> None:
+    """The host firewalls admit only the node subnet unless allowedSources say more: a
+    helm run from another network (step 4) would otherwise time out without a word."""
+    text = docs.readme(example())
+    bootstrap = text[text.index("## Bootstrap") : text.index("### 1.")]
+    assert "SSH into the VMs only from 192.168.100.0/24" in bootstrap and "API on the VIP only from 192.168.100.0/24" in bootstrap
+    assert "`ssh.allowedSources` / `apiServer.allowedSources`" in bootstrap
+    step4 = text[text.index("### 4.") : text.index("### 5.")]
+    assert "Only 192.168.100.0/24 reach the Kubernetes API on the VIP (`apiServer.allowedSources`)" in step4
+    variant = docs.readme(loader.check_file(VARIANT).inventory)
+    assert "API on the VIP only from 198.51.100.0/24, 203.0.113.128/25" in variant
+    assert "add your network to `ssh.allowedSources` in" in variant  # the API's is already set
+
+
+def test_no_hash_to_copy_and_auto_mode_says_how_to_follow() -> None:
+    """render made the CA: neither mode asks for a hash computed on cp1 and pasted back."""
+    manual = docs.readme(example())
+    auto_inv = loader.check_text(EXAMPLE.read_text() + "\nbootstrap:\n  mode: auto\n").inventory
+    auto = docs.readme(auto_inv)
+    for text in (manual, auto):
+        assert "openssl" not in text and "caCertHash" not in text
+    assert "No hash to copy" in manual
+    lines = commands(auto)
+    assert bootstrap.follow_command() == "sudo tail -f /var/log/clusterforge-bootstrap.log" and bootstrap.follow_command() in lines
+    # Nobody runs kubeadm or the Cilium install by hand in auto mode; the seeds of the other nodes are built.
+    assert not any("kubeadm init" in line or "kubeadm join" in line or "install-cilium" in line for line in lines)
+    assert "clusterforge seed worker3 seeds/worker3 --iso" in lines

@@ -68,19 +68,6 @@ def test_with_load_balancers_they_come_first() -> None:
     assert "- `loadbalancers/`: HAProxy and keepalived of each load balancer" in text
 
 
-def test_the_lb_check_uses_a_pool_for_every_service_or_the_first_with_its_labels() -> None:
-    selectors = edited(("    cidr: 192.168.101.0/24     # routed to the cluster by BGP, outside the node subnet",
-                        "    cidr: 192.168.101.0/24\n    serviceSelector: {tier: web, zone: a}\n  - name: other\n    cidr: 192.168.102.0/24\n    serviceSelector: {x: y}"))
-    text = docs.readme(selectors)
-    assert "gets an IP from pool default (192.168.101.0/24)" in text
-    assert "kubectl expose deployment lb-check --type=LoadBalancer --port=80 --labels=tier=web,zone=a\n" in text
-    open_pool = edited(("    cidr: 192.168.101.0/24     # routed to the cluster by BGP, outside the node subnet",
-                        "    cidr: 192.168.101.0/24\n    serviceSelector: {tier: web}\n  - name: open\n    cidr: 192.168.102.0/24"))
-    text = docs.readme(open_pool)
-    assert "gets an IP from pool open (192.168.102.0/24)" in text
-    assert "kubectl expose deployment lb-check --type=LoadBalancer --port=80\n" in text
-
-
 def test_bird_protocol_names_for_node_names_with_dashes() -> None:
     """BIRD symbols take letters, digits and '_' only."""
     assert routers.bird_protocol("worker-1-a") == "cilium_worker_1_a"
@@ -91,11 +78,11 @@ def test_two_renderers_claiming_one_file_is_a_bug(monkeypatch: pytest.MonkeyPatc
     inv = single_node_lab()
 
     def one(_inv: Inventory) -> dict[str, str]:
-        return {"same.txt": "one\n"}
+        return {"README.md": "one\n"}
 
     def another(_inv: Inventory) -> dict[str, str]:
-        return {"same.txt": "another\n"}
+        return {"README.md": "another\n"}
 
     monkeypatch.setattr(tree, "RENDERERS", (one, another))
-    with pytest.raises(RuntimeError, match=re.escape(f"same.txt rendered twice ({__name__})")):
+    with pytest.raises(RuntimeError, match=re.escape(f"README.md rendered twice ({__name__})")):
         tree.render(inv)

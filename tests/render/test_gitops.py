@@ -4,14 +4,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lupa.lua51 as lupa
 import pytest
 
 from generator import tools
+from generator.validate import caches
 from generator.loader import check_file
 from generator.model import Inventory
 from generator.render import cilium, gitops, layout
 
-from .test_cilium import CHART_VERSIONS, EXAMPLE, FULL, VARIANT, kubeconform, load, load_all
+from .test_cilium import CHART_VERSIONS, EXAMPLE, FULL, KUBECONFORM_SCHEMAS, VARIANT, load, load_all
 from .test_cilium import charts as charts  # noqa: F401  (the session fixture)
 
 NeedTool = Callable[..., Path]
@@ -21,7 +23,7 @@ FLUX_FILES = {
     f"{layout.CONTROLLERS_DIR}/kustomization.yaml",
     *(f"{CILIUM_DIR}/{name}" for name in ("kustomization.yaml", "kustomizeconfig.yaml", "helmrepository.yaml", "helmrelease.yaml")),
 }
-ARGOCD_FILES = {"argocd/root.yaml", *(f"argocd/apps/{name}" for name in ("project.yaml", "cilium.yaml", "cilium-config.yaml"))}
+ARGOCD_FILES = {"argocd/root.yaml", "argocd/argocd-cm.yaml", *(f"argocd/apps/{name}" for name in ("project.yaml", "cilium.yaml", "cilium-config.yaml"))}
 CONFIGS_KUSTOMIZATION = f"{layout.CONFIGS_DIR}/kustomization.yaml"
 
 
@@ -147,6 +149,30 @@ def test_argocd_app_of_apps(argo: Inventory) -> None:
         assert {"server": destination["server"], "namespace": destination["namespace"]} in project["spec"]["destinations"]
     waves = {name: int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, a in applications.items()}
     assert waves["cilium"] < waves["cilium-config"]
+    # The project exists before any Application that names it is synced.
+    assert int(project["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < min(waves.values())
+
+
+def _health(lua: str, application: dict[str, Any]) -> dict[str, str]:
+    """Run an argocd-cm health check as Argo CD does: Lua 5.1 (gopher-lua), `obj` set, a table returned."""
+    runtime = lupa.LuaRuntime()
+    runtime.globals().obj = runtime.table_from(application, recursive=True)
+    return dict(runtime.execute(lua))
+
+
+def test_argocd_waves_wait_for_healthy_applications(argo: Inventory) -> None:
+    """Without argocd-cm's health check for argoproj.io/Application a child app counts as
+    healthy as soon as it exists, and the next wave starts at once (Argo CD >= 1.8)."""
+    tree = whole_tree(argo)
+    cm = load(tree[layout.ARGOCD_CM])
+    assert (cm["kind"], cm["metadata"]["name"], cm["metadata"]["namespace"]) == ("ConfigMap", "argocd-cm", gitops.ARGOCD_NAMESPACE)
+    lua = cm["data"]["resource.customizations.health.argoproj.io_Application"]
+    assert _health(lua, {"metadata": {"name": "cilium"}}) == {"status": "Progressing", "message": ""}
+    assert _health(lua, {"status": {"health": {"status": "Progressing"}}})["status"] == "Progressing"
+    assert _health(lua, {"status": {"health": {"status": "Healthy"}}})["status"] == "Healthy"
+    assert _health(lua, {"status": {"health": {"status": "Degraded", "message": "operator CrashLoop"}}}) == {"status": "Degraded", "message": "operator CrashLoop"}
+    # Not synced by the root application (it would come too late): applied before it.
+    assert not layout.ARGOCD_CM.startswith(f"{layout.ARGOCD_APPS_DIR}/")
 
 
 def test_argocd_cilium_uses_the_bootstrap_values(argo: Inventory) -> None:
@@ -205,8 +231,11 @@ def _manifests(tree: dict[str, str]) -> list[str]:
 @pytest.mark.parametrize("engine", ["flux", "argocd"])
 def test_kubeconform_accepts_everything(inv: Inventory, engine: str, tmp_path: Path, need_tool: NeedTool) -> None:
     tree = whole_tree(on(inv, engine))
-    root = write(tree, tmp_path)
-    kubeconform(need_tool, [root / p for p in _manifests(tree)])
+    root = write(tree, tmp_path / "repo")
+    # Core kinds (argocd-cm is a ConfigMap) against the cluster minor's strict schemas, as `validate` does.
+    core = caches.kubernetes_schemas(tmp_path / "cache", inv.kubernetes.version)
+    tools.run([need_tool("kubeconform"), "-strict", "-summary", "-schema-location", f"{core}/{{{{.ResourceKind}}}}{{{{.KindSuffix}}}}.json",
+               "-schema-location", KUBECONFORM_SCHEMAS, *(root / p for p in _manifests(tree))])
 
 
 def _kustomize_dirs(tree: dict[str, str]) -> list[str]:

@@ -132,7 +132,7 @@ def test_committed_files_hold_no_secret(inv: Inventory) -> None:
 
 def test_with_secrets_fills_every_secret_field(inv: Inventory) -> None:
     init, cluster, kubelet = load_all(kubeadm.with_secrets(inv, inv.control_planes[0], DUMMY))
-    assert init["bootstrapTokens"] == [{"token": DUMMY.bootstrap_token}]
+    assert init["bootstrapTokens"] == [{"token": DUMMY.bootstrap_token, "ttl": kubeadm.TOKEN_TTL}]
     assert init["certificateKey"] == DUMMY.certificate_key
     committed = load_all(kubeadm.config(inv, inv.control_planes[0]))
     assert [cluster, kubelet] == committed[1:]
@@ -154,7 +154,7 @@ def test_with_secrets_fills_every_secret_field(inv: Inventory) -> None:
 def test_join_refuses_to_run_without_the_ca_hash(inv: Inventory) -> None:
     no_hash = ClusterSecrets(DUMMY.bootstrap_token, DUMMY.certificate_key)
     assert "certificateKey" in kubeadm.with_secrets(inv, inv.control_planes[0], no_hash)  # init needs no hash
-    with pytest.raises(ClusterforgeError, match="caCertHash.*cp1"):
+    with pytest.raises(ClusterforgeError, match="^worker1: .*neither the cluster CA nor a caCertHash"):
         kubeadm.with_secrets(inv, node(inv, "worker1"), no_hash)
 
 

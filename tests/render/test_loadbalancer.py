@@ -61,7 +61,7 @@ def test_nothing_without_loadbalancers() -> None:
 
 def test_haproxy_balances_over_every_control_plane(three_lbs: Inventory) -> None:
     cfg = loadbalancer.haproxy_cfg(three_lbs)
-    assert re.findall(r"^\s*bind (\S+)$", cfg, re.M) == ["192.168.100.4:6443"]
+    assert re.findall(r"^\s*bind (\S+)$", cfg, re.M) == ["192.168.100.4:6443", f"{loadbalancer.LOOPBACK}:6443"]
     servers = re.findall(r"^\s*server (\S+) (\S+) (.*)$", cfg, re.M)
     assert [(name, addr) for name, addr, _ in servers] == [(cp.name, f"{cp.ip}:6443") for cp in three_lbs.control_planes]
     # /healthz really checked over TLS: HTTP check + check-ssl on every server.
@@ -106,8 +106,9 @@ def test_vip_port_and_interface_agree_everywhere(inv: Inventory) -> None:
     text = EXAMPLE.read_text().replace("  port: 6443", "  port: 8443").replace("interface: ens160", "interface: eth1")
     variant = check_text(text).inventory
     script = loadbalancer.check_script(variant)
-    assert {"vip=192.168.100.4", "port=8443", "iface=eth1"} <= set(script.splitlines())
+    assert "port=8443" in script.splitlines()
     assert "bind 192.168.100.4:8443" in loadbalancer.haproxy_cfg(variant)
+    assert f"bind {loadbalancer.LOOPBACK}:8443" in loadbalancer.haproxy_cfg(variant)
     assert all(s.endswith(":8443 check check-ssl verify none inter 3s fall 3 rise 2") for s in re.findall(r"^\s*server .*", loadbalancer.haproxy_cfg(variant), re.M))
     conf = loadbalancer.keepalived_conf(variant, variant.loadbalancers[1])
     assert block(conf, "virtual_ipaddress") == ["192.168.100.4/24 dev eth1"]
@@ -217,43 +218,63 @@ def serve(ip: Path, ns: str, program: str, *args: str) -> subprocess.Popen[str]:
     return proc
 
 
+def test_every_load_balancer_checks_the_same_thing(three_lbs: Inventory) -> None:
+    """The kubeadm HA guide's check: nothing in it depends on which LB holds the VIP, so
+    when no API server is healthy every LB loses the same weight and the VIP stays put."""
+    script = loadbalancer.check_script(three_lbs)
+    assert str(three_lbs.api_server.vip) not in script and three_lbs.network.interface not in script
+    assert not re.search(r"^\s*(if|elif)\b", script, re.M)
+    # Each LB's own haproxy, which listens there too, is what the check asks.
+    assert f"https://{loadbalancer.LOOPBACK}:$port/healthz" in script
+    assert f"bind {loadbalancer.LOOPBACK}:6443" in loadbalancer.haproxy_cfg(three_lbs)
+    # Failing together keeps the order: the master stays above every backup.
+    weight = loadbalancer.APISERVER_CHECK_WEIGHT
+    ranks = [loadbalancer.priority(three_lbs, lb) + weight for lb in three_lbs.loadbalancers]
+    assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) == len(ranks)
+
+
 @pytest.mark.tools
 @pytest.mark.netns
 def test_check_script_behaviour(inv: Inventory, need_tool: NeedTool, netns: str, tmp_path: Path) -> None:
-    """Backup: passes only while something listens on VIP:port. VIP holder: passes only
-    when https://VIP:port/healthz answers 200."""
-    bash, ip, sysctl, openssl = need_tool("bash"), need_tool("ip"), need_tool("sysctl"), need_tool("openssl")
-    need_tool("curl"), need_tool("ss")  # what the script itself runs
+    """Passes only when https://127.0.0.1:port/healthz (this LB's haproxy) answers 200, and
+    gives the same verdict whether or not this LB holds the VIP."""
+    bash, ip, openssl = need_tool("bash"), need_tool("ip"), need_tool("openssl")
+    need_tool("curl")  # what the script itself runs
     script = tmp_path / "check_apiserver.sh"
     script.write_text(loadbalancer.check_script(inv))
-    vip, port = str(inv.api_server.vip), str(inv.api_server.port)
+    vip, port, loopback = str(inv.api_server.vip), str(inv.api_server.port), loadbalancer.LOOPBACK
+    address = [f"{vip}/{inv.network.subnet.prefixlen}", "dev", inv.network.interface]
 
-    backup = in_netns(netns, bash, script, ok_codes=(1,))
-    assert f"haproxy is not listening on {vip}:{port}" in backup.stderr
+    def verdicts() -> tuple[int, int]:
+        """The check's exit code on a backup, then on the VIP holder."""
+        backup = in_netns(netns, bash, script, ok_codes=(0, 1)).returncode
+        tools.run([ip, "-n", netns, "addr", "add", *address])
+        holder = in_netns(netns, bash, script, ok_codes=(0, 1)).returncode
+        tools.run([ip, "-n", netns, "addr", "del", *address])
+        return backup, holder
 
-    # What haproxy does on a backup: bind the VIP before holding it (ip_nonlocal_bind).
-    in_netns(netns, sysctl, "-qw", "net.ipv4.ip_nonlocal_bind=1")
-    listener = serve(ip, netns, LISTEN, vip, port)
+    # Before `kubeadm init`: no API server anywhere. Both fail: the VIP does not move.
+    assert verdicts() == (1, 1)
+    failed = in_netns(netns, bash, script, ok_codes=(1,))
+    assert f"GET https://{loopback}:{port}/healthz through this load balancer's haproxy failed" in failed.stderr
+    listener = serve(ip, netns, LISTEN, loopback, port)
     try:
-        in_netns(netns, bash, script)
-        tools.run([ip, "-n", netns, "addr", "add", f"{vip}/{inv.network.subnet.prefixlen}", "dev", inv.network.interface])
-        holder = in_netns(netns, bash, script, ok_codes=(1,))  # a bare TCP listener is no API server
-        assert f"GET https://{vip}:{port}/healthz through haproxy failed" in holder.stderr
+        assert verdicts() == (1, 1)  # a bare TCP listener is no API server
     finally:
         listener.kill()
         listener.wait()
 
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     tools.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=cf-test", "-days", "1", "-keyout", key, "-out", cert])
-    healthz = serve(ip, netns, HEALTHZ, vip, port, str(cert), str(key))
+    healthz = serve(ip, netns, HEALTHZ, loopback, port, str(cert), str(key))
     try:
-        in_netns(netns, bash, script)
+        assert verdicts() == (0, 0)
     finally:
         healthz.kill()
         healthz.wait()
 
 
-# Listens on argv[1]:argv[2] (not yet a local address: ip_nonlocal_bind) and says so.
+# Listens on argv[1]:argv[2] and says so.
 LISTEN = """
 import socket, sys, time
 s = socket.socket()

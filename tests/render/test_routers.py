@@ -41,6 +41,7 @@ bgp:
 loadBalancerPools:
   - name: default
     cidr: 192.168.101.0/24
+    default: true
   - name: internal
     cidr: 192.168.102.0/25
     serviceSelector: {pool: internal}
@@ -87,7 +88,8 @@ def test_rtx_reference_inventory() -> None:
     inv = example()
     text = routers.render(inv)[layout.router_file(peer(inv, "rtx1220"))]
     lines = commands(text, "#")
-    assert lines[:3] == ["bgp use on", "bgp autonomous-system 64512", "bgp router id 192.168.100.1"]
+    # eBGP: the router's own AS 64513, every node a neighbour in the cluster's AS 64512.
+    assert lines[:3] == ["bgp use on", "bgp autonomous-system 64513", "bgp router id 192.168.100.1"]
     neighbors = [line.split() for line in lines if line.startswith("bgp neighbor ")]
     assert [(n[2], n[3], n[4]) for n in neighbors] == [(str(i), "64512", str(node.ip)) for i, node in enumerate(inv.kubernetes_nodes, 1)]
     assert all(n[5:] == ["hold-time=90", "passive=on"] for n in neighbors)
@@ -125,8 +127,8 @@ def test_frr_ebgp_peer() -> None:
 
 
 def test_frr_ibgp_peer_uses_internal_and_ibgp_paths() -> None:
-    inv = example()
-    lines = [line.strip() for line in commands(routers.frr_conf(inv, peer(inv, "rtx1220")), "!")]
+    inv = three_peers()
+    lines = [line.strip() for line in commands(routers.frr_conf(inv, peer(inv, "lab-bird")), "!")]
     assert "neighbor CILIUM remote-as internal" in lines and "maximum-paths ibgp 6" in lines
     assert not any("ebgp-multihop" in line for line in lines)
 

@@ -34,7 +34,7 @@ def one_peer(router: str, asn: int, *, multihop: int | None = None, address: str
     """The example with its one peer as `router`, in AS `asn` (64512 is the cluster's: iBGP)."""
     extra = f"\n      ebgpMultihop: {multihop}" if multihop else ""
     return inventory(
-        ("      asn: 64512               # iBGP with the home router", f"      asn: {asn}{extra}"),
+        ("      asn: 64513               # eBGP: the router's own private AS (RTX documents no iBGP)", f"      asn: {asn}{extra}"),
         ("      router: yamaha-rtx ", f"      router: {router} "),
         ("      address: 192.168.100.1\n", f"      address: {address}\n"),
     )

@@ -45,7 +45,7 @@ def test_clean_repositories_pass(reference: Path, variant: Path, argocd: Path) -
 @pytest.mark.parametrize(
     ("fixture", "path", "old", "new", "says"),
     [
-        ("reference", RTX, "bgp autonomous-system 64512", "bgp autonomous-system 64513", "own AS is 64513"),
+        ("reference", RTX, "bgp autonomous-system 64513", "bgp autonomous-system 64514", "own AS is 64514"),
         ("reference", RTX, "64512 192.168.100.34", "64999 192.168.100.34", "has AS 64999"),
         ("reference", RTX, "include 192.168.101.0/24", "include 192.168.102.0/24", "does not accept 192.168.101.0/24"),
         ("variant", TOR_A, "\nrouter bgp 65001\n", "\nrouter bgp 65002\n", "own AS is 65002"),

@@ -62,3 +62,10 @@ def test_a_missing_kubeadm_names_the_command_that_builds_it(reference: Path, tmp
     edit(root, layout.INVENTORY, 'version: "1.35.4"', 'version: "1.32.7"')
     with pytest.raises(ToolMissing, match=r"nox -s tools -- 1\.32\.7"):
         run(root, kubeadm.jobs)
+
+
+def test_filling_in_secrets_keeps_the_quotes_kubeadm_needs(reference: Path) -> None:
+    """kubeadm reads YAML 1.1, where a node named `y` or `n` is a boolean unless quoted
+    (found by tests/test_property.py): the filled-in config keeps the rendered quotes."""
+    join = (reference / "kubeadm/worker1-join.yaml").read_text().replace("name: worker1", "name: 'y'")
+    assert "name: 'y'" in kubeadm.with_dummy_secrets(join, kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory))

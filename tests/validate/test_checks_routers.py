@@ -56,7 +56,7 @@ def test_bird_names_a_syntax_error(variant: Path, tmp_path: Path, need_tool: Nee
 
 def test_rtx_checker_names_the_file(reference: Path, tmp_path: Path) -> None:
     root = copy(reference, tmp_path)
-    edit(root, RTX, "bgp autonomous-system 64512", "bgp autonomous-system 70000")
+    edit(root, RTX, "bgp autonomous-system 64513", "bgp autonomous-system 70000")
     failed = failures(run(root, routers.rtx_jobs))
     assert list(failed) == [RTX]
     assert "AS 70000 is outside 1-65535" in failed[RTX]

@@ -54,7 +54,7 @@ def test_the_check_result(reference: Path, tmp_path: Path) -> None:
     (clean,) = run(reference, routers.rtx_jobs)
     assert (clean.check, clean.file, clean.ok, clean.message, clean.hint) == (routers.RTX, RTX, True, "", "")
     root = copy(reference, tmp_path)
-    edit(root, RTX, "bgp autonomous-system 64512", "bgp autonomous-system 70000")
+    edit(root, RTX, "bgp autonomous-system 64513", "bgp autonomous-system 70000")
     (failed,) = run(root, routers.rtx_jobs)
     assert (failed.check, failed.file, failed.ok) == (routers.RTX, RTX, False)
     assert failed.message == "line 25: AS 70000 is outside 1-65535 (RTX takes 2-byte AS numbers only)"

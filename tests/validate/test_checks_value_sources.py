@@ -87,7 +87,7 @@ def test_a_path_that_does_not_exist_fails_the_kubeconform_check(tmp_path: Path) 
     (result,) = problems[0].run()
     assert (result.check, result.file, result.ok) == (kubeconform.CHECK, FLUX_APPS, False)
     assert result.message == "infrastructure/controller does not exist in the repository"
-    assert result.hint == "fix the path, or remove the object that points there"
+    assert result.hint == "fix the file, or the path that points at it"
     assert problems[0].extra_key == result.message  # another missing path is another cached verdict
 
 

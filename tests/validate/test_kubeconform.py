@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from generator import repo as repository
+from generator.errors import ToolFailed
 from generator.validate import caches, crd2schema, gitops
 from generator.validate.base import Context
 from generator.validate.checks import kubeconform
@@ -220,3 +221,16 @@ def test_a_kustomization_that_does_not_build_is_reported(need_tool, cache: Path,
     failed = [r for r in _run(repo, cache) if not r.ok]
     assert [(r.check, r.file) for r in failed] == [("kustomize build", "infrastructure/configs")]
     assert "missing.yaml" in failed[0].message
+
+
+@pytest.mark.tools
+def test_a_version_kubeconform_refuses_is_a_tool_failure(need_tool, cache: Path) -> None:
+    """Without its JSON report kubeconform judged nothing: ToolFailed in its own words, which
+    the runner reports (uncached) as a failure, never a crash on the missing report."""
+    need_tool("kubeconform")
+    core = caches.kubernetes_schemas(cache, "1.35.4")
+    schemas = kubeconform.Schemas("1.3\u0665.4", core, caches.crd_catalog(cache), (), "test")
+    with pytest.raises(ToolFailed) as failed:
+        kubeconform.validate({"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}, schemas)
+    assert failed.value.returncode == 1
+    assert 'invalid value "1.3\u0665.4" for flag -kubernetes-version' in failed.value.stderr

@@ -117,7 +117,7 @@ def committed_files(repo: Path) -> list[str]:
         out = tools.run(["git", "ls-files", "--others", "--cached", "--exclude-standard", "-z"], cwd=repo).stdout
         return sorted({p for p in out.split("\0") if p and (repo / p).is_file()})
     ignore = repo / ".gitignore"
-    patterns = _ignore_patterns(ignore.read_text(encoding="utf-8")) if ignore.exists() else []
+    patterns = _ignore_patterns(ignore.read_text(encoding="utf-8", errors="replace")) if ignore.is_file() else []
     found = []
     for root, dirs, files in os.walk(repo):
         rel_root = Path(root).relative_to(repo).as_posix()

@@ -63,7 +63,11 @@ def _describe(doc: dict[str, Any]) -> str:
 
 def check_manifests(label: str, text: str, cilium_version: str) -> Result:
     """One Result for one built manifest stream: every object of a removed kind/apiVersion fails it."""
-    found = [(doc, gone) for doc in gitops.load_docs(text) if (gone := removal(doc, cilium_version))]
+    try:
+        docs = gitops.load_docs(text, label)
+    except gitops.ManifestError as e:
+        return Result(CHECK, label, False, f"its objects cannot be read: {e}")
+    found = [(doc, gone) for doc in docs if (gone := removal(doc, cilium_version))]
     if not found:
         return Result(CHECK, label, True)
     lines = [

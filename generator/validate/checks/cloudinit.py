@@ -15,12 +15,11 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
-from ... import tools, yamlio
+from ... import tools
 from ...model import Inventory, Node
 from ...render import layout
 from ...errors import ToolMissing
+from .. import gitops
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -48,8 +47,8 @@ def jobs(ctx: Context) -> list[Job]:
 def _load(ctx: Context, path: str) -> tuple[Any, str | None]:
     """The parsed YAML (line-keeping) or the parser's complaint."""
     try:
-        return yamlio.loader().load(_common.read(ctx, path)), None
-    except YAMLError as e:
+        return gitops.parse(_common.read(ctx, path), path), None
+    except gitops.ManifestError as e:
         return None, str(e)
 
 
@@ -150,7 +149,7 @@ def netplan_result(ctx: Context, netplan: Path, path: str) -> Result:
     # Point at the seed's own lines: undo the added `network:` line and indentation.
     shift = (1, 2) if wrapped else (0, 0)
     message = re.sub(
-        re.escape(str(target)) + r":(\d+):(\d+):",
+        re.escape(str(target)) + r":([0-9]+):([0-9]+):",
         lambda m: f"{path}:{int(m.group(1)) - shift[0]}:{int(m.group(2)) - shift[1]}:",
         result.message,
     )

@@ -21,11 +21,9 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
-from ... import yamlio
 from ...model import BgpPeer, Inventory
 from ...render import layout, loadbalancer
+from .. import gitops
 from ..base import Context, Job, Result
 from . import _common
 
@@ -41,8 +39,13 @@ KEEPALIVED_FILES = f"loadbalancers/*/{loadbalancer.KEEPALIVED_CONF}"
 KUBEADM_FILES = "kubeadm/*.yaml"
 FIX = f"edit {layout.INVENTORY} (not the generated files) and run `clusterforge render`"
 
-IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
-PREFIX = IPV4 + r"/\d{1,2}"
+# The files are hostile input: these match only what ipaddress and int() take (ASCII
+# digits, not \d; octets 0-255 without leading zeros; at most 10 digits), never a part
+# of a longer number.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4 = rf"(?<![0-9.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?[0-9])"
+PREFIX = IPV4 + r"/(?:3[0-2]|[12]?[0-9])(?![0-9])"
+NUMBER = r"(?<![0-9])[0-9]{1,10}(?![0-9])"
 
 
 def jobs(ctx: Context) -> list[Job]:
@@ -77,21 +80,21 @@ class RouterView:
 
 def parse_rtx(text: str) -> RouterView:
     body = "\n".join(_lines(text, "#"))
-    local = re.search(r"^bgp autonomous-system (\d+)", body, re.M)
-    neighbors = {IPv4Address(a): int(asn) for asn, a in re.findall(rf"^bgp neighbor \d+ (\d+) ({IPV4})\b", body, re.M)}
-    prefixes = {IPv4Network(p, strict=False) for line in re.findall(r"^bgp export filter \d+ include (.*)$", body, re.M) for p in re.findall(PREFIX, line)}
+    local = re.search(rf"^bgp autonomous-system ({NUMBER})", body, re.M)
+    neighbors = {IPv4Address(a): int(asn) for asn, a in re.findall(rf"^bgp neighbor [0-9]+ ({NUMBER}) ({IPV4})\b", body, re.M)}
+    prefixes = {IPv4Network(p, strict=False) for line in re.findall(r"^bgp export filter [0-9]+ include (.*)$", body, re.M) for p in re.findall(PREFIX, line)}
     return RouterView(int(local.group(1)) if local else None, neighbors, prefixes)
 
 
 def parse_frr(text: str) -> RouterView:
     body = "\n".join(_lines(text, "!"))
-    local = re.search(r"^router bgp (\d+)", body, re.M)
+    local = re.search(rf"^router bgp ({NUMBER})", body, re.M)
     local_as = int(local.group(1)) if local else None
     remote = dict(re.findall(r"^\s*neighbor (\S+) remote-as (\S+)", body, re.M))
 
     def asn(name: str) -> int:
         value = remote.get(name, "")
-        return local_as if value == "internal" and local_as is not None else int(value) if value.isdigit() else -1
+        return local_as if value == "internal" and local_as is not None else int(value) if re.fullmatch(NUMBER, value) else -1
 
     neighbors: dict[IPv4Address, int] = {}
     for address, group in re.findall(rf"^\s*neighbor ({IPV4}) peer-group (\S+)", body, re.M):
@@ -99,14 +102,14 @@ def parse_frr(text: str) -> RouterView:
     for address in remote:
         if re.fullmatch(IPV4, address):
             neighbors[IPv4Address(address)] = asn(address)
-    prefixes = {IPv4Network(p, strict=False) for p in re.findall(rf"^ip prefix-list \S+ (?:seq \d+ )?permit ({PREFIX})", body, re.M)}
+    prefixes = {IPv4Network(p, strict=False) for p in re.findall(rf"^ip prefix-list \S+ (?:seq [0-9]+ )?permit ({PREFIX})", body, re.M)}
     return RouterView(local_as, neighbors, prefixes)
 
 
 def parse_bird(text: str) -> RouterView:
     body = "\n".join(_lines(text, "#"))
-    local = re.search(r"^\s*local (?:\S+ )?as (\d+);", body, re.M)
-    neighbors = {IPv4Address(a): int(asn) for a, asn in re.findall(rf"^\s*neighbor ({IPV4}) as (\d+);", body, re.M)}
+    local = re.search(rf"^\s*local (?:\S+ )?as ({NUMBER});", body, re.M)
+    neighbors = {IPv4Address(a): int(asn) for a, asn in re.findall(rf"^\s*neighbor ({IPV4}) as ({NUMBER});", body, re.M)}
     prefixes = {IPv4Network(p, strict=False) for s in re.findall(r"\[([^\]]*)\]", body) for p in re.findall(PREFIX, s)}
     return RouterView(int(local.group(1)) if local else None, neighbors, prefixes)
 
@@ -181,7 +184,7 @@ def seeds_job(ctx: Context) -> Job:
 
 
 def haproxy_servers(text: str) -> set[tuple[IPv4Address, int]]:
-    return {(IPv4Address(a), int(p)) for a, p in re.findall(rf"^\s*server \S+ ({IPV4}):(\d+)", "\n".join(_lines(text, "#")), re.M)}
+    return {(IPv4Address(a), int(p)) for a, p in re.findall(rf"^\s*server \S+ ({IPV4}):({NUMBER})", "\n".join(_lines(text, "#")), re.M)}
 
 
 def backend_jobs(ctx: Context) -> list[Job]:
@@ -213,9 +216,10 @@ def haproxy_binds(text: str) -> list[str]:
 
 
 def _yaml_documents(text: str) -> list[Any]:
+    """The mapping documents, or none when the text is not YAML (the kubeconform check says so)."""
     try:
-        return [d for d in yamlio.loader().load_all(text) if isinstance(d, dict)]
-    except YAMLError:
+        return gitops.load_docs(text)
+    except gitops.ManifestError:
         return []
 
 
@@ -225,7 +229,7 @@ def kubeadm_endpoints(text: str) -> list[str]:
     for doc in _yaml_documents(text):
         if "controlPlaneEndpoint" in doc:
             found.append(str(doc["controlPlaneEndpoint"]))
-        token = (doc.get("discovery") or {}).get("bootstrapToken") or {}
+        token = _map(_map(doc.get("discovery")).get("bootstrapToken"))
         if "apiServerEndpoint" in token:
             found.append(str(token["apiServerEndpoint"]))
     return found
@@ -270,6 +274,15 @@ def bootstrap_install(text: str) -> tuple[str | None, str | None]:
     return (values.group(1) if values else None, version.group(1) if version else None)
 
 
+def _map(value: Any) -> dict[str, Any]:
+    """A field that should be a mapping; {} in a hand-broken file (kubeconform reports that)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _yaml_files(ctx: Context, directory: str) -> dict[str, list[Any]]:
     return {p: _yaml_documents(_common.read(ctx, p)) for p in _common.repo_files(ctx, f"{directory}/**/*.yaml")}
 
@@ -279,16 +292,16 @@ def flux_release(ctx: Context) -> tuple[set[str], set[str], list[str]]:
     valuesFrom name, resolved through the configMapGenerators of the kustomizations."""
     files = _yaml_files(ctx, layout.CONTROLLERS_DIR)
     docs = [(p, d) for p, ds in files.items() for d in ds]
-    releases = [d for _, d in docs if d.get("kind") == "HelmRelease"]
-    wanted = {v.get("name") for r in releases for v in r["spec"].get("valuesFrom") or [] if v.get("kind") == "ConfigMap"}
+    specs = [_map(d.get("spec")) for _, d in docs if d.get("kind") == "HelmRelease"]
+    wanted = {_map(v).get("name") for spec in specs for v in _list(spec.get("valuesFrom")) if _map(v).get("kind") == "ConfigMap"}
     values = set()
     for path, doc in docs:
-        for generator in doc.get("configMapGenerator") or []:
+        for generator in map(_map, _list(doc.get("configMapGenerator"))):
             if generator.get("name") in wanted:
-                for entry in generator.get("files") or []:
+                for entry in _list(generator.get("files")):
                     source = str(entry).split("=", 1)[-1]  # `key=path` or `path`
                     values.add((Path(path).parent / source).as_posix())
-    versions = {str(r["spec"]["chart"]["spec"].get("version")) for r in releases}
+    versions = {str(_map(_map(spec.get("chart")).get("spec")).get("version")) for spec in specs}
     return values, versions, list(files)
 
 
@@ -297,11 +310,11 @@ def argocd_release(ctx: Context) -> tuple[set[str], set[str], list[str]]:
     files = _yaml_files(ctx, layout.ARGOCD_DIR)
     values, versions = set(), set()
     for doc in (d for ds in files.values() for d in ds if d.get("kind") == "Application"):
-        spec = doc.get("spec") or {}
-        for source in [*(spec.get("sources") or []), *([spec["source"]] if "source" in spec else [])]:
+        spec = _map(doc.get("spec"))
+        for source in map(_map, [*_list(spec.get("sources")), *([spec["source"]] if "source" in spec else [])]):
             if "chart" in source:
                 versions.add(str(source.get("targetRevision")))
-                values |= {f.removeprefix("$values/") for f in (source.get("helm") or {}).get("valueFiles") or []}
+                values |= {str(f).removeprefix("$values/") for f in _list(_map(source.get("helm")).get("valueFiles"))}
     return values, versions, list(files)
 
 

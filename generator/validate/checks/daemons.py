@@ -11,11 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
-from ruamel.yaml.error import YAMLError
-
-from ... import yamlio
 from ...render import loadbalancer
-from .. import netns
+from .. import gitops, netns
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -157,9 +154,9 @@ def _decoded(content: object, encoding: object) -> str | None:
 
 def embedded_result(ctx: Context, tool: Tool, path: str) -> Result:
     try:
-        data = yamlio.loader().load(_common.read(ctx, path))
-    except YAMLError as e:
-        return Result(SHELLCHECK, path, False, f"not YAML, so its scripts were not checked: {e}", "see the cloud-init schema check")
+        data = gitops.parse(_common.read(ctx, path), path)
+    except gitops.ManifestError as e:
+        return Result(SHELLCHECK, path, False, f"its scripts were not checked: {e}", "see the cloud-init schema check")
     failures = []
     with tempfile.TemporaryDirectory(prefix="cf-shellcheck-") as tmp:
         for n, (label, text, shell) in enumerate(embedded_scripts(data)):

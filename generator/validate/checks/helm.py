@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ... import tools, yamlio
+from ... import tools
 from ...errors import ClusterforgeError, ToolFailed
 from .. import caches, crd2schema, gitops
 from ..base import Context, Job, Result
@@ -55,8 +55,12 @@ def _set_path(values: Values, dotted: str, value: Any) -> Values:
     return merge(values, {head: _set_path(inner, ".".join(rest), value)})
 
 
+def _yaml(text: str, where: str) -> Any:
+    return gitops.parse(text, where)  # ManifestError is a ClusterforgeError: the values check fails
+
+
 def _yaml_map(text: str, where: str) -> Values:
-    data = yamlio.loader().load(text)
+    data = _yaml(text, where)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -64,60 +68,69 @@ def _yaml_map(text: str, where: str) -> Values:
     return data
 
 
-def _scalar(text: str) -> Any:
-    return yamlio.loader().load(text)
-
-
 def _flux_source_value(doc: dict[str, Any], key: str) -> str | None:
     if doc.get("kind") == "Secret":
-        if key in (doc.get("stringData") or {}):
+        if key in gitops.mapping(doc.get("stringData")):
             return str(doc["stringData"][key])
-        data = (doc.get("data") or {}).get(key)
-        return base64.b64decode(data).decode() if data is not None else None
-    value = (doc.get("data") or {}).get(key)
+        data = gitops.mapping(doc.get("data")).get(key)
+        return base64.b64decode(str(data)).decode() if data is not None else None
+    value = gitops.mapping(doc.get("data")).get(key)
     return None if value is None else str(value)
 
 
 def flux_values(ctx: Context, release: gitops.Release) -> Values:
     built = kubeconform.build(ctx, release.unit)
     docs = [d for text in built.values() for d in gitops.load_docs(text)]
-    hr = next((d for d in docs if d.get("kind") == "HelmRelease" and d["metadata"]["name"] == release.name), None)
+    hr = next((d for d in docs if d.get("kind") == "HelmRelease" and _name(d) == release.name), None)
     if hr is None:
         raise ClusterforgeError(f"HelmRelease {release.name} is not in the build of {release.unit.path}")
+    spec = gitops.mapping(hr.get("spec"))
     values: Values = {}
-    for ref in (hr.get("spec") or {}).get("valuesFrom") or []:
+    for ref in map(gitops.mapping, _list(spec.get("valuesFrom"))):
         kind, name, key = ref["kind"], ref["name"], ref.get("valuesKey", "values.yaml")
-        source = next((d for d in docs if d.get("kind") == kind and d["metadata"]["name"] == name), None)
+        source = next((d for d in docs if d.get("kind") == kind and _name(d) == name), None)
         text = None if source is None else _flux_source_value(source, key)
         if text is None:
             if ref.get("optional"):
                 continue
             raise ClusterforgeError(f"valuesFrom {kind}/{name} key {key} is not in the build of {release.unit.path}")
         if ref.get("targetPath"):
-            values = _set_path(values, ref["targetPath"], _scalar(text))
+            values = _set_path(values, str(ref["targetPath"]), _yaml(text, f"{kind}/{name} {key}"))
         else:
             values = merge(values, _yaml_map(text, f"{kind}/{name} {key}"))
-    return merge(values, (hr.get("spec") or {}).get("values") or {})
+    return merge(values, gitops.mapping(spec.get("values")))
+
+
+def _name(doc: dict[str, Any]) -> str:
+    return str(gitops.mapping(doc.get("metadata")).get("name", ""))
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _argo_chart_source(release: gitops.Release) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    spec = release.doc.get("spec") or {}
-    sources = list(spec.get("sources") or [spec.get("source") or {}])
-    chart = next(s for s in sources if "chart" in s)
+    sources = gitops.argo_sources(gitops.mapping(release.doc.get("spec")))
+    chart = next(s for s in sources if "chart" in s)  # discovery made a release of it for this one
     return chart, {str(s["ref"]): s for s in sources if s.get("ref")}
+
+
+def _value_files(helm: dict[str, Any]) -> list[str]:
+    files = helm.get("valueFiles")
+    return [str(f) for f in files] if isinstance(files, list) else []
 
 
 def argo_value_files(release: gitops.Release) -> list[str]:
     """Repository-relative paths of the `$ref/...` valueFiles (the rest live in the chart)."""
     chart, _ = _argo_chart_source(release)
-    return [f.partition("/")[2] for f in (chart.get("helm") or {}).get("valueFiles") or [] if f.startswith("$")]
+    return [f.partition("/")[2] for f in _value_files(gitops.mapping(chart.get("helm"))) if f.startswith("$")]
 
 
 def argo_values(ctx: Context, release: gitops.Release, chart_files: caches.ChartFiles) -> Values:
     source, refs = _argo_chart_source(release)
-    helm = source.get("helm") or {}
+    helm = gitops.mapping(source.get("helm"))
     values: Values = {}
-    for value_file in helm.get("valueFiles") or []:
+    for value_file in _value_files(helm):
         if value_file.startswith("$"):
             ref, _, rel = value_file[1:].partition("/")
             if ref not in refs:
@@ -127,7 +140,7 @@ def argo_values(ctx: Context, release: gitops.Release, chart_files: caches.Chart
             path = ctx.repo / rel
             if not path.is_file():
                 raise ClusterforgeError(f"valueFiles {value_file}: {rel} does not exist")
-            text = path.read_text(encoding="utf-8")
+            text = gitops.read_manifest(path, rel)
         elif value_file in chart_files.files:
             text = chart_files.files[value_file]
         else:
@@ -135,9 +148,10 @@ def argo_values(ctx: Context, release: gitops.Release, chart_files: caches.Chart
         values = merge(values, _yaml_map(text, value_file))
     if helm.get("values"):
         values = merge(values, _yaml_map(str(helm["values"]), "helm.values"))
-    values = merge(values, helm.get("valuesObject") or {})  # valuesObject wins over values
-    for parameter in helm.get("parameters") or []:
-        values = _set_path(values, str(parameter["name"]), parameter.get("value"))
+    values = merge(values, gitops.mapping(helm.get("valuesObject")))  # valuesObject wins over values
+    for parameter in map(gitops.mapping, _list(helm.get("parameters"))):
+        if "name" in parameter:  # kubeconform reports one without
+            values = _set_path(values, str(parameter["name"]), parameter.get("value"))
     return values
 
 
@@ -226,7 +240,7 @@ def check_release(ctx: Context, release: gitops.Release, schemas: kubeconform.Sc
     chart = caches.read_chart(archive)
     try:
         values = flux_values(ctx, release) if release.engine == "flux" else argo_values(ctx, release, chart)
-    except (ClusterforgeError, KeyError) as e:
+    except (ClusterforgeError, KeyError, ValueError) as e:  # ValueError: a Secret's data is not base64 of UTF-8
         return [Result(VALUES_CHECK, release.file, False, f"values of {release.name}: {e}")]
     results = []
     unknown = unknown_keys(values, chart.values, chart.schema, open_keys=_subcharts(chart))

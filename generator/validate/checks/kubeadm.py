@@ -14,12 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.error import YAMLError
-
 from ... import yamlio
 from ...model import Inventory
 from ...render import kubeadm as renderer
 from ...secrets import ClusterSecrets
+from .. import gitops
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -72,9 +71,10 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
     exists (a worker's join has no controlPlane, and must not get one). Unparseable text
     is returned unchanged for kubeadm to report."""
     yaml = yamlio.loader()
+    yaml.preserve_quotes = True  # kubeadm reads YAML 1.1: a node named y or n stays a string only quoted
     try:
-        documents = list(yaml.load_all(text))
-    except YAMLError:
+        documents = gitops.parse_all(text, "", yaml)
+    except gitops.ManifestError:
         return text
     for doc in documents:
         if not isinstance(doc, dict):

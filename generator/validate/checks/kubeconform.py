@@ -110,7 +110,7 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
         for location in schemas.locations():
             argv += ["-schema-location", location]
         done = tools.run([*argv, *names], ok_codes=(0, 1))
-    report = json.loads(done.stdout)
+    report = _json_report(done)
     problems: dict[str, list[str]] = {label: [] for label in manifests}
     unvalidated: dict[str, list[str]] = {label: [] for label in manifests}
     for resource in report.get("resources") or []:
@@ -135,6 +135,18 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
     return results
 
 
+def _json_report(done: tools.Completed) -> dict[str, Any]:
+    """kubeconform's JSON report; exit 1 without one (a flag it refuses, such as a version
+    it cannot read) means it judged nothing: ToolFailed, in its own words."""
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        report = None
+    if not isinstance(report, dict):
+        raise ToolFailed(done.argv, done.returncode, done.stdout, done.stderr)
+    return report
+
+
 def _hint(problems: Iterable[str]) -> str:
     if any(MISSING_SCHEMA in p for p in problems):
         return "a kind without a schema: run `clusterforge schemas pull` (CRD catalog) or add its CRD to the repository"
@@ -142,11 +154,18 @@ def _hint(problems: Iterable[str]) -> str:
 
 
 def build(ctx: Context, unit: gitops.Unit) -> dict[str, str]:
-    """What the engine applies from a unit: `kustomize build`, or the plain files one by one."""
+    """What the engine applies from a unit: `kustomize build`, or the plain files one by one
+    (a file that is not UTF-8 is left out: discovery reports it, as a problem job)."""
     if unit.kustomize:
         kustomize = tools.require("kustomize")
         return {unit.path: tools.run([kustomize, "build", unit.path], cwd=ctx.repo).stdout}
-    return {f: (ctx.repo / f).read_text(encoding="utf-8") for f in unit.files}
+    out = {}
+    for file in unit.files:
+        try:
+            out[file] = gitops.read_manifest(ctx.repo / file, file)
+        except gitops.ManifestError:
+            continue
+    return out
 
 
 def _unit_job(ctx: Context, unit: gitops.Unit, schemas: Schemas, versions: str) -> Job:
@@ -162,7 +181,7 @@ def _unit_job(ctx: Context, unit: gitops.Unit, schemas: Schemas, versions: str) 
 
 def _problem_job(file: str, message: str) -> Job:
     def run() -> list[Result]:
-        return [Result(CHECK, file, False, message, "fix the path, or remove the object that points there")]
+        return [Result(CHECK, file, False, message, "fix the file, or the path that points at it")]
 
     return Job(CHECK, (file,), run, "", message)
 

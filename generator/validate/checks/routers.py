@@ -4,6 +4,7 @@ parser exists off the router) for the subset of commands clusterforge emits."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
 
@@ -22,6 +23,7 @@ RTX = "rtx commands"
 VTYSH_FAILED = (1, 2)  # 2: `line N: % Unknown command`; 1: a file it cannot read
 BIRD_FAILED = (1,)
 
+_DIGITS = re.compile("[0-9]{1,10}")  # ASCII (str.isdigit takes '²', which int() refuses); 10 digits hold any number RTX takes
 RTX_MAX_NEIGHBORS = 32
 RTX_MAX_ASN = 65535  # 2-byte AS numbers only
 
@@ -77,7 +79,7 @@ def rtx_commands(text: str) -> list[tuple[int, list[str]]]:
 
 def _asn(word: str) -> str | None:
     """None if `word` is an AS number RTX takes, else why not."""
-    if not word.isdigit():
+    if not _DIGITS.fullmatch(word):
         return f"{word!r} is not an AS number"
     if not 1 <= int(word) <= RTX_MAX_ASN:
         return f"AS {word} is outside 1-{RTX_MAX_ASN} (RTX takes 2-byte AS numbers only)"
@@ -104,7 +106,7 @@ def _network(word: str) -> str | None:
 
 def _integer(low: int, high: int) -> Callable[[str], str | None]:
     def check(word: str) -> str | None:
-        return None if word.isdigit() and low <= int(word) <= high else f"{word!r} is not an integer in {low}-{high}"
+        return None if _DIGITS.fullmatch(word) and low <= int(word) <= high else f"{word!r} is not an integer in {low}-{high}"
 
     return check
 
@@ -162,7 +164,7 @@ def rtx_problems(text: str) -> list[str]:
                     else:
                         bad(n, check(value))
             case ["bgp", "export", "filter", number, "include", *networks] if networks:
-                bad(n, None if number.isdigit() and int(number) > 0 else f"{number!r} is not a filter number")
+                bad(n, None if _DIGITS.fullmatch(number) and int(number) > 0 else f"{number!r} is not a filter number")
                 filters.add(number)
                 for network in networks:
                     bad(n, _network(network))

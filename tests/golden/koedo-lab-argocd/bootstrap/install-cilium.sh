@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Installs Cilium 1.19.6 with plain Helm: the CNI must run before Flux or
-# Argo CD can start a pod. The GitOps release uses the same release name, namespace,
-# chart, version and values file, so it adopts this release without a change.
-# Run it once, after `kubeadm init`, wherever kubectl reaches the cluster.
+# Argo CD can start a pod. Run it once, right after `kubeadm init`, wherever kubectl
+# reaches the cluster: the first control plane is then the only node.
+# What that one tainted node can hold is set on top of the values file (--set):
+#   operator.replicas=1: the chart keeps one operator per node (required anti-affinity)
+#   hubble.relay.enabled=false: Relay tolerates no control-plane taint and would stay Pending
+# Argo CD's cilium Application renders the same chart, version and values file without
+# those overrides and applies the objects itself. It never reads Helm's release records,
+# so once it is Synced and Healthy this Helm release is stale: the README's Argo CD step
+# deletes the record (kubectl --namespace kube-system delete secret --selector owner=helm,name=cilium).
+# It waits only for what the cluster needs now: the agent (the CNI) and the operator.
 set -euo pipefail
 
 for tool in helm kubectl; do
@@ -16,7 +23,8 @@ helm upgrade --install cilium cilium \
   --version 1.19.6 \
   --namespace kube-system \
   --values "${repo_root}/infrastructure/controllers/cilium/values.yaml" \
-  --wait --timeout 10m
+  --set operator.replicas=1 \
+  --set hubble.relay.enabled=false
 
 kubectl --namespace kube-system rollout status daemonset/cilium --timeout=10m
 kubectl --namespace kube-system rollout status deployment/cilium-operator --timeout=10m

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs Cilium 1.19.6 with plain Helm: the CNI must run before Flux or
-# Argo CD can start a pod. The GitOps release uses the same release name, namespace,
-# chart, version and values file, so it adopts this release without a change.
-# Run it once, after `kubeadm init`, wherever kubectl reaches the cluster.
+# Argo CD can start a pod. Run it once, right after `kubeadm init`, wherever kubectl
+# reaches the cluster: the first control plane is then the only node.
+# What that one tainted node can hold is set on top of the values file (--set):
+#   operator.replicas=1: the chart keeps one operator per node (required anti-affinity)
+#   hubble.relay.enabled=false: Relay tolerates no control-plane taint and would stay Pending
+# Flux's HelmRelease has the same release name, namespace, chart, version and values
+# file without those overrides: its first sync upgrades this release in place to the
+# inventory's replicas once the other nodes have joined.
+# It waits only for what the cluster needs now: the agent (the CNI) and the operator.
 set -euo pipefail
 
 for tool in helm kubectl; do
@@ -16,7 +22,8 @@ helm upgrade --install cilium cilium \
   --version 1.19.6 \
   --namespace kube-system \
   --values "${repo_root}/infrastructure/controllers/cilium/values.yaml" \
-  --wait --timeout 10m
+  --set operator.replicas=1 \
+  --set hubble.relay.enabled=false
 
 kubectl --namespace kube-system rollout status daemonset/cilium --timeout=10m
 kubectl --namespace kube-system rollout status deployment/cilium-operator --timeout=10m
