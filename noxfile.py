@@ -2,6 +2,9 @@
 
     nox -s tools                    # pinned Go tools + kubeadm for the default Kubernetes version
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
+    nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
+    nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
+    nox -s mutants_gate             # rules and writer, as CI runs it on every submission
 """
 
 from __future__ import annotations
@@ -90,6 +93,26 @@ def tests(session: nox.Session) -> None:
         env["CLUSTERFORGE_FUZZ_EXAMPLES"] = "2000"
         env["CLUSTERFORGE_PROPERTY_EXAMPLES"] = "10"  # each validates a repository with the real tools
     session.run("pytest", *session.posargs, env=env)
+
+
+def run_mutation(session: nox.Session, *args: str) -> None:
+    session.install("-e", ".[test]")
+    env = {"CLUSTERFORGE_TOOLS_DIR": str(TOOLS_BIN)}
+    session.run("python", "tests/mutants/mutation.py", *args, env=env)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing with mutmut of rules.py, writer.py, render/ and validate/checks/ (or the modules
+    given: `nox -s mutants -- render`): the score of each, every surviving mutant, the table in
+    docs/mutation.md updated; fails when a module kills less than 90 % of its non-equivalent mutants."""
+    run_mutation(session, "--docs", "docs/mutation.md", *session.posargs)
+
+
+@nox.session
+def mutants_gate(session: nox.Session) -> None:
+    """The mutation score of rules.py and writer.py, which CI requires on every submission (90 %)."""
+    run_mutation(session, "rules", "writer")
 
 
 @nox.session

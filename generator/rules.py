@@ -45,12 +45,6 @@ class Findings:
 
 
 Rule = Callable[[Inventory, Findings], None]
-RULES: list[Rule] = []
-
-
-def rule(fn: Rule) -> Rule:
-    RULES.append(fn)
-    return fn
 
 
 def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
@@ -77,7 +71,6 @@ def is_ibgp(inv: Inventory, peer: BgpPeer) -> bool:
 # --- names -----------------------------------------------------------------
 
 
-@rule
 def unique_names(inv: Inventory, out: Findings) -> None:
     owners: dict[str, Loc] = {}
     named: list[tuple[Loc, str]] = [(("hosts", i, "name"), h.name) for i, h in enumerate(inv.hosts)]
@@ -96,7 +89,6 @@ def unique_names(inv: Inventory, out: Findings) -> None:
             seen.setdefault(item.name, i)
 
 
-@rule
 def hosts_declared(inv: Inventory, out: Findings) -> None:
     declared = {h.name for h in inv.hosts}
     for i, node in enumerate(inv.nodes):
@@ -104,7 +96,6 @@ def hosts_declared(inv: Inventory, out: Findings) -> None:
             out.error(("nodes", i, "host"), f"host {node.host!r} is not declared under hosts ({', '.join(sorted(declared))})")
 
 
-@rule
 def unique_macs(inv: Inventory, out: Findings) -> None:
     seen: dict[str, int] = {}
     for i, node in enumerate(inv.nodes):
@@ -126,7 +117,6 @@ def _addresses(inv: Inventory) -> Iterator[tuple[Loc, IPv4Address, str]]:
         yield ("nodes", i, "ip"), node.ip, f"node {node.name}"
 
 
-@rule
 def addresses_in_subnet(inv: Inventory, out: Findings) -> None:
     subnet = inv.network.subnet
     for loc, address, _owner in _addresses(inv):
@@ -138,7 +128,6 @@ def addresses_in_subnet(inv: Inventory, out: Findings) -> None:
             out.error(loc, f"{address} is the broadcast address of {subnet}")
 
 
-@rule
 def addresses_unique(inv: Inventory, out: Findings) -> None:
     owners: dict[IPv4Address, tuple[Loc, str]] = {}
     for loc, address, owner in _addresses(inv):
@@ -162,7 +151,6 @@ def _ranges(inv: Inventory) -> list[tuple[Loc, IPv4Network, str]]:
     return ranges
 
 
-@rule
 def ranges_disjoint(inv: Inventory, out: Findings) -> None:
     for (loc_a, net_a, what_a), (loc_b, net_b, what_b) in combinations(_ranges(inv), 2):
         if net_a.overlaps(net_b):
@@ -170,7 +158,6 @@ def ranges_disjoint(inv: Inventory, out: Findings) -> None:
             out.error(loc_b, f"{what_b} {net_b} overlaps {what_a} {net_a} ({show_path(loc_a)}) in {overlap}")
 
 
-@rule
 def pools_avoid_addresses(inv: Inventory, out: Findings) -> None:
     for i, pool in enumerate(inv.load_balancer_pools):
         for loc, address, owner in _addresses(inv):
@@ -181,7 +168,6 @@ def pools_avoid_addresses(inv: Inventory, out: Findings) -> None:
 # --- BGP ---------------------------------------------------------------------
 
 
-@rule
 def bgp_asns(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -197,7 +183,6 @@ def bgp_asns(inv: Inventory, out: Findings) -> None:
                 out.error(loc, f"{side} AS {asn} is a 4-byte AS number; Yamaha RTX peer {peer.name} supports only 1-{MAX_2BYTE_ASN}")
 
 
-@rule
 def bgp_peer_addresses(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -222,7 +207,6 @@ def bgp_peer_addresses(inv: Inventory, out: Findings) -> None:
             out.warn(loc, f"peer {peer.name} address {peer.address} is outside network.subnet {inv.network.subnet}: every node needs a route to it{hint}")
 
 
-@rule
 def bgp_advertisements(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -238,7 +222,6 @@ def bgp_advertisements(inv: Inventory, out: Findings) -> None:
         )
 
 
-@rule
 def bgp_timers(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -252,7 +235,6 @@ def bgp_timers(inv: Inventory, out: Findings) -> None:
             )
 
 
-@rule
 def yamaha_hold_time(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -265,7 +247,6 @@ def yamaha_hold_time(inv: Inventory, out: Findings) -> None:
             )
 
 
-@rule
 def yamaha_neighbor_limit(inv: Inventory, out: Findings) -> None:
     if inv.bgp is None:
         return
@@ -278,7 +259,6 @@ def yamaha_neighbor_limit(inv: Inventory, out: Findings) -> None:
 # --- roles and placement -----------------------------------------------------
 
 
-@rule
 def role_counts(inv: Inventory, out: Findings) -> None:
     control_planes, lbs = len(inv.control_planes), len(inv.loadbalancers)
     if control_planes not in CONTROL_PLANE_COUNTS:
@@ -297,7 +277,6 @@ def role_counts(inv: Inventory, out: Findings) -> None:
         out.warn(("apiServer", "vip"), f"no loadbalancer nodes: something outside this inventory must serve the VIP {inv.api_server.vip}")
 
 
-@rule
 def placement(inv: Inventory, out: Findings) -> None:
     by_host: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, node in enumerate(inv.nodes):
@@ -315,7 +294,6 @@ def placement(inv: Inventory, out: Findings) -> None:
 # --- versions ----------------------------------------------------------------
 
 
-@rule
 def version_support(inv: Inventory, out: Findings) -> None:
     kube, cilium = versions.minor(inv.kubernetes.version), versions.minor(inv.cilium.version)
     if kube < versions.MIN_KUBERNETES:
@@ -369,7 +347,6 @@ def version_support(inv: Inventory, out: Findings) -> None:
 # --- Cilium features ---------------------------------------------------------
 
 
-@rule
 def cilium_features(inv: Inventory, out: Findings) -> None:
     if inv.cilium.hubble_relay and not inv.cilium.hubble:
         out.error(("cilium", "hubbleRelay"), "Hubble Relay needs cilium.hubble: true")
@@ -382,7 +359,6 @@ def _pool_names(inv: Inventory, indexes: list[int]) -> str:
     return ", ".join(inv.load_balancer_pools[i].name for i in indexes)
 
 
-@rule
 def pool_selection(inv: Inventory, out: Findings) -> None:
     """Cilium LB IPAM gives a Service an address from one of the pools whose
     serviceSelector matches it, picked in Go map order, i.e. at random
@@ -428,7 +404,6 @@ def pool_selection(inv: Inventory, out: Findings) -> None:
                 )
 
 
-@rule
 def kubernetes_end_of_life(inv: Inventory, out: Findings) -> None:
     kube = versions.minor(inv.kubernetes.version)
     end = versions.KUBERNETES_END_OF_LIFE.get(kube)
@@ -440,7 +415,6 @@ def kubernetes_end_of_life(inv: Inventory, out: Findings) -> None:
         )
 
 
-@rule
 def yamaha_ibgp(inv: Inventory, out: Findings) -> None:
     """Yamaha's RTX command reference (chapter BGP: `bgp autonomous-system`, `bgp neighbor
     ID REMOTE_AS ADDRESS`, mirrored at https://net-skills.net/yamaha-menu1/bgp02/ and
@@ -462,10 +436,35 @@ def yamaha_ibgp(inv: Inventory, out: Findings) -> None:
 # --- GitOps ------------------------------------------------------------------
 
 
-@rule
 def gitops_url(inv: Inventory, out: Findings) -> None:
     if inv.gitops.engine == "flux" and formats.is_scp_like(inv.gitops.repository):
         out.error(
             ("gitops", "repository"),
             f"Flux clones only http://, https:// and ssh:// URLs, not {inv.gitops.repository}: write it as ssh://USER@HOST/PATH",
         )
+
+
+# Listed rather than registered by a decorator: mutmut cannot mutate decorated functions.
+RULES: tuple[Rule, ...] = (
+    unique_names,
+    hosts_declared,
+    unique_macs,
+    addresses_in_subnet,
+    addresses_unique,
+    ranges_disjoint,
+    pools_avoid_addresses,
+    bgp_asns,
+    bgp_peer_addresses,
+    bgp_advertisements,
+    bgp_timers,
+    yamaha_hold_time,
+    yamaha_neighbor_limit,
+    role_counts,
+    placement,
+    version_support,
+    cilium_features,
+    pool_selection,
+    kubernetes_end_of_life,
+    yamaha_ibgp,
+    gitops_url,
+)

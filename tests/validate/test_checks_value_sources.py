@@ -1,0 +1,109 @@
+"""Where the helm check reads a release's values from (Argo CD parameters, Flux
+valuesFrom with targetPath), the kubeconform check's report of a path that does
+not exist, and the daemons check as one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import loader
+from generator.render import layout
+from generator.validate import caches, gitops
+from generator.validate.base import Context
+from generator.validate.checks import daemons, helm, kubeconform
+
+from . import NeedTool, copy, edit, example_repo, failures, run
+
+ARGO_APP = "argocd/apps/cilium.yaml"
+FLUX_APPS = "clusters/koedo-lab/infrastructure.yaml"
+
+
+def context(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+def cilium_release(ctx: Context) -> gitops.Release:
+    return next(r for r in gitops.discover(ctx.repo, ctx.inventory).releases if r.name == "cilium")
+
+
+@pytest.fixture(scope="module")
+def argocd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return example_repo(tmp_path_factory.mktemp("argocd") / "lab", engine="argocd")
+
+
+def test_argocd_values_in_helms_order(argocd: Path, tmp_path: Path) -> None:
+    """valueFiles, then values, then valuesObject, then parameters: each later one wins, `a.b.c` parameters nest."""
+    root = copy(argocd, tmp_path)
+    edit(root, ARGO_APP, "          - $values/infrastructure/controllers/cilium/values.yaml\n", (
+        "          - $values/infrastructure/controllers/cilium/values.yaml\n"
+        "          - chart-defaults.yaml\n"
+        "        values: |\n          ipam: {mode: cluster-pool}\n          extra: {from: values}\n"
+        "        valuesObject:\n          extra: {from: object}\n"
+        "        parameters:\n"
+        "          - {name: hubble.relay.enabled, value: 'false'}\n"
+        "          - {name: operator.replicas, value: '1'}\n"
+        "          - {name: new.deep.key, value: x}\n"
+        "          - {name: top, value: y}\n"
+    ))
+    ctx = context(root)
+    values = helm.argo_values(ctx, cilium_release(ctx), caches.ChartFiles({"chart-defaults.yaml": "fromChart: true\nroutingMode: native\n"}))
+    assert values["fromChart"] is True and values["routingMode"] == "native"  # valueFiles merge in their order
+    assert values["ipam"] == {"mode": "cluster-pool"}
+    assert values["extra"] == {"from": "object"}
+    assert values["hubble"]["relay"] == {"enabled": "false"} and values["hubble"]["enabled"] is True
+    assert values["operator"] == {"replicas": "1"}
+    assert values["new"] == {"deep": {"key": "x"}} and values["top"] == "y"
+
+
+@pytest.mark.tools
+def test_flux_values_from_a_target_path(need_tool: NeedTool, tmp_path: Path) -> None:
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    controllers = "infrastructure/controllers/cilium"
+    edit(root, f"{controllers}/helmrelease.yaml", "      valuesKey: values.yaml\n", (
+        "      valuesKey: values.yaml\n"
+        "    - kind: ConfigMap\n      name: cilium-extra\n      valuesKey: replicas\n      targetPath: operator.replicas\n"
+        "    - kind: ConfigMap\n      name: cilium-extra\n      valuesKey: mode\n      targetPath: ipam.mode\n"
+    ))
+    edit(root, f"{controllers}/kustomization.yaml", "configMapGenerator:\n", (
+        "configMapGenerator:\n  - name: cilium-extra\n    literals:\n      - replicas=1\n      - mode=cluster-pool\n"
+    ))
+    ctx = context(root)
+    values = helm.flux_values(ctx, cilium_release(ctx))
+    assert values["operator"] == {"replicas": 1}  # a targetPath value is a YAML scalar, as Flux reads it
+    assert values["ipam"] == {"mode": "cluster-pool"}
+    assert values["k8sServiceHost"] == "192.168.100.4"  # the rest of values.yaml is still there
+
+
+def test_a_path_that_does_not_exist_fails_the_kubeconform_check(tmp_path: Path) -> None:
+    root = example_repo(tmp_path / "lab")
+    edit(root, FLUX_APPS, "  path: ./infrastructure/controllers\n", "  path: ./infrastructure/controller\n")
+    ctx = context(root)
+    # The unit that holds the file is still checked by kubeconform (a job that needs the tool); the problem needs none.
+    problems = [job for job in kubeconform.jobs(ctx) if job.inputs == (FLUX_APPS,) and not job.tool_version]
+    assert [job.check for job in problems] == [kubeconform.CHECK]
+    (result,) = problems[0].run()
+    assert (result.check, result.file, result.ok) == (kubeconform.CHECK, FLUX_APPS, False)
+    assert result.message == "infrastructure/controller does not exist in the repository"
+    assert result.hint == "fix the file, or the path that points at it"
+    assert problems[0].extra_key == result.message  # another missing path is another cached verdict
+
+
+@pytest.mark.tools
+def test_the_daemons_check_runs_all_three(reference: Path, need_tool: NeedTool) -> None:
+    for tool in ("haproxy", "keepalived", "shellcheck"):
+        need_tool(tool)
+    results = run(reference, daemons.jobs)
+    assert {r.check for r in results} == {daemons.HAPROXY, daemons.KEEPALIVED, daemons.SHELLCHECK}
+    assert failures(results) == {}
+
+
+def test_schemas_with_a_chart_s_converted_crds(tmp_path: Path) -> None:
+    """The CRDs a chart renders add one more schema folder, searched after the others."""
+    base = kubeconform.Schemas("1.35.4", tmp_path / "core", tmp_path / "catalog", (tmp_path / "repo-crds",), "digest")
+    more = base.with_converted(tmp_path / "chart-crds")
+    assert more == kubeconform.Schemas("1.35.4", tmp_path / "core", tmp_path / "catalog", (tmp_path / "repo-crds", tmp_path / "chart-crds"), "digest")
+    assert more.locations()[:3] == base.locations()
+    assert more.locations()[3] == f"{tmp_path / 'chart-crds'}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
