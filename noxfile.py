@@ -92,7 +92,7 @@ def tests(session: nox.Session) -> None:
 
 
 def demo_commands(target: Path) -> list[list[str]]:
-    """The demo's clusterforge commands (tests/test_offline.py runs them with no network)."""
+    """The demo's clusterforge commands (tests/validate/test_offline_runs.py runs them with no network)."""
     return [["new", str(target), "--example", "--no-input"], ["validate", "-C", str(target)]]
 
 
