@@ -134,11 +134,11 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
-    return validate_commands.schemas_pull(args.source, out, repo=Path(args.directory))
+    return validate_commands.schemas_pull(args.source, out, repo=Path(args.directory), refresh=args.refresh)
 
 
 def cmd_charts_pull(args: argparse.Namespace, out: TextIO) -> int:
-    return validate_commands.charts_pull(Path(args.directory), args.mirror, out)
+    return validate_commands.charts_pull(Path(args.directory), args.mirror, out, refresh=args.refresh)
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.ArgumentParser:
     group = commands.add_parser(name, help=help, description=help)
-    return group.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser("pull", help=pull_help, description=pull_help)
+    pull = group.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser("pull", help=pull_help, description=pull_help)
+    pull.add_argument("--refresh", action="store_true", help="pull again what the caches (or the package's own data) already hold")
+    return pull
 
 
 def report_error(exc: ClusterforgeError, err: TextIO, redact: Callable[[str], str] = secrets.Redactor()) -> int:

@@ -2,11 +2,20 @@
 (default ~/.cache/clusterforge):
 
     schemas/crds/<group>/<kind>_<version>.json   CRD schemas, datreeio CRDs-catalog layout
+    schemas/index.json                           where each pulled schema came from, and its sha256
+    schemas/layered/<key>/                       the catalog validation reads: links to these
+                                                 schemas, then to the package's (see crd_catalog)
     schemas/kubernetes/<pkg version>/<dir>/      core schemas from kubernetes-validate, made offline-resolvable
     charts/<name>-<version>.tgz + index.json     chart archives and where each came from
     results/<key>.json                           check results keyed by a hash of their inputs
 
-Only the pull commands go online; everything else reads these folders.
+Below the user cache lies a read-only layer, the package's own data
+(generator/data/offline, built by tools/offline/build_data.py): the schemas of every
+custom kind clusterforge renders and the chart archives of its default versions, each
+checked against the sha256 in its manifest. A file in the user cache always wins.
+
+Only the pull commands go online, and only for what neither layer holds; everything
+else reads these folders.
 """
 
 from __future__ import annotations
@@ -39,13 +48,21 @@ HTTP_TIMEOUT = 60
 _DEFINITIONS_REF = "/api/_definitions.json"
 
 
+PACKAGED = Path(__file__).resolve().parents[1] / "data" / "offline"
+
+
 def cache_dir() -> Path:
     env = os.environ.get(CACHE_ENV)
     return Path(env) if env else Path.home() / ".cache" / "clusterforge"
 
 
-def crd_catalog(cache: Path) -> Path:
+def user_catalog(cache: Path) -> Path:
+    """Where pulled CRD schemas go."""
     return cache / "schemas" / "crds"
+
+
+def schema_index_path(cache: Path) -> Path:
+    return cache / "schemas" / "index.json"
 
 
 def charts_dir(cache: Path) -> Path:
@@ -56,8 +73,19 @@ def results_dir(cache: Path) -> Path:
     return cache / "results"
 
 
-def chart_archive(cache: Path, chart: str, version: str) -> Path:
+def user_chart_archive(cache: Path, chart: str, version: str) -> Path:
+    """Where a pulled chart archive goes."""
     return charts_dir(cache) / f"{chart}-{version}.tgz"
+
+
+def chart_archive(cache: Path, chart: str, version: str) -> Path:
+    """The archive validation reads: the user cache's, else the package's (verified),
+    else the user cache's path a pull would fill."""
+    user = user_chart_archive(cache, chart, version)
+    if user.is_file():
+        return user
+    packaged, _ = packaged_files("charts").get(user.name, (user, {}))
+    return packaged
 
 
 def file_digest(path: Path) -> str:
@@ -106,6 +134,90 @@ def _atomic_file(target: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, target)
+
+
+# --- the package's read-only layer ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _matches(path: Path, file_stamp: str, sha256: str) -> bool:
+    """Whether a file hashes to sha256; remembered per stamp, so each file is read once."""
+    del file_stamp  # part of the memo key only
+    return file_digest(path) == sha256
+
+
+def packaged_files(section: str) -> dict[str, tuple[Path, dict[str, str]]]:
+    """{relative path: (file, manifest entry)} of one section ("schemas" or "charts") of
+    the package's offline data. A file that is missing or does not match its manifest
+    sha256 is left out: validation then asks for a pull instead of trusting it."""
+    manifest_path = PACKAGED / "manifest.json"
+    if not manifest_path.is_file():
+        return {}
+    entries = json.loads(manifest_path.read_text(encoding="utf-8")).get(section, {})
+    out = {}
+    for rel, entry in sorted(entries.items()):
+        path = PACKAGED / section / rel
+        if path.is_file() and _matches(path, stamp(path), entry["sha256"]):
+            out[rel] = (path, entry)
+    return out
+
+
+def _same_repository(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+def cached_chart(ref: ChartRef, cache: Path) -> Path | None:
+    """The archive of a release's chart if a layer holds it verified: the user cache's
+    when there is one (its digest as recorded by the pull, from the same repository),
+    else the package's. None: a pull is needed."""
+    user = user_chart_archive(cache, ref.chart, ref.version)
+    if user.is_file():
+        entry = chart_index(cache).get(user.name)
+        ok = entry is not None and _same_repository(entry["repository"], ref.repository) and file_digest(user) == entry["digest"]
+        return user if ok else None
+    path, entry = packaged_files("charts").get(user.name, (None, {}))
+    return path if path is not None and _same_repository(entry["repository"], ref.repository) else None
+
+
+def schema_index(cache: Path) -> dict[str, dict[str, str]]:
+    path = schema_index_path(cache)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _record_schemas(cache: Path, pulled: dict[str, dict[str, str]]) -> None:
+    index = {**schema_index(cache), **pulled}
+    _atomic_file(schema_index_path(cache), (json.dumps(index, indent=1, sort_keys=True) + "\n").encode())
+
+
+def cached_schema(cache: Path, rel: str) -> Path | None:
+    """A catalog file (<group>/<kind>_<version>.json) if a layer holds it verified: the
+    user cache's when there is one (its sha256 as recorded by the pull), else the package's."""
+    user = user_catalog(cache) / rel
+    if user.is_file():
+        entry = schema_index(cache).get(rel)
+        return user if entry is not None and file_digest(user) == entry["sha256"] else None
+    return packaged_files("schemas").get(rel, (None, {}))[0]
+
+
+def crd_catalog(cache: Path) -> Path:
+    """The one catalog folder validation reads (kubeconform takes it as one location):
+    links to every schema of the user cache, then to each packaged schema the user
+    cache lacks. Made once per set of user file names and package files; the links
+    follow later changes of a file's content by themselves."""
+    user = user_catalog(cache)
+    packaged = packaged_files("schemas")
+    if not packaged:
+        return user
+    names = sorted(p.relative_to(user).as_posix() for p in user.glob("*/*.json")) if user.is_dir() else []
+    key = json.dumps([names, [(rel, str(path), stamp(path)) for rel, (path, _) in packaged.items()]])
+
+    def fill(tmp: Path) -> None:
+        targets = {rel: path for rel, (path, _) in packaged.items()} | {rel: (user / rel).resolve() for rel in names}
+        for rel, target in targets.items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / rel).symlink_to(target)
+
+    return _atomic_dir(cache / "schemas" / "layered" / hashlib.sha256(key.encode()).hexdigest()[:32], fill)
 
 
 # --- core Kubernetes schemas ---------------------------------------------------------
@@ -185,11 +297,15 @@ def pull_schemas_from_dir(source: Path, cache: Path) -> int:
     files = sorted(source.glob("*/*.json"))
     if not files:
         raise ClusterforgeError(f"{source} holds no <group>/<kind>_<version>.json files")
-    dest = crd_catalog(cache)
+    dest = user_catalog(cache)
+    pulled = {}
     for path in files:
-        target, data = dest / path.relative_to(source), path.read_bytes()
+        rel = path.relative_to(source).as_posix()
+        target, data = dest / rel, path.read_bytes()
         if not target.is_file() or target.read_bytes() != data:  # unchanged files keep their stamps
             _atomic_file(target, data)
+        pulled[rel] = {"source": str(path.resolve()), "sha256": hashlib.sha256(data).hexdigest()}
+    _record_schemas(cache, pulled)
     return len(files)
 
 
@@ -206,19 +322,23 @@ def http_get(url: str) -> bytes:
 
 def pull_schemas_from_url(base_url: str, wanted: list[tuple[str, str]], cache: Path) -> tuple[list[str], list[str]]:
     """Download the catalog files of (apiVersion, kind) pairs; returns (fetched, not in the catalog)."""
-    fetched, missing = [], []
+    fetched, missing, pulled = [], [], {}
     for api_version, kind in sorted(set(wanted)):
         rel = catalog_file(api_version, kind)
+        url = f"{base_url.rstrip('/')}/{rel}"
         try:
-            data = http_get(f"{base_url.rstrip('/')}/{rel}")
+            data = http_get(url)
         except ClusterforgeError as e:
             if "HTTP 404" not in str(e):
                 raise
             missing.append(rel)
             continue
         json.loads(data)  # a proxy's HTML error page must not land in the cache
-        _atomic_file(crd_catalog(cache) / rel, data)
+        _atomic_file(user_catalog(cache) / rel, data)
+        pulled[rel] = {"source": url, "sha256": hashlib.sha256(data).hexdigest()}
         fetched.append(rel)
+    if pulled:
+        _record_schemas(cache, pulled)
     return fetched, missing
 
 
@@ -254,7 +374,7 @@ def pull_chart(ref: ChartRef, cache: Path, mirror: str | None = None) -> Path:
     expected = entry.get("digest")
     if expected is not None and str(expected) != digest:
         raise ClusterforgeError(f"{url}: sha256 {digest} does not match the index's digest {expected}")
-    archive = chart_archive(cache, ref.chart, ref.version)
+    archive = user_chart_archive(cache, ref.chart, ref.version)
     _atomic_file(archive, data)
     index_entries = chart_index(cache)
     index_entries[archive.name] = {"repository": ref.repository, "url": url, "digest": digest}

@@ -34,25 +34,33 @@ def _wanted_kinds(repo: Path) -> list[tuple[str, str]]:
     return sorted(gitops.custom_kinds(discovery, core))
 
 
-def schemas_pull(source: str | None, out: TextIO, repo: Path = Path(".")) -> int:
+def schemas_pull(source: str | None, out: TextIO, repo: Path = Path("."), refresh: bool = False) -> int:
     """Fill the CRD schema cache: copy a catalog folder, or download from a catalog URL
-    (default: datreeio's CRDs-catalog) the schemas of the kinds the repository uses."""
+    (default: datreeio's CRDs-catalog) the schemas of the kinds the repository uses that
+    no cache layer holds verified (all of them with refresh)."""
     cache = caches.cache_dir()
     if source is not None and "://" not in source:
         count = caches.pull_schemas_from_dir(Path(source), cache)
-        print(f"copied {count} schemas from {source} to {caches.crd_catalog(cache)}", file=out)
+        print(f"copied {count} schemas from {source} to {caches.user_catalog(cache)}", file=out)
         return 0
-    fetched, missing = caches.pull_schemas_from_url(source or caches.CATALOG_URL, _wanted_kinds(repo), cache)
+    wanted = _wanted_kinds(repo)
+    if not refresh:
+        wanted = [(a, k) for a, k in wanted if caches.cached_schema(cache, caches.catalog_file(a, k)) is None]
+        if not wanted:
+            print("every schema the repository uses is cached (--refresh pulls them again)", file=out)
+            return 0
+    fetched, missing = caches.pull_schemas_from_url(source or caches.CATALOG_URL, wanted, cache)
     for rel in fetched:
         print(f"pulled {rel}", file=out)
     for rel in missing:
         print(f"not in the catalog: {rel}", file=out)
-    print(f"{len(fetched)} pulled, {len(missing)} not in the catalog, into {caches.crd_catalog(cache)}", file=out)
+    print(f"{len(fetched)} pulled, {len(missing)} not in the catalog, into {caches.user_catalog(cache)}", file=out)
     return 1 if missing else 0
 
 
-def charts_pull(repo: Path, mirror: str | None, out: TextIO) -> int:
-    """Download every chart the repository's releases use into the chart cache."""
+def charts_pull(repo: Path, mirror: str | None, out: TextIO, refresh: bool = False) -> int:
+    """Download every chart the repository's releases use that no cache layer holds
+    verified (all of them with refresh) into the chart cache."""
     inv = repository.load(repo).inventory
     cache = caches.cache_dir()
     failed = 0
@@ -60,6 +68,10 @@ def charts_pull(repo: Path, mirror: str | None, out: TextIO) -> int:
         if release.chart is None:
             print(f"{release.file}: {release.problem}", file=out)
             failed += 1
+            continue
+        cached = None if refresh else caches.cached_chart(release.chart, cache)
+        if cached is not None:
+            print(f"cached {release.chart.chart} {release.chart.version}: {cached}", file=out)
             continue
         archive = caches.pull_chart(release.chart, cache, mirror)
         print(f"pulled {release.chart.chart} {release.chart.version} -> {archive}", file=out)

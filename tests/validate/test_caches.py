@@ -25,8 +25,10 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_cache_dir_follows_the_environment(cache: Path) -> None:
     assert caches.cache_dir() == cache
-    assert caches.crd_catalog(cache) == cache / "schemas" / "crds"
-    assert caches.chart_archive(cache, "cilium", "1.19.6") == cache / "charts" / "cilium-1.19.6.tgz"
+    assert caches.user_catalog(cache) == cache / "schemas" / "crds"
+    assert caches.user_chart_archive(cache, "cilium", "1.19.6") == cache / "charts" / "cilium-1.19.6.tgz"
+    # A chart neither layer holds is looked for where a pull puts it.
+    assert caches.chart_archive(cache, "cilium", "1.20.0") == cache / "charts" / "cilium-1.20.0.tgz"
 
 
 def test_core_schemas_resolve_their_refs_from_their_own_folder(cache: Path) -> None:
@@ -58,9 +60,9 @@ def test_core_kinds_are_told_from_custom_ones(cache: Path) -> None:
 def test_schemas_pull_from_a_folder_copies_the_catalog(cache: Path) -> None:
     out = io.StringIO()
     assert commands.schemas_pull(str(CATALOG), out) == 0
-    copied = caches.crd_catalog(cache) / "cilium.io" / "ciliumbgpclusterconfig_v2.json"
+    copied = caches.user_catalog(cache) / "cilium.io" / "ciliumbgpclusterconfig_v2.json"
     assert copied.read_bytes() == (CATALOG / "cilium.io" / "ciliumbgpclusterconfig_v2.json").read_bytes()
-    assert f"to {caches.crd_catalog(cache)}" in out.getvalue()
+    assert f"to {caches.user_catalog(cache)}" in out.getvalue()
 
 
 def test_schemas_pull_from_a_folder_without_schemas_fails(cache: Path, tmp_path: Path) -> None:
@@ -77,8 +79,8 @@ def test_schemas_pull_from_a_url_fetches_the_kinds_the_repository_uses(cache: Pa
         shutil.copy(CATALOG / rel, served / rel)
     out = io.StringIO()
     with serve(served) as url:
-        code = commands.schemas_pull(url, out, repo=repo)
-    catalog = caches.crd_catalog(cache)
+        code = commands.schemas_pull(url, out, repo=repo, refresh=True)  # the package holds them too
+    catalog = caches.user_catalog(cache)
     assert (catalog / "cilium.io" / "ciliumbgpclusterconfig_v2.json").read_bytes() == (served / "cilium.io" / "ciliumbgpclusterconfig_v2.json").read_bytes()
     assert (catalog / "helm.toolkit.fluxcd.io" / "helmrelease_v2.json").is_file()
     # The served copy lacks the other kinds the repository uses: reported, and the exit code says so.
@@ -91,8 +93,8 @@ def test_charts_pull_through_a_mirror_stores_the_verified_archive(cache: Path, t
     repo = example_repo(tmp_path / "repo")
     out = io.StringIO()
     with serve(CHARTS) as mirror:
-        assert commands.charts_pull(repo, mirror, out) == 0
-    archive = caches.chart_archive(cache, "cilium", "1.19.6")
+        assert commands.charts_pull(repo, mirror, out, refresh=True) == 0  # the package holds it too
+    archive = caches.user_chart_archive(cache, "cilium", "1.19.6")
     assert archive.read_bytes() == (CHARTS / "cilium-1.19.6.tgz").read_bytes()
     entry = caches.chart_index(cache)["cilium-1.19.6.tgz"]
     assert entry["repository"] == UPSTREAM
@@ -109,7 +111,7 @@ def test_charts_pull_refuses_an_archive_whose_digest_differs(cache: Path, tmp_pa
     (served / "index.yaml").write_text(index.replace(digest, "f" * 64))
     with serve(served) as mirror, pytest.raises(ClusterforgeError, match="does not match the index's digest"):
         caches.pull_chart(caches.ChartRef(UPSTREAM, "cilium", "1.19.6"), cache, mirror)
-    assert not caches.chart_archive(cache, "cilium", "1.19.6").exists()
+    assert not caches.user_chart_archive(cache, "cilium", "1.19.6").exists()
 
 
 def test_charts_pull_names_the_versions_an_index_has(cache: Path) -> None:
