@@ -118,7 +118,7 @@ def test_helm_template_errors_are_reported(need_tool, cache: Path, tmp_path: Pat
 def test_a_missing_chart_says_how_to_pull_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cache = tmp_path / "empty-cache"
     monkeypatch.setenv(caches.CACHE_ENV, str(cache))
-    repo = example_repo(tmp_path / "repo")
+    repo = example_repo(tmp_path / "repo", replace=("version: 1.19.6", "version: 1.20.0"))  # the package holds only the default's chart
     discovery = gitops.discover(repo, repository.load(repo).inventory)
     ctx = Context(repo, repository.load(repo).inventory, cache)
     [release] = discovery.releases
