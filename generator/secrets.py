@@ -233,9 +233,7 @@ def redactor(path: Path) -> Redactor:
     """The Redactor of the secrets file at `path`; one that changes nothing when there is
     no such file or it cannot be read (then its values are unknown, and its own error
     never quotes them)."""
-    if not path.is_file():
-        return Redactor()
     try:
-        return Redactor(named_values(read_file(path)))
-    except ClusterforgeError:
+        return Redactor(named_values(read_file(path))) if path.is_file() else Redactor()
+    except (ClusterforgeError, OSError):  # OSError: even is_file() fails on a name too long
         return Redactor()
