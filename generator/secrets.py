@@ -234,8 +234,6 @@ def redactor(path: Path) -> Redactor:
     no such file or it cannot be read (then its values are unknown, and its own error
     never quotes them)."""
     try:
-        if not path.is_file():  # stat itself fails in a folder this user may not enter
-            return Redactor()
-        return Redactor(named_values(read_file(path)))
-    except (ClusterforgeError, OSError):
+        return Redactor(named_values(read_file(path))) if path.is_file() else Redactor()
+    except (ClusterforgeError, OSError):  # OSError: even is_file() fails on a name too long
         return Redactor()

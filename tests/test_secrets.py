@@ -223,8 +223,10 @@ def test_redactor_never_searches_its_own_markers() -> None:
     assert redact("0123456789 redacted") == "<redacted long> <redacted short>"
 
 
-def test_an_empty_redactor_changes_nothing() -> None:
+def test_an_empty_redactor_changes_nothing(tmp_path: Path) -> None:
     assert Redactor()("anything") == "anything"
+    for missing in (tmp_path / "no" / "secrets.yaml", tmp_path / ("x" * 300) / "secrets.yaml"):  # the second: a name too long
+        assert redactor(missing)("anything") == "anything"
 
 
 def test_a_tool_failure_quoting_a_secret_is_redacted(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,7 +90,7 @@ CASES: dict[str, tuple[str, str, Callable[[bytes], bytes], tuple[str, str, str]]
     "superscript-digits-rtx": (
         FLUX,
         "routers/rtx1220/rtx.txt",
-        lambda text: text.decode().replace("bgp autonomous-system 64512", "bgp autonomous-system 64512".translate(SUPERSCRIPT)).encode(),
+        lambda text: re.sub(rb"(?m)^bgp autonomous-system [0-9]+$", "bgp autonomous-system 64512".translate(SUPERSCRIPT).encode(), text, count=1),
         ("rtx commands", "routers/rtx1220/rtx.txt", "line 25: '⁶⁴⁵¹²' is not an AS number"),
     ),
     "arabic-digits-haproxy": (
@@ -138,7 +139,9 @@ def test_a_hostile_file_is_a_failure_naming_it(
     need_tool("kubeadm")
     engine, path, hostile, expected = CASES[case]
     root = copy(reference if engine == FLUX else argocd, tmp_path)
-    (root / path).write_bytes(hostile((root / path).read_bytes()))
+    original = (root / path).read_bytes()
+    assert hostile(original) != original, "the case no longer matches the rendered file"
+    (root / path).write_bytes(hostile(original))
     monkeypatch.setenv(caches.CACHE_ENV, str(cache))
     out = io.StringIO()
     assert commands.validate_command(root, "json", False, out) == 1
