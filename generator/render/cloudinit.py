@@ -21,7 +21,7 @@ import hashlib
 from shlex import quote
 from typing import Any
 
-from .. import pki, versions, yamlio
+from .. import pki, toolpins, versions, yamlio
 from ..model import Inventory, Node
 from ..secrets import ClusterSecrets
 from . import bootstrap, cilium, firewall, kubeadm, layout, loadbalancer
@@ -45,6 +45,9 @@ DOCKER_KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 HELM_REPOSITORY = "https://packages.buildkite.com/helm-linux/helm-debian/any/"
 HELM_KEYRING = "/etc/apt/keyrings/helm.gpg"
 HELM_APT_SOURCE_NAME = "helm"
+# The Helm clusterforge validates the chart with installs it, pinned and held like the
+# Kubernetes packages; Helm's apt packages are Debian revision 1 (helm=3.9.4-1, helm/helm#11434).
+HELM_PACKAGE = ["helm", f"{toolpins.GO_TOOLS['helm'].version.removeprefix('v')}-1"]
 
 # pkgs.k8s.io builds every release as Debian revision 1.1 (kubeadm=1.35.4-1.1).
 PKGS_K8S_DEBIAN_REVISION = "1.1"
@@ -274,7 +277,8 @@ def _bootstrap_itself(inv: Inventory, node: Node, data: Document) -> None:
         _file(bootstrap.SCRIPT, bootstrap.script(inv, node, KUBEADM_CONFIG, KERNEL_CHECK), "0755"),
     ]
     if _installs_cilium(inv, node):
-        data["packages"].append("helm")
+        data["packages"].append(HELM_PACKAGE)
+        next(c for c in data["runcmd"] if c[:2] == ["apt-mark", "hold"]).append("helm")
         files += [
             # The repository's values file, as the GitOps release reads it.
             _file(bootstrap.CILIUM_VALUES, yamlio.dump(cilium.values(inv))),

@@ -449,12 +449,13 @@ def test_auto_mode_starts_the_bootstrap_when_cloud_init_is_done() -> None:
         script = files[bootstrap.SCRIPT]["content"]
         if node == AUTO.control_planes[0]:
             assert f"kubeadm init --config {cloudinit.KUBEADM_CONFIG} --upload-certs" in script and bootstrap.CILIUM_INSTALL in script
-            assert "helm" in data["packages"] and "helm" in data["apt"]["sources"]
+            assert ["helm", "3.22.0-1"] in data["packages"] and "helm" in data["apt"]["sources"]
+            assert ["apt-mark", "hold", cloudinit.CONTAINERD_PACKAGE, *cloudinit.KUBERNETES_PACKAGES, "helm"] in data["runcmd"]
             assert files[bootstrap.CILIUM_VALUES]["content"] == cilium.render(AUTO)[layout.CILIUM_VALUES]
             assert f"--values {bootstrap.CILIUM_VALUES}" in files[bootstrap.CILIUM_INSTALL]["content"]
         else:
             assert f"kubeadm join --config {cloudinit.KUBEADM_CONFIG}" in script and "kubeadm init" not in script
-            assert "helm" not in data["packages"] and bootstrap.CILIUM_VALUES not in files
+            assert not any("helm" in p for p in data["packages"]) and bootstrap.CILIUM_VALUES not in files
     for node in EXAMPLE.kubernetes_nodes:  # manual: nothing runs by itself
         assert bootstrap.SCRIPT not in files_of(seed_data("manual", node.name))
 
