@@ -13,9 +13,10 @@ MIN_CILIUM = (1, 18)  # BGP control plane v2 resources as cilium.io/v2
 # Kubernetes minors each Cilium minor is e2e-tested against: the table in
 # Documentation/network/kubernetes/compatibility.rst of each release, e.g.
 # https://raw.githubusercontent.com/cilium/cilium/v1.18.14/Documentation/network/kubernetes/compatibility.rst
-# (1.30-1.33, read), .../v1.19.8/... and .../v1.20.2/... (the same page of those tags;
-# 1.19 lists 1.32-1.35 and 1.20 lists 1.33-1.36 as recorded in the project's
-# facts of 2026-11-28; the search index here held no copy of those two tags to re-read).
+# (1.30-1.33, read); the same page of 1.19.3 lists 1.32-1.35 (read on 2026-11-28 from a
+# copy of the file at https://contextqmd.com/libraries/cilium/versions/1.19.3/pages/Documentation/network/kubernetes/compatibility);
+# 1.20 lists 1.33-1.36 as the project's facts of 2026-11-28 record from a third-party
+# PR: no copy of the v1.20.x page was found to re-read.
 # Cilium says of a newer Kubernetes that is not listed that it "will depend on the
 # backward compatibility offered by Kubernetes": a warning; an older one is refused.
 CILIUM_TESTED_KUBERNETES: dict[tuple[int, int], tuple[tuple[int, int], ...]] = {
