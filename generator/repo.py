@@ -151,6 +151,11 @@ def bgp_secret_manifests(repo: Path) -> str:
     inv = load(repo).inventory
     passwords = read_secrets(repo).bgp_passwords
     refs = sorted({p.auth_secret_ref for p in (inv.bgp.peers if inv.bgp else []) if p.auth_secret_ref})
+    if missing := [ref for ref in refs if ref not in passwords]:
+        raise ClusterforgeError(
+            f"{layout.SECRETS_FILE} has no bgpPasswords entry for {', '.join(missing)}: "
+            "run `clusterforge render`, which adds a password for every authSecretRef"
+        )
     documents = [
         {
             "apiVersion": "v1",

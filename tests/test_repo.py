@@ -202,3 +202,20 @@ def test_bgp_secrets_come_from_the_secrets_file_only(tmp_path, capsys):
         ("Secret", "bgp-tor-a", "kube-system", password)
     ]
     assert all(password not in p.read_text() for p in committed_files(dest))
+
+
+def test_bgp_secrets_name_a_password_missing_from_the_secrets_file(tmp_path, capsys):
+    variant = (Path(__file__).parent / "data" / "variant.yaml").read_text()
+    inventory = tmp_path / "cluster.yaml"
+    inventory.write_text(variant)
+    dest = tmp_path / "rack"
+    assert cli.main(["new", str(dest), "--inventory", str(inventory), "--no-input"]) == 0
+    secrets_file = dest / layout.SECRETS_FILE
+    password = repo.read_secrets(dest).bgp_passwords["bgp-tor-a"]
+    secrets_file.write_text(secrets_file.read_text().replace(f"bgp-tor-a: {password}", "other: x"))
+    capsys.readouterr()
+    assert cli.main(["bgp-secrets", "-C", str(dest)]) == 2
+    assert capsys.readouterr().err == (
+        f"clusterforge: {layout.SECRETS_FILE} has no bgpPasswords entry for bgp-tor-a: "
+        "run `clusterforge render`, which adds a password for every authSecretRef\n"
+    )
