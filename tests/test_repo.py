@@ -188,12 +188,17 @@ def test_secrets_are_sops_encrypted_to_the_age_recipients(tmp_path, capsys, need
     assert values.bootstrap_token in (tmp_path / "seed" / "user-data").read_text()
 
 
-def test_bgp_secrets_come_from_the_secrets_file_only(tmp_path, capsys):
-    variant = (Path(__file__).parent / "data" / "variant.yaml").read_text()
+def new_rack(tmp_path: Path) -> Path:
+    """A repository of the office-rack variant, whose peers have BGP passwords."""
     inventory = tmp_path / "cluster.yaml"
-    inventory.write_text(variant)
+    inventory.write_text((Path(__file__).parent / "data" / "variant.yaml").read_text())
     dest = tmp_path / "rack"
     assert cli.main(["new", str(dest), "--inventory", str(inventory), "--no-input"]) == 0
+    return dest
+
+
+def test_bgp_secrets_come_from_the_secrets_file_only(tmp_path, capsys):
+    dest = new_rack(tmp_path)
     capsys.readouterr()
     password = repo.read_secrets(dest).bgp_passwords["bgp-tor-a"]
     assert cli.main(["bgp-secrets", "-C", str(dest)]) == 0
@@ -205,11 +210,7 @@ def test_bgp_secrets_come_from_the_secrets_file_only(tmp_path, capsys):
 
 
 def test_bgp_secrets_name_a_password_missing_from_the_secrets_file(tmp_path, capsys):
-    variant = (Path(__file__).parent / "data" / "variant.yaml").read_text()
-    inventory = tmp_path / "cluster.yaml"
-    inventory.write_text(variant)
-    dest = tmp_path / "rack"
-    assert cli.main(["new", str(dest), "--inventory", str(inventory), "--no-input"]) == 0
+    dest = new_rack(tmp_path)
     secrets_file = dest / layout.SECRETS_FILE
     password = repo.read_secrets(dest).bgp_passwords["bgp-tor-a"]
     secrets_file.write_text(secrets_file.read_text().replace(f"bgp-tor-a: {password}", "other: x"))
