@@ -13,6 +13,15 @@ SEEDS_DIR = "seeds"  # where `clusterforge seed` output may go inside the repo (
 INVENTORY = "cluster.yaml"
 README = "README.md"
 README_JA = "README.ja.md"  # written when docs.language is ja
+# The inventory the tree was rendered from: `clusterforge plan` compares it with the edited one.
+INVENTORY_SNAPSHOT = ".clusterforge/inventory.json"
+
+# The guide beside the README (each in English, and in Japanese too when docs.language is ja).
+DOCS_DIR = "docs"
+TROUBLESHOOTING = f"{DOCS_DIR}/troubleshooting.md"
+DECISIONS = f"{DOCS_DIR}/decisions.md"
+TOPOLOGY_SVG = f"{DOCS_DIR}/topology.svg"
+RUNBOOKS_DIR = f"{DOCS_DIR}/runbooks"
 
 # One values file, read by the bootstrap Helm install and by the GitOps release.
 CILIUM_DIR = "infrastructure/controllers/cilium"
@@ -28,6 +37,15 @@ ARGOCD_ROOT = f"{ARGOCD_DIR}/root.yaml"
 # Argo CD's own settings this repository needs (applied once, before the root application).
 ARGOCD_CM = f"{ARGOCD_DIR}/argocd-cm.yaml"
 ARGOCD_APPS_DIR = f"{ARGOCD_DIR}/apps"
+
+
+def localized(path: str, language: str) -> str:
+    """The Japanese page of an English one: README.md -> README.ja.md."""
+    return path if language == "en" else path.removesuffix(".md") + f".{language}.md"
+
+
+def runbook(name: str, language: str = "en") -> str:
+    return localized(f"{RUNBOOKS_DIR}/{name}.md", language)
 
 
 def seed_dir(node: Node) -> str:
