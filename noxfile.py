@@ -2,6 +2,7 @@
 
     nox -s tools                    # pinned Go tools + kubeadm for the default Kubernetes version
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
+    nox -s docs                     # the documentation site, built strictly into build/site
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ def tests(session: nox.Session) -> None:
     if session.env.get("CI") or os.environ.get("CI"):
         env["CLUSTERFORGE_FUZZ_EXAMPLES"] = "2000"
     session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The project's documentation (English and Japanese): reference pages generated from the
+    schema, the parser and the checks, then `mkdocs build --strict` into build/site."""
+    session.install("-e", ".[docs]")
+    session.run("python", "tools/docs/generate.py")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session
