@@ -57,8 +57,8 @@ def check(inv: Inventory) -> tuple[list[Finding], list[Finding]]:
 def show_path(loc: Loc) -> str:
     out = ""
     for part in loc:
-        if not isinstance(part, int) and not (part and part.isprintable() and len(part) <= formats.SHOWN_CHARACTERS):
-            part = formats.shown(part)  # a newline or escape sequence from a quoted key stays visible and on one line, a long key short
+        if not isinstance(part, int) and not (part and part.isprintable() and part == part.strip() and len(part) <= formats.SHOWN_CHARACTERS):
+            part = formats.shown(part)  # a newline, escape or edge space of a quoted key stays visible and on one line, a long key short
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
