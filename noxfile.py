@@ -4,7 +4,7 @@
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
-    nox -s mutants_gate             # rules and writer, as CI runs it on every submission
+    nox -s mutants_gate             # rules, as CI runs it on every submission
 """
 
 from __future__ import annotations
@@ -111,8 +111,10 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session
 def mutants_gate(session: nox.Session) -> None:
-    """The mutation score of rules.py and writer.py, which CI requires on every submission (90 %)."""
-    run_mutation(session, "rules", "writer")
+    """The mutation score CI requires on every submission (90 %): rules.py. writer.py is not in it
+    yet: its mutants run the hostile writer tests, about 8 s each on 2 cores (two hours in all),
+    far over CI's budget; run it with `nox -s mutants -- writer` (docs/mutation.md)."""
+    run_mutation(session, "rules")
 
 
 def demo_commands(target: Path) -> list[list[str]]:
