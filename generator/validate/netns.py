@@ -38,8 +38,9 @@ class Netns:
 
 
 @contextmanager
-def scratch(interfaces: Sequence[str]) -> Iterator[Netns]:
-    """A fresh namespace `cf-<random>` with each named interface present (down); always deleted on exit.
+def scratch(interfaces: Sequence[str], *, up: bool = False) -> Iterator[Netns]:
+    """A fresh namespace `cf-<random>` with each named interface present (down, or with
+    `up` up, loopback and the veth peers too); always deleted on exit.
 
     Raises NetnsUnavailable if the namespace or an interface cannot be created.
     """
@@ -60,8 +61,12 @@ def scratch(interfaces: Sequence[str]) -> Iterator[Netns]:
             try:
                 tools.run([ip, "-n", ns.name, "link", "add", end, "type", "veth", "peer", "name", peer], timeout=TIMEOUT)
                 tools.run([ip, "-n", ns.name, "link", "set", end, "name", name], timeout=TIMEOUT)
+                for link in (name, peer) if up else ():
+                    tools.run([ip, "-n", ns.name, "link", "set", link, "up"], timeout=TIMEOUT)
             except ToolFailed as e:
                 raise NetnsUnavailable(f"cannot create interface {name} in {ns.name}: {(e.stderr or e.stdout).strip()}") from None
+        if up:
+            tools.run([ip, "-n", ns.name, "link", "set", "lo", "up"], timeout=TIMEOUT)
         yield ns
     finally:
         # Deleting the namespace deletes the veth pairs inside it too.

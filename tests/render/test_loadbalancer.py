@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from generator.errors import ToolFailed
 from generator.loader import check_file, check_text
 from generator.model import Inventory, Node
 from generator.render import layout, loadbalancer
+from generator.validate import netns as validate_netns
 
 EXAMPLE = Path("generator/data/cluster.example.yaml")
 HAPROXY2_LINE = "  - {name: haproxy2, role: loadbalancer,  ip: 192.168.100.3,  host: nuc2}\n"
@@ -161,24 +161,15 @@ def test_check_script_passes_shellcheck(inv: Inventory, need_tool: NeedTool, tmp
 
 @pytest.fixture
 def netns(need_tool: NeedTool, inv: Inventory) -> Iterator[str]:
-    """A scratch network namespace holding an interface named like the inventory's NIC
-    (a veth end renamed: the dummy link type is not available in these sandboxes)."""
-    ip = need_tool("ip")
-    name = f"cf-test-{secrets.token_hex(4)}"
+    """A scratch network namespace holding an interface named like the inventory's NIC, up."""
+    need_tool("ip")
     try:
-        tools.run([ip, "netns", "add", name])
-    except ToolFailed as e:
+        with validate_netns.scratch([inv.network.interface], up=True) as ns:
+            yield ns.name
+    except validate_netns.NetnsUnavailable as e:
         if os.environ.get("CI", "").lower() in ("true", "1"):
             pytest.fail(f"CI must allow network namespaces: {e}")
         pytest.skip(f"cannot create a network namespace here: {e}")
-    try:
-        tools.run([ip, "-n", name, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"])
-        tools.run([ip, "-n", name, "link", "set", "veth0", "name", inv.network.interface])
-        for link in ("lo", inv.network.interface, "veth1"):
-            tools.run([ip, "-n", name, "link", "set", link, "up"])
-        yield name
-    finally:
-        tools.run([ip, "netns", "delete", name])
 
 
 def in_netns(ns: str, *argv: str | os.PathLike[str], ok_codes: tuple[int, ...] = (0,)) -> tools.Completed:
