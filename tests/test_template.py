@@ -163,6 +163,8 @@ def test_skeleton_files_parse_and_point_at_the_cluster(tmp_path):
     workflow = yamlio.loader().load(files[scaffold.WORKFLOW])
     steps = workflow["jobs"]["validate"]["steps"]
     assert workflow["on"]["push"]["branches"] == [REFERENCE.gitops.branch]
+    assert workflow["permissions"] == {"contents": "read"}
+    assert steps[0] == {"uses": "actions/checkout@v5", "with": {"persist-credentials": False}}  # no token left for the tools
     assert steps[-1]["run"] == "pipx run nox -s tools render_check validate"
     assert next(s for s in steps if s.get("uses", "").startswith("actions/cache"))["with"]["path"].split() == ["~/.cache/clusterforge", ".tools"]
     hooks = yamlio.loader().load(files[scaffold.PRE_COMMIT])["repos"][0]["hooks"]
