@@ -9,7 +9,9 @@ from shlex import quote
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from . import bootstrap, cilium, cloudinit, gitops, layout, routers
+from ..explain import troubles
+from . import bootstrap, cilium, cloudinit, gitops, layout, routers, verification
+from .verification import Check
 
 Language = Literal["en", "ja"]
 
@@ -147,6 +149,21 @@ EN: dict[str, str] = {
     "vip_label": "API VIP",
     "pool_label": "LB pool",
     "installs": "installs",
+    "check": "Check:",
+    "expected": "Expected output (excerpt):",
+    "if_not": "If it differs: [{title}]({link}).",
+    "diagram_svg": "The same as an image: [{svg}]({svg}).",
+    "more_title": "Understanding and operating the cluster",
+    "more_troubleshooting": "[Troubleshooting]({file}): the failures this setup is known for, with the commands that show them, their causes and fixes.",
+    "more_decisions": (
+        "[Why it is built this way]({file}): every choice with its cluster.yaml fields and upstream source. "
+        "`clusterforge explain TOPIC` prints one; `clusterforge explain FILE[:LINE]` says which fields and reasons made a generated file or line."
+    ),
+    "more_runbooks": (
+        "[Runbooks]({dir}/): renewing certificates, restoring etcd (every control plane saves an etcd snapshot each day){bgp_runbook}. "
+        "`clusterforge plan` writes the runbook of each change there too: Kubernetes and Cilium upgrades, nodes added or removed."
+    ),
+    "more_bgp_runbook": ", rotating the BGP passwords",
 }
 
 JA: dict[str, str] = {
@@ -273,6 +290,21 @@ JA: dict[str, str] = {
     "vip_label": "API VIP",
     "pool_label": "LB プール",
     "installs": "経路を導入",
+    "check": "確認:",
+    "expected": "期待される出力（抜粋）:",
+    "if_not": "異なる場合: [{title}]({link})。",
+    "diagram_svg": "同じ図の画像版: [{svg}]({svg})。",
+    "more_title": "クラスターの理解と運用",
+    "more_troubleshooting": "[トラブルシューティング]({file}): この構成で起こりやすい障害と、それを確かめるコマンド、原因、対処。",
+    "more_decisions": (
+        "[こう作られている理由]({file}): すべての選択と、関わる cluster.yaml のフィールド、上流の出典。"
+        "`clusterforge explain TOPIC` で一つを表示し、`clusterforge explain FILE[:LINE]` は生成されたファイルや行をどのフィールドと理由が作ったかを示します。"
+    ),
+    "more_runbooks": (
+        "[手順書]({dir}/): 証明書の更新、etcd の復元（各コントロールプレーンは毎日 etcd のスナップショットを保存します）{bgp_runbook}。"
+        "`clusterforge plan` は変更ごとの手順書もそこに書きます: Kubernetes と Cilium のアップグレード、ノードの追加と削除。"
+    ),
+    "more_bgp_runbook": "、BGP パスワードの変更",
 }
 
 TEXTS: dict[Language, dict[str, str]] = {"en": EN, "ja": JA}
@@ -285,7 +317,7 @@ def render(inv: Inventory) -> dict[str, str]:
 
 
 def readme(inv: Inventory, language: Language = "en") -> str:
-    t = _Text(inv, TEXTS[language])
+    t = _Text(inv, TEXTS[language], language)
     lines = [f"# {inv.name}", ""]
     if inv.docs.language == "ja":
         other: Language = "ja" if language == "en" else "en"
@@ -294,19 +326,23 @@ def readme(inv: Inventory, language: Language = "en") -> str:
     lines += [f"## {t('change_title')}", "", t("change"), ""]
     lines += [f"## {t('nodes_title')}", "", *_node_table(inv, t), "", t("api"), ""]
     lines += [f"## {t('diagram_title')}", "", "```mermaid", *mermaid(inv, t("vip_label"), t("pool_label"), t("installs")), "```", ""]
+    lines += [t("diagram_svg", svg=layout.TOPOLOGY_SVG), ""]
     lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), "", _access(inv, t), ""]
     for number, (title, body) in enumerate(_steps(inv, t), 1):
         lines += [f"### {number}. {title}", "", *body]
     lines += [f"## {t('secrets_title')}", "", t("secrets"), ""]
-    lines += [f"## {t('where_title')}", "", *_where(inv, t)]
+    lines += [f"## {t('where_title')}", "", *_where(inv, t), ""]
+    lines += [f"## {t('more_title')}", "", *_more(inv, t)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 class _Text:
     """Sentences of one language, filled with the values every sentence may use."""
 
-    def __init__(self, inv: Inventory, words: dict[str, str]):
+    def __init__(self, inv: Inventory, words: dict[str, str], language: Language):
         self.words = words
+        self.language = language
+        self.inv = inv
         self.common = {
             "name": inv.name,
             "inventory": layout.INVENTORY,
@@ -327,6 +363,25 @@ def _code(lines: list[str], language: str = "sh") -> list[str]:
     # The model admits no line break in any value; a line that still held one would end the block.
     assert not any("\n" in line or "`" in line for line in lines), lines
     return [f"```{language}", *lines, "```", ""]
+
+
+def _expected(lines: list[str], look_for: str, trouble: str | None, t: _Text) -> list[str]:
+    """An expected-output excerpt, what to look for in it, and where to read on when it differs."""
+    out = [t("expected"), "", *_code(lines, "text")] if lines else []
+    entry = troubles.BY_ID.get(trouble or "")
+    if entry is not None and entry.applies(t.inv):
+        link = f"{layout.localized(layout.TROUBLESHOOTING, t.language)}#{entry.id}"
+        look_for = f"{look_for} {t('if_not', title=entry.title(t.language), link=link)}"
+    return [*out, look_for, ""]
+
+
+def _checks(checks: list[Check], t: _Text) -> list[str]:
+    lines: list[str] = []
+    for check in checks:
+        where = check.where(t.language) if check.where else t("check")
+        lines += [where, "", *_code(check.commands, check.language)]
+        lines += _expected(check.expected, check.look_for(t.language), check.trouble, t)
+    return lines
 
 
 # --- nodes -------------------------------------------------------------------------
@@ -425,35 +480,27 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     vip, port = inv.api_server.vip, inv.api_server.port
     steps: list[tuple[str, list[str]]] = []
     lbs = inv.loadbalancers
-    steps.append((t("s_vms"), [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first]))]))
-    if lbs:
-        vip_check = [
-            f"ping -c 3 {quote(str(vip))}",
-            f"nc -vz {quote(str(vip))} {port}",
-            t("on_nodes", nodes=", ".join(lb.name for lb in lbs)),
-            f"ip -brief address show dev {quote(inv.network.interface)}",
-        ]
-        steps.append((t("s_vip"), [t("s_vip_body"), "", *_code(vip_check)]))
-    else:
-        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {quote(str(vip))} {port}"])]))
+    vms = [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first])), *_checks(verification.vms(inv), t)]
+    steps.append((t("s_vms"), vms))
+    intro = t("s_vip_body") if lbs else t("s_vip_nolb", endpoint=f"{vip}:{port}")
+    steps.append((t("s_vip"), [intro, "", *_checks(verification.vip(inv), t)]))
     if inv.bootstrap.mode == "auto":
         return [*steps, *_auto_steps(inv, t)]
     init = [
         WAIT_FOR_SEED,
         f"sudo kubeadm init --config {NODE_KUBEADM_CONFIG} --upload-certs",
         "mkdir -p ~/.kube && sudo cp /etc/kubernetes/admin.conf ~/.kube/config && sudo chown \"$(id -u):$(id -g)\" ~/.kube/config",
-        f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}",
     ]
-    steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
-    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
+    steps.append((t("s_init"), [t("s_init_body"), "", *_code(init), *_checks(verification.init(inv), t)]))
+    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}"]
     access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
-    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install)]))
+    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install), *_checks(verification.cilium_install(inv), t)]))
     others = inv.control_planes[1:]
     join = [t("s_join_body"), ""]
     join += [t("s_join_cp"), "", *_code(_join_commands(others, t))] if others else [t("s_join_cp_none"), ""]
     if inv.workers:
         join += [t("s_join_workers"), "", *_code(_join_commands(inv.workers, t))]
-    join += [t("s_join_check"), "", *_code(["kubectl get nodes -o wide"])]
+    join += _checks(verification.joined(inv), t)
     steps.append((t("s_join"), join))
     return [*steps, *_after_bootstrap(inv, t)]
 
@@ -468,17 +515,18 @@ def _auto_steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     first = inv.control_planes[0]
     others = [n for n in inv.kubernetes_nodes if n != first]
     follow = [*_seed_commands(others), t("on_nodes", nodes=", ".join(n.name for n in inv.kubernetes_nodes)), bootstrap.follow_command(), f"sudo journalctl -u {bootstrap.UNIT} -f"]
-    check = [*_bgp_secrets(inv), "kubectl get nodes -o wide", f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
+    rollout = [*_bgp_secrets(inv), f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
     access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
-    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(check)]
+    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(rollout), *_checks(verification.auto(inv), t)]
     return [(t("s_auto"), body), *_after_bootstrap(inv, t)]
 
 
 def _after_bootstrap(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
-    steps = [(t("s_gitops"), _gitops_step(inv, t))]
+    steps = [(t("s_gitops"), [*_gitops_step(inv, t), *_checks(verification.gitops_synced(inv), t)])]
     if inv.bgp is not None:
         files = [f"- [`{layout.router_file(p)}`]({layout.router_file(p)}): {p.name} ({p.router}, {p.address})" for p in inv.bgp.peers]
-        steps.append((t("s_router"), [t("s_simulate"), "", *_code(_simulate_excerpt(inv), "text"), t("s_router_body"), "", *files, ""]))
+        steps.append((t("s_router"), [t("s_simulate"), "", *_code(_simulate_excerpt(inv), "text"), t("s_router_body"), "", *files, "",
+                                       *_checks(verification.router_file_checked(inv), t)]))
     steps.append((t("s_verify"), _verify_step(inv, t)))
     return steps
 
@@ -521,12 +569,17 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
 
 
 def _verify_step(inv: Inventory, t: _Text) -> list[str]:
+    """The BGP sessions from both sides, then a LoadBalancer Service per pool. The
+    section headings stay as they are: other guides point at them."""
     body: list[str] = []
     if inv.bgp is not None:
         for peer in inv.bgp.peers:
             language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
+            expected, look_for = verification.router_expected(inv, peer.router)
             body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
+            body += _expected(expected, look_for(t.language), "bgp-idle", t)
         body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
+        body += _expected(verification.peers_expected(inv), verification.peers_look_for(inv)(t.language), "bgp-idle", t)
         if inv.bgp.advertise.pod_cidrs:
             body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
     pools = inv.load_balancer_pools
@@ -543,6 +596,8 @@ def _verify_step(inv: Inventory, t: _Text) -> list[str]:
         else:
             expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
             body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
+        shown_services, look_for = verification.service_expected([(name, pool.cidr) for (name, _), pool in zip(services, pools, strict=True)])
+        body += _expected(shown_services, look_for(t.language), "lb-pending", t)
     return body
 
 
@@ -567,3 +622,12 @@ def _where(inv: Inventory, t: _Text) -> list[str]:
         *([(_folder(layout.router_file(inv.bgp.peers[0])), t("w_routers"))] if inv.bgp is not None else []),
     ]
     return [f"- `{path}`: {text}" for path, text in entries]
+
+
+def _more(inv: Inventory, t: _Text) -> list[str]:
+    bgp_runbook = t("more_bgp_runbook") if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers) else ""
+    return [
+        f"- {t('more_troubleshooting', file=layout.localized(layout.TROUBLESHOOTING, t.language))}",
+        f"- {t('more_decisions', file=layout.localized(layout.DECISIONS, t.language))}",
+        f"- {t('more_runbooks', dir=layout.RUNBOOKS_DIR, bgp_runbook=bgp_runbook)}",
+    ]

@@ -22,6 +22,15 @@ INVENTORY = "cluster.yaml"
 GITIGNORE = ".gitignore"
 README = "README.md"
 README_JA = "README.ja.md"  # written when docs.language is ja
+# The inventory the tree was rendered from: `clusterforge plan` compares it with the edited one.
+INVENTORY_SNAPSHOT = ".clusterforge/inventory.json"
+
+# The guide beside the README (each in English, and in Japanese too when docs.language is ja).
+DOCS_DIR = "docs"
+TROUBLESHOOTING = f"{DOCS_DIR}/troubleshooting.md"
+DECISIONS = f"{DOCS_DIR}/decisions.md"
+TOPOLOGY_SVG = f"{DOCS_DIR}/topology.svg"
+RUNBOOKS_DIR = f"{DOCS_DIR}/runbooks"
 
 # One values file, read by the bootstrap Helm install and by the GitOps release.
 CILIUM_DIR = "infrastructure/controllers/cilium"
@@ -45,6 +54,15 @@ LOADBALANCER_DIR = "loadbalancers/{name}"
 ROUTER_DIR = "routers/{name}"
 FLUX_CLUSTER_DIR = "clusters/{name}"
 ROUTER_FILE_NAMES = {"yamaha-rtx": "rtx.txt", "frr": "frr.conf", "bird": "bird.conf"}
+
+
+def localized(path: str, language: str) -> str:
+    """The Japanese page of an English one: README.md -> README.ja.md."""
+    return path if language == "en" else path.removesuffix(".md") + f".{language}.md"
+
+
+def runbook(name: str, language: str = "en") -> str:
+    return localized(f"{RUNBOOKS_DIR}/{name}.md", language)
 
 
 def seed_dir(node: Node) -> str:
@@ -73,6 +91,9 @@ RENDERED_FILES: tuple[str, ...] = (
     SCHEMA_FILE,
     README,
     README_JA,
+    INVENTORY_SNAPSHOT,
+    *(localized(page, language) for page in (TROUBLESHOOTING, DECISIONS) for language in ("en", "ja")),
+    TOPOLOGY_SVG,
     CILIUM_BOOTSTRAP,
     CILIUM_VALUES,
     *(f"{CILIUM_DIR}/{name}" for name in ("kustomization.yaml", "kustomizeconfig.yaml", "helmrepository.yaml", "helmrelease.yaml")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model import Inventory
-from . import cilium, cloudinit, docs, gitops, kubeadm, layout, loadbalancer, meta, routers
+from . import cilium, cloudinit, docs, gitops, guide, kubeadm, layout, loadbalancer, meta, routers, svg
 
 Renderer = Callable[[Inventory], dict[str, str]]
 RENDERERS: tuple[Renderer, ...] = (
@@ -21,6 +21,8 @@ RENDERERS: tuple[Renderer, ...] = (
     gitops.render,
     routers.render,
     docs.render,
+    guide.render,
+    svg.render,
     meta.render,
 )
 
