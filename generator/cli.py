@@ -95,6 +95,8 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     print("\nThen, outside git:" if result.steps else "\nNothing to do outside git.", file=out)
     for number, step in enumerate(result.steps, 1):
         print(f"{number}. {step}", file=out)
+    for path in plan.write_runbooks(Path(args.directory), result):
+        print(f"runbook written: {path}", file=out)
     return 0
 
 

@@ -4,19 +4,26 @@ and what an operator then has to do outside git (GitOps applies the rest).
 Steps are derived from which rendered files change, so every renderer's output
 is covered by the path layout alone; version changes are read from the files
 themselves (the kubeadm ClusterConfiguration, the bootstrap values' chart).
+
+The runbooks of the change (render/runbooks.py) compare the inventory the files
+were rendered from (.clusterforge/inventory.json) with the edited cluster.yaml;
+`write_runbooks` puts them into docs/runbooks/ through the writer.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from . import loader, versions, writer
 from . import repo as repository
-from . import versions, writer
 from .model import Inventory
-from .render import cilium, layout, tree
+from .render import cilium, layout, runbooks, tree
 
 _KUBERNETES_VERSION = re.compile(r"^kubernetesVersion: v(\S+)$", re.M)
 _CILIUM_VERSION = re.compile(r"--version (\S+)")
@@ -26,6 +33,7 @@ _CILIUM_VERSION = re.compile(r"--version (\S+)")
 class Plan:
     diff: str
     steps: list[str] = field(default_factory=list)
+    runbooks: dict[str, str] = field(default_factory=dict)  # path -> text, for docs/runbooks/
 
 
 def plan(repo: Path) -> Plan:
@@ -34,7 +42,36 @@ def plan(repo: Path) -> Plan:
     files = writer.plan(repo, rendered)
     changed = sorted(files.create + files.update + files.remove + files.conflicts)
     diff = "".join(_diff(repo, rel, rendered.get(rel)) for rel in changed)
-    return Plan(diff, _steps(repo, inv, rendered, files))
+    steps = _steps(repo, inv, rendered, files)
+    old = rendered_from(repo)
+    change_runbooks = runbooks.for_change(old, inv) if old is not None and diff else {}
+    if diff and old is None:
+        steps.append(f"no runbooks: {layout.INVENTORY_SNAPSHOT} is missing or unreadable (run `clusterforge render` once "
+                     "with this clusterforge before changing cluster.yaml)")
+    english = [path for path in change_runbooks if not path.endswith(".ja.md")]
+    if english:
+        steps.append(f"runbooks of this change, step by step with a check after each: {', '.join(english)}")
+    return Plan(diff, steps, change_runbooks)
+
+
+def rendered_from(repo: Path) -> Inventory | None:
+    """The inventory the repository's files were rendered from, or None when the snapshot is
+    missing, not a regular file, too large or not an inventory (it is in the repository: hostile)."""
+    path = repo / layout.INVENTORY_SNAPSHOT
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > loader.MAX_BYTES:
+        return None
+    try:
+        return Inventory.model_validate(json.loads(path.read_bytes()))
+    except (ValueError, ValidationError):
+        return None
+
+
+def write_runbooks(repo: Path, result: Plan) -> list[str]:
+    """The change's runbooks into docs/runbooks/ (not owned by the lock: they stay when the
+    change is rendered, to be committed with it)."""
+    for rel, text in sorted(result.runbooks.items()):
+        writer.write_private(repo / rel, text)
+    return sorted(result.runbooks)
 
 
 def _diff(repo: Path, rel: str, new: str | None) -> str:

@@ -86,3 +86,34 @@ def test_hand_edits_are_named(lab):
     values = lab / "infrastructure/controllers/cilium/values.yaml"
     values.write_text(values.read_text() + "debug: {enabled: true}\n")
     assert plan.plan(lab).steps[0].startswith("1 file(s) were edited by hand")
+
+
+def test_plan_writes_the_runbooks_of_a_minor_upgrade_and_a_new_node(lab, capsys):
+    change(lab, ('version: "1.35.4"', 'version: "1.34.4"'))
+    repo.render_repo(lab)
+    change(
+        lab,
+        ('version: "1.34.4"', 'version: "1.35.4"'),
+        ("  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n",
+         "  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n"
+         "  - {name: worker4,  role: worker,        ip: 192.168.100.99, host: nuc3}\n"),
+    )
+    result = plan.plan(lab)
+    upgrade, added = "docs/runbooks/upgrade-kubernetes-1.34.4-to-1.35.4.md", "docs/runbooks/add-node-worker4.md"
+    assert sorted(result.runbooks) == [added, upgrade]
+    assert any(step.startswith(f"runbooks of this change, step by step with a check after each: {upgrade}") for step in result.steps)
+    assert cli.main(["plan", "-C", str(lab)]) == 0
+    out = capsys.readouterr().out
+    assert f"runbook written: {upgrade}\n" in out and f"runbook written: {added}\n" in out
+    assert (lab / upgrade).read_text() == result.runbooks[upgrade]
+    assert "sudo kubeadm upgrade apply v1.35.4 --yes" in (lab / upgrade).read_text()
+    repo.render_repo(lab)  # the change is rendered: the runbooks stay, to be committed with it
+    assert (lab / upgrade).is_file() and (lab / added).is_file()
+    assert plan.plan(lab).runbooks == {}
+
+
+def test_no_runbooks_without_the_inventory_snapshot(lab):
+    (lab / ".clusterforge/inventory.json").write_text("[]")  # damaged: not an inventory
+    change(lab, ("  port: 6443", "  port: 8443"))
+    result = plan.plan(lab)
+    assert result.runbooks == {} and result.steps[-1].startswith("no runbooks: .clusterforge/inventory.json is missing or unreadable")

@@ -9,7 +9,6 @@ from shlex import quote
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from ..explain import troubles
 from . import bootstrap, cilium, cloudinit, gitops, layout, routers, verification
 from .verification import Check
 
@@ -149,9 +148,6 @@ EN: dict[str, str] = {
     "vip_label": "API VIP",
     "pool_label": "LB pool",
     "installs": "installs",
-    "check": "Check:",
-    "expected": "Expected output (excerpt):",
-    "if_not": "If it differs: [{title}]({link}).",
     "diagram_svg": "The same as an image: [{svg}]({svg}).",
     "more_title": "Understanding and operating the cluster",
     "more_troubleshooting": "[Troubleshooting]({file}): the failures this setup is known for, with the commands that show them, their causes and fixes.",
@@ -290,9 +286,6 @@ JA: dict[str, str] = {
     "vip_label": "API VIP",
     "pool_label": "LB プール",
     "installs": "経路を導入",
-    "check": "確認:",
-    "expected": "期待される出力（抜粋）:",
-    "if_not": "異なる場合: [{title}]({link})。",
     "diagram_svg": "同じ図の画像版: [{svg}]({svg})。",
     "more_title": "クラスターの理解と運用",
     "more_troubleshooting": "[トラブルシューティング]({file}): この構成で起こりやすい障害と、それを確かめるコマンド、原因、対処。",
@@ -366,22 +359,11 @@ def _code(lines: list[str], language: str = "sh") -> list[str]:
 
 
 def _expected(lines: list[str], look_for: str, trouble: str | None, t: _Text) -> list[str]:
-    """An expected-output excerpt, what to look for in it, and where to read on when it differs."""
-    out = [t("expected"), "", *_code(lines, "text")] if lines else []
-    entry = troubles.BY_ID.get(trouble or "")
-    if entry is not None and entry.applies(t.inv):
-        link = f"{layout.localized(layout.TROUBLESHOOTING, t.language)}#{entry.id}"
-        look_for = f"{look_for} {t('if_not', title=entry.title(t.language), link=link)}"
-    return [*out, look_for, ""]
+    return verification.expected_lines(t.inv, t.language, lines, look_for, trouble)
 
 
 def _checks(checks: list[Check], t: _Text) -> list[str]:
-    lines: list[str] = []
-    for check in checks:
-        where = check.where(t.language) if check.where else t("check")
-        lines += [where, "", *_code(check.commands, check.language)]
-        lines += _expected(check.expected, check.look_for(t.language), check.trouble, t)
-    return lines
+    return verification.render(checks, t.inv, t.language)
 
 
 # --- nodes -------------------------------------------------------------------------

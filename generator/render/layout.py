@@ -94,6 +94,7 @@ RENDERED_FILES: tuple[str, ...] = (
     INVENTORY_SNAPSHOT,
     *(localized(page, language) for page in (TROUBLESHOOTING, DECISIONS) for language in ("en", "ja")),
     TOPOLOGY_SVG,
+    *(runbook(name, language) for name in ("renew-certificates", "restore-etcd", "rotate-bgp-password") for language in ("en", "ja")),
     CILIUM_BOOTSTRAP,
     CILIUM_VALUES,
     *(f"{CILIUM_DIR}/{name}" for name in ("kustomization.yaml", "kustomizeconfig.yaml", "helmrepository.yaml", "helmrelease.yaml")),

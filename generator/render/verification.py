@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from shlex import quote
 
-from ..explain.catalog import Words
+from ..explain import troubles
+from ..explain.catalog import Language, Words
 from ..model import Inventory, Node
-from . import bootstrap, cilium, gitops, loadbalancer, routers
+from . import bootstrap, cilium, gitops, layout, loadbalancer, routers
 
 # kubectl's relative AGE column and cilium's Uptime vary; the excerpts use one sample value.
 SAMPLE_AGE = "5m"
@@ -32,6 +33,40 @@ class Check:
     trouble: str | None = None  # troubleshooting id (explain/troubles.py) to read when it differs
     where: Words | None = None  # whose machine the commands run on, when not the operator's
     language: str = "sh"  # "text" for a router's CLI
+
+
+LABELS = {
+    "check": Words("Check:", "確認:"),
+    "expected": Words("Expected output (excerpt):", "期待される出力（抜粋）:"),
+    "if_not": Words("If it differs: [{title}]({link}).", "異なる場合: [{title}]({link})。"),
+}
+
+
+def code(lines: list[str], language: str = "sh") -> list[str]:
+    return [f"```{language}", *lines, "```", ""]
+
+
+def expected_lines(inv: Inventory, language: Language, lines: list[str], look_for: str, trouble: str | None, docs_prefix: str = "") -> list[str]:
+    """An expected-output excerpt, what to look for in it, and the troubleshooting entry to read
+    when it differs; `docs_prefix` is the way from a page under docs/ to docs/ ("../")."""
+    out = [LABELS["expected"](language), "", *code(lines, "text")] if lines else []
+    entry = troubles.BY_ID.get(trouble or "")
+    if entry is not None and entry.applies(inv):
+        page = layout.localized(layout.TROUBLESHOOTING, language)
+        link = (docs_prefix + page.removeprefix(f"{layout.DOCS_DIR}/") if docs_prefix else page) + f"#{entry.id}"
+        look_for = f"{look_for} {LABELS['if_not'](language).format(title=entry.title(language), link=link)}"
+    return [*out, look_for, ""]
+
+
+def render(checks: list[Check], inv: Inventory, language: Language, docs_prefix: str = "") -> list[str]:
+    """The checks as Markdown: where, the commands, the excerpt, what to look for."""
+    lines: list[str] = []
+    for check in checks:
+        if check.commands:  # none: the excerpt is of the commands just before
+            where = check.where(language) if check.where else LABELS["check"](language)
+            lines += [where, "", *code(check.commands, check.language)]
+        lines += expected_lines(inv, language, check.expected, check.look_for(language), check.trouble, docs_prefix)
+    return lines
 
 
 def _names(nodes: list[Node]) -> str:
@@ -127,13 +162,13 @@ def vip(inv: Inventory) -> list[Check]:
 # --- steps 3-5: kubeadm and Cilium ---------------------------------------------------------
 
 
-def _node_row(inv: Inventory, node: Node, ready: bool, wide: bool = False) -> str:
+def node_row(inv: Inventory, node: Node, ready: bool, wide: bool = False) -> str:
     role = "control-plane" if node.role == "control-plane" else "<none>"
     row = f"{node.name:<10} {'Ready' if ready else 'NotReady':<9} {role:<14} {SAMPLE_AGE:<4} v{inv.kubernetes.version}"
     return f"{row}   {node.ip}   ..." if wide else row
 
 
-def _nodes_header(wide: bool = False) -> str:
+def nodes_header(wide: bool = False) -> str:
     header = f"{'NAME':<10} {'STATUS':<9} {'ROLES':<14} {'AGE':<4} VERSION"
     return f"{header}   INTERNAL-IP      ..." if wide else header
 
@@ -143,7 +178,7 @@ def init(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubeadm version -o short", f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}", "kubectl get nodes"],
-            [f"v{inv.kubernetes.version}", "ok", _nodes_header(), _node_row(inv, first, ready=False)],
+            [f"v{inv.kubernetes.version}", "ok", nodes_header(), node_row(inv, first, ready=False)],
             Words(
                 "`kubeadm init` ends with `Your Kubernetes control-plane has initialized successfully!`; then the API answers "
                 "`ok` through the VIP and {node} is listed. `NotReady` is right at this point: there is no CNI until the next step.",
@@ -161,7 +196,7 @@ def cilium_install(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubectl get nodes", status],
-            [_nodes_header(), _node_row(inv, first, ready=True), "OK"],
+            [nodes_header(), node_row(inv, first, ready=True), "OK"],
             Words(
                 "The script ends with `Cilium {version} is running.`; {node} turns `Ready` within a minute and the agent reports `OK`.",
                 "スクリプトは `Cilium {version} is running.` で終わります。{node} は 1 分ほどで `Ready` になり、エージェントは `OK` を返します。",
@@ -176,7 +211,7 @@ def joined(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubectl get nodes -o wide"],
-            [_nodes_header(wide=True), *(_node_row(inv, n, ready=True, wide=True) for n in nodes)],
+            [nodes_header(wide=True), *(node_row(inv, n, ready=True, wide=True) for n in nodes)],
             Words(
                 "Each `kubeadm join` ends with `This node has joined the cluster` (a control plane: `... and a new control plane "
                 "instance was created`). Then all {count} nodes are listed `Ready`, each with its own address as INTERNAL-IP and "

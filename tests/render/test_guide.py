@@ -5,6 +5,7 @@ print where they run here."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 import subprocess
 from ipaddress import IPv4Network
@@ -100,8 +101,7 @@ def test_links_and_anchors_resolve(case: str) -> None:
             if target.startswith(("http://", "https://")):
                 continue
             file, _, fragment = target.partition("#")
-            resolved = str(PurePosixPath(path).parent / file) if file else path
-            resolved = resolved.removeprefix("./").rstrip("/")
+            resolved = posixpath.normpath(str(PurePosixPath(path).parent / file)) if file else path
             assert resolved in files or resolved in directories, f"{case}/{path}: broken link {target}"
             if fragment:
                 assert f'<a id="{fragment}"></a>' in files[resolved], f"{case}/{path}: no anchor {target}"
