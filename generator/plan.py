@@ -56,21 +56,30 @@ def plan(repo: Path) -> Plan:
 
 def rendered_from(repo: Path) -> Inventory | None:
     """The inventory the repository's files were rendered from, or None when the snapshot is
-    missing, not a regular file, too large or not an inventory (it is in the repository: hostile)."""
-    path = repo / layout.INVENTORY_SNAPSHOT
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > loader.MAX_BYTES:
+    missing, not a regular file, too large or not an inventory (it is in the repository: hostile).
+    It is read as the writer reads: never through a symbolic link, a FIFO never blocks."""
+    try:
+        with writer.opened(repo) as disk:
+            if disk.kind(layout.INVENTORY_SNAPSHOT) != "file":
+                return None
+            with disk.reading(layout.INVENTORY_SNAPSHOT) as file:
+                raw = file.read(loader.MAX_BYTES + 1)
+    except (writer.Blocked, OSError):
+        return None
+    if len(raw) > loader.MAX_BYTES:
         return None
     try:
-        return Inventory.model_validate(json.loads(path.read_bytes()))
-    except (ValueError, ValidationError):
+        return Inventory.model_validate(json.loads(raw))
+    except (ValueError, ValidationError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         return None
 
 
 def write_runbooks(repo: Path, result: Plan) -> list[str]:
     """The change's runbooks into docs/runbooks/ (not owned by the lock: they stay when the
-    change is rendered, to be committed with it)."""
-    for rel, text in sorted(result.runbooks.items()):
-        writer.write_private(repo / rel, text)
+    change is rendered, to be committed with it), through the writer."""
+    with writer.session(repo) as disk:
+        for rel, text in sorted(result.runbooks.items()):
+            disk.write_file(rel, text)
     return sorted(result.runbooks)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from generator import cli, plan, repo
+from generator.errors import ClusterforgeError
 
 EXAMPLE = cli.example_text()
 
@@ -117,3 +120,55 @@ def test_no_runbooks_without_the_inventory_snapshot(lab):
     change(lab, ("  port: 6443", "  port: 8443"))
     result = plan.plan(lab)
     assert result.runbooks == {} and result.steps[-1].startswith("no runbooks: .clusterforge/inventory.json is missing or unreadable")
+
+
+@pytest.mark.parametrize("damage", ["nested", "oversized", "fifo", "link", "linked-folder"])
+def test_a_hostile_snapshot_gives_no_runbooks(lab, tmp_path, damage):
+    """The snapshot is in the repository, so as hostile as the lock: never followed through a
+    link, never waited on, never a traceback."""
+    snapshot = lab / ".clusterforge/inventory.json"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "inventory.json").write_bytes(snapshot.read_bytes())  # a valid snapshot, outside the repository
+    snapshot.unlink()
+    if damage == "nested":
+        snapshot.write_text("[" * 200_000)
+    elif damage == "oversized":
+        snapshot.write_text(" " * 1_000_001 + "{}")
+    elif damage == "fifo":
+        os.mkfifo(snapshot)
+    elif damage == "link":
+        snapshot.symlink_to(elsewhere / "inventory.json")
+    else:
+        for path in (lab / ".clusterforge").iterdir():
+            path.rename(elsewhere / path.name)
+        (lab / ".clusterforge").rmdir()
+        (lab / ".clusterforge").symlink_to(elsewhere)
+    change(lab, ('version: "1.35.4"', 'version: "1.35.5"'))
+    assert plan.rendered_from(lab) is None
+    if damage in ("fifo", "linked-folder"):  # the writer refuses the repository as it is, and says why
+        with pytest.raises(ClusterforgeError, match="inventory.json is not a regular file|.clusterforge is a symbolic link"):
+            plan.plan(lab)
+        return
+    result = plan.plan(lab)
+    assert result.runbooks == {} and result.steps[-1].startswith("no runbooks: .clusterforge/inventory.json is missing")
+
+
+def test_runbooks_are_ordinary_files_written_only_inside_the_repository(lab, tmp_path, capsys):
+    change(lab, ("  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n",
+                 "  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n"
+                 "  - {name: worker4,  role: worker,        ip: 192.168.100.99, host: nuc3}\n"))
+    added = lab / "docs/runbooks/add-node-worker4.md"
+    assert cli.main(["plan", "-C", str(lab)]) == 0
+    assert stat.S_IMODE(added.stat().st_mode) == 0o644  # to be committed: not a private file
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    added.unlink()
+    for path in (lab / "docs/runbooks").iterdir():
+        path.rename(outside / path.name)
+    (lab / "docs/runbooks").rmdir()
+    (lab / "docs/runbooks").symlink_to(outside)
+    capsys.readouterr()
+    assert cli.main(["plan", "-C", str(lab)]) != 0
+    assert "docs/runbooks is a symbolic link: clusterforge never writes" in capsys.readouterr().err
+    assert not (outside / "add-node-worker4.md").exists()
