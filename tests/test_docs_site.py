@@ -1,0 +1,92 @@
+"""The project's documentation site: the generated reference pages cover every
+field, command and check; mkdocs.yml names only pages that exist and every page;
+CI runs exactly the README's test command."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from generator import cli, yamlio
+from generator.render import meta
+from generator.validate import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+GENERATED = {"reference/inventory.md", "reference/cli.md", "reference/validation.md"}
+# The Japanese site falls back to the English page; mutation.md's table is written by `nox -s mutants`.
+ENGLISH_ONLY = {"architecture.md", "mutation.md"}
+
+
+def generate_module():
+    spec = importlib.util.spec_from_file_location("clusterforge_docs_generate", ROOT / "tools" / "docs" / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def schema_paths(schema: dict, node: dict, prefix: str) -> list[str]:
+    paths = []
+    for name, child in node.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        paths.append(path)
+        for option in child.get("anyOf", [child]):
+            is_list = option.get("type") == "array"
+            target = option.get("items", option) if is_list else option
+            if "$ref" in target:
+                paths += schema_paths(schema, schema["$defs"][target["$ref"].rsplit("/", 1)[-1]], f"{path}[]" if is_list else path)
+    return paths
+
+
+def test_reference_pages_cover_every_field_command_and_check(tmp_path: Path) -> None:
+    generate = generate_module()
+    assert generate.main(["--out", str(tmp_path)]) == 0
+    inventory = (tmp_path / "inventory.md").read_text()
+    schema = meta.inventory_schema()
+    for path in schema_paths(schema, schema, ""):
+        assert f"| `{path}` |" in inventory, path
+    commands = (tmp_path / "cli.md").read_text()
+    for name in ("example", "schema", "check", "new", "render", "plan", "seed", "bgp-secrets", "validate", "schemas pull", "charts pull", "doctor", "explain"):
+        assert f"## `clusterforge {name}`" in commands, name
+    assert "`--language` (en \\| ja)" in commands
+    checks = (tmp_path / "validation.md").read_text()
+    assert len(re.findall(r"^## `", checks, re.M)) == len(runner.check_modules())
+    for name in ("inventory", "cli", "validation"):
+        en, ja = (tmp_path / f"{name}.md").read_text(), (tmp_path / f"{name}.ja.md").read_text()
+        assert re.findall(r"^## .*$", en, re.M) == re.findall(r"^## .*$", ja, re.M)
+        assert en.splitlines()[0] != ja.splitlines()[0]  # the title is translated
+
+
+def test_the_example_column_shows_the_reference_inventory(tmp_path: Path) -> None:
+    generate_module().main(["--out", str(tmp_path)])
+    example = yamlio.loader().load(cli.example_text())
+    inventory = (tmp_path / "inventory.md").read_text()
+    assert f"| `nodes[].ip` | string (ipv4) | required | Static address in network.subnet. | `{example['nodes'][0]['ip']}` |" in inventory
+
+
+def nav_pages(nav: list) -> list[str]:
+    pages = []
+    for entry in nav:
+        for value in entry.values():
+            pages += nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_the_site_names_every_page_and_only_pages_that_exist() -> None:
+    config = yamlio.loader().load((ROOT / "mkdocs.yml").read_text())
+    pages = nav_pages(config["nav"])
+    written = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if not p.name.endswith(".ja.md") and "reference" not in p.parts}
+    assert set(pages) == written | GENERATED
+    for page in written - ENGLISH_ONLY:
+        assert (DOCS / page.replace(".md", ".ja.md")).is_file(), page
+    assert config["docs_dir"] == "docs" and "i18n" in str(config["plugins"])
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (command,) = [line.split("   #")[0].strip() for line in readme.splitlines() if line.startswith("python3 -m pip install --quiet nox && nox -s tools tests")]
+    assert (ROOT / ".ci" / "run").read_text().rstrip("\n").splitlines()[-1] == command

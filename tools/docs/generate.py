@@ -1,0 +1,234 @@
+"""Write the reference pages of the project's documentation from the code itself,
+before `mkdocs build --strict` (nox -s docs):
+
+- docs/reference/inventory.md: every cluster.yaml field from the JSON Schema
+  (generator/render/meta.py inventory_schema): type, default, required,
+  description and the value in the reference inventory;
+- docs/reference/cli.md: every command and option from the argparse parser
+  (generator/cli.py build_parser);
+- docs/reference/validation.md: every validation check, from its module's docstring.
+
+Each also as *.ja.md with Japanese headings (the descriptions come from the code,
+in English). docs/reference/ is git-ignored: these pages are always regenerated.
+
+    python tools/docs/generate.py [--out docs/reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from generator import cli, yamlio
+from generator.render import meta
+from generator.validate import checks
+
+ROOT = Path(__file__).resolve().parents[2]
+LABELS = {
+    "en": {
+        "inventory": "cluster.yaml reference",
+        "inventory_intro": "Every field of the inventory, generated from its JSON Schema (`clusterforge schema`). "
+        "`[]` stands for each item of a list; the example column is the reference home lab (`clusterforge example`).",
+        "field": "Field",
+        "type": "Type",
+        "default": "Default",
+        "required": "required",
+        "description": "Description",
+        "example": "Example",
+        "cli": "Command-line reference",
+        "cli_intro": "Every command and option of `clusterforge`, generated from its argument parser.",
+        "usage": "Usage",
+        "options": "Arguments and options",
+        "validation": "Validation checks",
+        "validation_intro": "What `clusterforge validate` runs, one module per check (generator/validate/checks/), "
+        "each an adapter around a real tool or a cross-file rule, and what it catches.",
+        "top": "Top level",
+    },
+    "ja": {
+        "inventory": "cluster.yaml リファレンス",
+        "inventory_intro": "インベントリのすべてのフィールドです。JSON Schema（`clusterforge schema`）から生成しています。"
+        "`[]` はリストの各要素、例の列は参照用ホームラボ（`clusterforge example`）の値です。説明文はスキーマ由来の英語です。",
+        "field": "フィールド",
+        "type": "型",
+        "default": "既定値",
+        "required": "必須",
+        "description": "説明",
+        "example": "例",
+        "cli": "コマンドラインリファレンス",
+        "cli_intro": "`clusterforge` のすべてのコマンドとオプションです。引数パーサーから生成しています（説明文は英語）。",
+        "usage": "使い方",
+        "options": "引数とオプション",
+        "validation": "検証の項目",
+        "validation_intro": "`clusterforge validate` が実行するもので、検証ごとに一つのモジュール（generator/validate/checks/）です。"
+        "それぞれ実際のツールの薄いアダプターかファイル間の規則で、何を見つけるかを示します（説明文はコード由来の英語）。",
+        "top": "最上位",
+    },
+}
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# --- the inventory -------------------------------------------------------------------
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in node:
+        return schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
+def _type(schema: dict[str, Any], node: dict[str, Any]) -> str:
+    if "anyOf" in node:
+        kinds = [_type(schema, option) for option in node["anyOf"] if option.get("type") != "null"]
+        return " or ".join(kinds)
+    if "$ref" in node:
+        return "mapping"
+    if "enum" in node:
+        return " \\| ".join(f"`{value}`" for value in node["enum"])
+    kind = node.get("type", "any")
+    if kind == "array":
+        return f"list of {_type(schema, node.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in node and isinstance(node["additionalProperties"], dict):
+        return "mapping of string"
+    if "format" in node:
+        return f"{kind} ({node['format']})"
+    return kind
+
+
+def _children(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any] | None:
+    """The object schema below a field (through lists and optional values), if any."""
+    for option in node.get("anyOf", [node]):
+        option = option.get("items", option) if option.get("type") == "array" else option
+        resolved = _resolve(schema, option)
+        if resolved.get("type") == "object" and "properties" in resolved:
+            return resolved
+    return None
+
+
+def _example(data: Any, path: list[str]) -> Any:
+    for part in path:
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if part == "[]" or data is None:
+            continue
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _rows(schema: dict[str, Any], obj: dict[str, Any], prefix: list[str], example: Any) -> list[list[str]]:
+    rows = []
+    required = set(obj.get("required", []))
+    for name, node in obj["properties"].items():
+        path = [*prefix, name]
+        is_list = node.get("type") == "array" or any(o.get("type") == "array" for o in node.get("anyOf", []))
+        shown = ".".join(path).replace(".[]", "[]")
+        value = _example(example, path)
+        default = "" if "default" not in node or node["default"] in (None, [], {}) else json.dumps(node["default"])
+        sample = "" if value is None or isinstance(value, (dict, list)) else json.dumps(value) if not isinstance(value, str) else value
+        rows.append([f"`{shown}`", _type(schema, node), "required" if name in required else default, node.get("description", _resolve(schema, node).get("description", "")), f"`{sample}`" if sample else ""])
+        child = _children(schema, node)
+        if child is not None:
+            rows += _rows(schema, child, [*path, "[]"] if is_list else path, example)
+    return rows
+
+
+def inventory_page(language: str) -> str:
+    label = LABELS[language]
+    schema = meta.inventory_schema()
+    example = yamlio.loader().load(cli.example_text())
+    lines = [f"# {label['inventory']}", "", label["inventory_intro"], ""]
+    for name, node in schema["properties"].items():
+        lines += [f"## `{name}`", ""]
+        description = node.get("description") or _resolve(schema, node.get("anyOf", [node])[0]).get("description", "")
+        if description:
+            lines += [description, ""]
+        header = [label["field"], label["type"], label["default"], label["description"], label["example"]]
+        rows = _rows(schema, {"properties": {name: node}, "required": schema.get("required", [])}, [], example)
+        rows = [[row[0], row[1], label["required"] if row[2] == "required" else row[2], row[3], row[4]] for row in rows]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    found = {}
+    for action in parser._actions:  # argparse keeps its subcommands only here
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                nested = _subcommands(sub)
+                if nested:
+                    found |= {f"{name} {inner}": parser_ for inner, parser_ in nested.items()}
+                else:
+                    found[name] = sub
+    return found
+
+
+def cli_page(language: str) -> str:
+    label = LABELS[language]
+    parser = cli.build_parser()
+    lines = [f"# {label['cli']}", "", label["cli_intro"], "", "```text", *parser.format_usage().strip().splitlines(), "```", ""]
+    for name, sub in _subcommands(parser).items():
+        lines += [f"## `clusterforge {name}`", "", sub.description or "", "", f"{label['usage']}:", "", "```text"]
+        lines += sub.format_usage().strip().splitlines()
+        lines += ["```", ""]
+        options = [a for a in sub._actions if not isinstance(a, argparse._HelpAction)]
+        if options:
+            lines += [f"{label['options']}:", ""]
+            for action in options:
+                names = ", ".join(action.option_strings) or (action.metavar or action.dest)
+                listed = " \\| ".join(action.choices) if action.choices and not isinstance(action.choices, dict) else ""
+                choices = f" ({listed})" if listed else ""
+                lines.append(f"- `{names}`{choices}: {action.help or ''}")
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def validation_page(language: str) -> str:
+    label = LABELS[language]
+    lines = [f"# {label['validation']}", "", label["validation_intro"], ""]
+    for module in sorted(m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_")):
+        doc = (importlib.import_module(f"{checks.__name__}.{module}").__doc__ or "").strip()
+        lines += [f"## `{module}`", ""]
+        lines += [_paragraph(paragraph) + "\n" for paragraph in doc.split("\n\n")]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _paragraph(text: str) -> str:
+    """A docstring paragraph as Markdown: a list keeps its items, prose becomes one line."""
+    if not text.lstrip().startswith("- "):
+        return " ".join(text.split())
+    items = [" ".join(item.split()) for item in text.strip().removeprefix("- ").split("\n- ")]
+    return "\n".join(f"- {item}" for item in items)
+
+
+PAGES = {"inventory": inventory_page, "cli": cli_page, "validation": validation_page}
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--out", type=Path, default=ROOT / "docs" / "reference")
+    out = options.parse_args(argv).out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, page in PAGES.items():
+        for language, suffix in (("en", ".md"), ("ja", ".ja.md")):
+            (out / f"{name}{suffix}").write_text(page(language), encoding="utf-8")
+    print(f"wrote {len(PAGES) * 2} pages into {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
