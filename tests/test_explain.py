@@ -154,3 +154,16 @@ def test_a_path_without_a_repository_is_unknown(tmp_path: Path, capsys: pytest.C
 def test_troubles_name_their_background_topics() -> None:
     for trouble in troubles.TROUBLES:
         assert all(topic in catalog.BY_ID for topic in trouble.topics), trouble.id
+
+
+def test_a_cluster_yaml_line_names_its_fields_and_their_topics() -> None:
+    repo_ = repository("koedo-lab-flux")
+    text = repo_.tree[layout.INVENTORY]
+    number = next(i for i, line in enumerate(text.splitlines(), 1) if "kubeProxyReplacement" in line)
+    answer_ = answer.explain(f"{layout.INVENTORY}:{number}", repo_, "en")
+    assert "cilium.kubeProxyReplacement: Cilium replaces kube-proxy" in answer_ and "(kube-proxy-replacement)" in answer_
+    worker = next(i for i, line in enumerate(text.splitlines(), 1) if "name: worker1" in line)
+    answer_ = answer.explain(f"{layout.INVENTORY}:{worker}", repo_, "en")
+    assert "nodes[3].ip: Static address in network.subnet." in answer_
+    assert "(bgp-sessions)" in answer_ and "(vrrp-unicast)" not in answer_  # a topic of load balancers' addresses only
+    assert "frr-ebgp-policy" not in answer.explain(f"{layout.INVENTORY}:{next(i for i, line in enumerate(text.splitlines(), 1) if 'localASN' in line)}", repo_, "en")

@@ -14,8 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from .. import yamlio
 from ..errors import ClusterforgeError
 from ..model import Inventory
+from ..render import layout, meta
 from . import catalog, files, troubles
 from .catalog import Language, Topic, Words
 
@@ -43,6 +48,7 @@ LABELS: dict[str, Words] = {
     "fix": Words("Fix", "対処"),
     "in_repo": Words("(run it inside the repository, or with -C, to see the commands for this cluster)", "（このクラスター用のコマンドはリポジトリ内か -C 付きで実行すると表示されます）"),
     "files": Words("Files", "ファイル"),
+    "explained": Words("Explained in", "説明"),
     "topics": Words("Topics", "トピック"),
     "problems": Words("Troubleshooting", "トラブルシューティング"),
     "usage": Words(
@@ -191,6 +197,8 @@ def file_text(path: str, info: files.FileInfo, language: Language) -> str:
 def line_text(path: str, number: int, repository: Repository, info: files.FileInfo, language: Language) -> str:
     text = repository.tree[path].splitlines()[number - 1]
     lines = [f"{path}:{number}: {text.strip()}"]
+    if path == layout.INVENTORY:
+        return _inventory_line_text(lines, repository, number, info, language)
     values = list(inventory_values_in(repository.inventory, text))
     if values:
         lines.append(f"{_label('values', language)}: " + ", ".join(f"{value} = {field}" for field, value in values))
@@ -209,6 +217,74 @@ def topics_of_line(text: str, info: files.FileInfo) -> list[Topic]:
     own = [catalog.BY_ID[t] for t in info.topics]
     others = [t for t in catalog.TOPICS if t.id not in info.topics]
     return [topic for topic in [*own, *others] if any(marker in text for marker in topic.markers)]
+
+
+def _inventory_line_text(lines: list[str], repository: Repository, number: int, info: files.FileInfo, language: Language) -> str:
+    """A line of cluster.yaml: its fields, their descriptions, and the topics that name them."""
+    inv = repository.inventory
+    fields = inventory_fields_at(repository.tree[layout.INVENTORY], number)
+    lines += [f"{field}: {description}" if description else field for field, description in fields]
+    topics = [t for t in catalog.TOPICS if t.applies(inv) and any(_names_field(inv, t, field) for field, _ in fields)]
+    if topics:
+        lines.append(f"{_label('explained', language)}: " + ", ".join(f"{t.title(language)} ({t.id})" for t in topics))
+    lines.append(f"{_label('file', language)}: {info.what(language)}")
+    return "\n".join(lines) + "\n"
+
+
+_NODE = re.compile(r"nodes\[(?P<index>[0-9]+)\]")
+
+
+def _names_field(inv: Inventory, topic: Topic, field: str) -> bool:
+    """Whether the topic is about the field: nodes[3].ip is nodes[].ip (of the roles the topic
+    names, if it names any), and `network` covers network.subnet."""
+    general = re.sub(r"\[[0-9]+\]", "[]", field)
+    node = _NODE.match(field)
+    role = inv.nodes[int(node["index"])].role if node and int(node["index"]) < len(inv.nodes) else None
+    for named in topic.fields:
+        name, _, roles = named.partition(" ")
+        if roles and role is not None and role not in roles:
+            continue
+        if general == name or general.startswith((f"{name}.", f"{name}[")):
+            return True
+    return False
+
+
+def inventory_fields_at(text: str, number: int) -> list[tuple[str, str]]:
+    """(field path, schema description) of every cluster.yaml key on line `number`."""
+    try:
+        document = yamlio.loader().load(text)
+    except YAMLError:
+        return []
+    schema = meta.inventory_schema()
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, path: str, spec: dict | None) -> None:
+        if isinstance(node, CommentedMap):
+            properties = (spec or {}).get("properties", {})
+            for key in node:
+                child_path, child_spec = f"{path}.{key}" if path else str(key), _schema_of(schema, properties.get(key))
+                if node.lc.key(key)[0] + 1 == number:
+                    found.append((child_path, (properties.get(key) or {}).get("description", "")))
+                walk(node[key], child_path, child_spec)
+        elif isinstance(node, CommentedSeq):
+            item_spec = _schema_of(schema, (spec or {}).get("items"))
+            for index, item in enumerate(node):
+                walk(item, f"{path}[{index}]", item_spec)
+
+    walk(document, "", schema)
+    return found
+
+
+def _schema_of(schema: dict, node: dict | None) -> dict | None:
+    """The schema of a value, through $ref and optional (anyOf with null)."""
+    if node is None:
+        return None
+    for option in node.get("anyOf", [node]):
+        if "$ref" in option:
+            return schema["$defs"][option["$ref"].rsplit("/", 1)[-1]]
+        if option.get("type") in ("object", "array"):
+            return option
+    return node
 
 
 def _leaves(data: object, path: str, key: str = "") -> Iterator[tuple[str, str, object]]:
