@@ -557,7 +557,7 @@ def _verify_step(inv: Inventory, t: _Text) -> list[str]:
     if inv.bgp is not None:
         for peer in inv.bgp.peers:
             language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
-            expected, look_for = verification.router_expected(inv, peer.router)
+            expected, look_for = verification.router_expected(inv, peer)
             body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
             body += _expected(expected, look_for(t.language), "bgp-idle", t)
         body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]

@@ -17,7 +17,7 @@ from shlex import quote
 
 from ..explain import troubles
 from ..explain.catalog import Language, Words
-from ..model import Inventory, Node
+from ..model import BgpPeer, Inventory, Node
 from . import bootstrap, cilium, gitops, layout, loadbalancer, routers
 
 # kubectl's relative AGE column and cilium's Uptime vary; the excerpts use one sample value.
@@ -54,7 +54,8 @@ def expected_lines(inv: Inventory, language: Language, lines: list[str], look_fo
     if entry is not None and entry.applies(inv):
         page = layout.localized(layout.TROUBLESHOOTING, language)
         link = (docs_prefix + page.removeprefix(f"{layout.DOCS_DIR}/") if docs_prefix else page) + f"#{entry.id}"
-        look_for = f"{look_for} {LABELS['if_not'](language).format(title=entry.title(language), link=link)}"
+        space = "" if language == "ja" else " "  # Japanese sentences follow each other without one
+        look_for = f"{look_for}{space}{LABELS['if_not'](language).format(title=entry.title(language), link=link)}"
     return [*out, look_for, ""]
 
 
@@ -310,14 +311,16 @@ def router_file_checked(inv: Inventory) -> list[Check]:
 # --- step 8: BGP and a LoadBalancer Service ------------------------------------------------
 
 
-def router_expected(inv: Inventory, router: str) -> tuple[list[str], Words]:
-    """What the router's session check prints with every session up (router_checks' first command)."""
+def router_expected(inv: Inventory, peer: BgpPeer) -> tuple[list[str], Words]:
+    """What the peer's router prints for its session check (router_checks' first command) with
+    every session up, before any LoadBalancer Service exists."""
     assert inv.bgp is not None
     nodes = inv.kubernetes_nodes
-    peer = next(p for p in inv.bgp.peers if p.router == router)
+    router = peer.router
+    received = 1 if inv.bgp.advertise.pod_cidrs else 0  # each node's own podCIDR
     if router == "frr":
         header = f"{'Neighbor':<15} V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc"
-        rows = [f"{str(n.ip):<15} 4 {inv.bgp.local_asn:>10}        15        12        0    0    0 00:04:12 {'1':>12} {'0':>8} N/A" for n in nodes]
+        rows = [f"{str(n.ip):<15} 4 {inv.bgp.local_asn:>10}        15        12        0    0    0 00:04:12 {received:>12} {'0':>8} N/A" for n in nodes]
         return (
             [f"BGP router identifier {peer.address}, local AS number {peer.asn} vrf-id 0", "...", header, *rows],
             Words(

@@ -152,6 +152,11 @@ def test_the_sessions_excerpt_lists_every_node_and_peer() -> None:
     assert all(" established " in line for line in peers.splitlines()[1:])
     assert "Do not judge by Advertised: it is counted even while a session is down" in readme
     assert "[The BGP session stays Idle, Active or Connect](docs/troubleshooting.md#bgp-idle)" in readme
+    assert inv.bgp is not None
+    for peer in inv.bgp.peers:
+        if peer.router == "frr":  # each router's excerpt is its own
+            assert f"BGP router identifier {peer.address}, local AS number {peer.asn} vrf-id 0" in readme
+    assert "形式）。異なる場合:" in rendered("office-rack")[layout.README_JA]
 
 
 # --- expected outputs against the real tools -----------------------------------------------
