@@ -320,9 +320,9 @@ def router_expected(inv: Inventory, peer: BgpPeer) -> tuple[list[str], Words]:
     received = 1 if inv.bgp.advertise.pod_cidrs else 0  # each node's own podCIDR
     if router == "frr":
         header = f"{'Neighbor':<15} V         AS   MsgRcvd   MsgSent   TblVer  InQ OutQ  Up/Down State/PfxRcd   PfxSnt Desc"
-        rows = [f"{str(n.ip):<15} 4 {inv.bgp.local_asn:>10}        15        12        0    0    0 00:04:12 {received:>12} {'0':>8} N/A" for n in nodes]
+        rows = [frr_neighbor_line(str(n.ip), inv.bgp.local_asn, 15, 12, "00:04:12", str(received)) for n in nodes]
         return (
-            [f"BGP router identifier {peer.address}, local AS number {peer.asn} vrf-id 0", "...", header, *rows],
+            ["IPv4 Unicast Summary (VRF default):", f"BGP router identifier {peer.address}, local AS number {peer.asn} vrf-id 0", "...", header, *rows],
             Words(
                 "One line per node; a number (not `Active`, `Idle` or `(Policy)`) under State/PfxRcd, and PfxSnt `0`: the "
                 "router sends the cluster nothing. (FRR's `show bgp summary` format.)",
@@ -331,9 +331,14 @@ def router_expected(inv: Inventory, peer: BgpPeer) -> tuple[list[str], Words]:
             ),
         )
     if router == "bird":
-        rows = [f"{routers.bird_protocol(n.name):<16} BGP        ---        up     10:04:12.000  Established" for n in nodes]
+        rows = [bird_protocol_line(routers.bird_protocol(n.name), "BGP", "---", "up", "10:04:12.000", "Established") for n in nodes]
         return (
-            [f"{'Name':<16} {'Proto':<10} {'Table':<10} {'State':<6} {'Since':<13} Info", "device1          Device     ---        up     10:00:00.000", "kernel1          Kernel     master4    up     10:00:00.000", *rows],
+            [
+                bird_protocol_line("Name", "Proto", "Table", "State", "Since", "Info"),
+                bird_protocol_line("device1", "Device", "---", "up", "10:00:00.000", ""),
+                bird_protocol_line("kernel1", "Kernel", "master4", "up", "10:00:00.000", ""),
+                *rows,
+            ],
             Words(
                 "`up` and `Established` for every `{template}_*` protocol (BIRD's `show protocols` format); `start` with "
                 "`Active` or `Passive` means that node has not connected.",
@@ -350,6 +355,16 @@ def router_expected(inv: Inventory, peer: BgpPeer) -> tuple[list[str], Words]:
             "BGP 経路があること。",
         ).format(first=nodes[0].ip, last=nodes[-1].ip),
     )
+
+
+def frr_neighbor_line(address: str, asn: int, received: int, sent: int, up_down: str, state: str) -> str:
+    """A neighbor line of FRR 8's `show bgp summary`, padded as bgpd pads it."""
+    return f"{address:<15} 4 {asn:>10} {received:>9} {sent:>9} {0:>8} {0:>4} {0:>4} {up_down:>8} {state:>12} {0:>8} N/A"
+
+
+def bird_protocol_line(name: str, proto: str, table: str, state: str, since: str, info: str) -> str:
+    """A line of `birdc show protocols` as BIRD 2 pads it (trailing blanks dropped)."""
+    return f"{name:<10} {proto:<10} {table:<10} {state:<6} {since:<12}  {info}".rstrip()
 
 
 def peers_expected(inv: Inventory) -> list[str]:

@@ -5,8 +5,10 @@ print where they run here."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+import signal
 import subprocess
 from ipaddress import IPv4Network
 from pathlib import Path, PurePosixPath
@@ -247,6 +249,11 @@ def test_cloud_init_prints_status_as_the_excerpt_shows(need_tool) -> None:
     assert excerpt_after(rendered("koedo-lab-flux")[layout.README], "cloud-init status --wait") == ["status: done"]
 
 
+def _veth_peer(ns: netns.Netns, ip: Path) -> str:
+    """The other end of the scratch namespace's veth pair (netns.scratch names it cfb...)."""
+    return next(name.split("@")[0] for name in tools.run(ns.command([ip, "-brief", "link"])).stdout.split() if name.startswith("cfb"))
+
+
 @pytest.mark.netns
 def test_vip_holder_excerpt_is_what_iproute2_prints() -> None:
     """`ip -brief address` on the holder of the VIP, made real in a scratch namespace."""
@@ -259,8 +266,7 @@ def test_vip_holder_excerpt_is_what_iproute2_prints() -> None:
         with netns.scratch([inv.network.interface]) as ns:
             for address in (holder.ip, inv.api_server.vip):
                 tools.run(ns.command([ip, "address", "add", f"{address}/{prefix}", "dev", inv.network.interface]))
-            peer = next(name for name in tools.run(ns.command([ip, "-brief", "link"])).stdout.split() if name.startswith("cfb"))
-            for link in (inv.network.interface, peer.split("@")[0]):
+            for link in (inv.network.interface, _veth_peer(ns, ip)):
                 tools.run(ns.command([ip, "link", "set", link, "up"]))
             shown = tools.run(ns.command([ip, "-brief", "address", "show", "dev", inv.network.interface])).stdout.split()
     except netns.NetnsUnavailable as e:
@@ -297,3 +303,89 @@ def test_kubeadm_and_cilium_constants_in_troubleshooting() -> None:
     assert f"--config {troubles.KUBEADM_CONFIG}" in text and troubles.KUBEADM_CONFIG == "/etc/clusterforge/kubeadm.yaml"
     assert kubeadm.TOKEN_TTL == "24h0m0s" and "24 hours" in text  # what the join entry says
 
+
+
+@pytest.mark.netns
+@pytest.mark.tools
+def test_bird_prints_its_protocols_as_the_excerpt_shows(tmp_path: Path, need_tool) -> None:
+    """The rendered bird.conf run by the real BIRD in a scratch namespace holding the router's
+    address: before any node connects, `show protocols` is the excerpt's table with each
+    session in `start`/`Passive` (what the troubleshooting entry names)."""
+    bird, birdc = need_tool("bird"), need_tool("birdc")
+    inv = inventory("office-rack")
+    assert inv.bgp is not None
+    peer = next(p for p in inv.bgp.peers if p.router == "bird")
+    conf, sock, pid = tmp_path / "bird.conf", tmp_path / "bird.ctl", tmp_path / "bird.pid"
+    conf.write_text(rendered("office-rack")[layout.router_file(peer)])
+    ip = tools.require("ip")
+    try:
+        with netns.scratch([inv.network.interface]) as ns:
+            tools.run(ns.command([ip, "address", "add", f"{peer.address}/{inv.network.subnet.prefixlen}", "dev", inv.network.interface]))
+            for link in ("lo", inv.network.interface, _veth_peer(ns, ip)):  # with its peer down the link has no carrier
+                tools.run(ns.command([ip, "link", "set", link, "up"]))
+            # BIRD forks into the background: no pipe of ours may stay open in it.
+            subprocess.run(ns.command([bird, "-c", conf, "-s", sock, "-P", pid]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            try:
+                shown = ""
+                for _ in range(100):  # until every session waits for its node (BIRD starts them asynchronously)
+                    shown = subprocess.run(ns.command([birdc, "-s", sock, "show", "protocols"]), capture_output=True, text=True).stdout
+                    if shown.count(" Passive") == len(inv.kubernetes_nodes):
+                        break
+                    subprocess.run(["sleep", "0.1"], check=True)
+            finally:
+                os.kill(int(pid.read_text()), signal.SIGTERM)
+    except netns.NetnsUnavailable as e:
+        pytest.skip(str(e))
+    clock = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}")
+    real = [clock.sub("00:00:00.000", line.rstrip()) for line in shown.splitlines()[1:]]
+    excerpt = [clock.sub("00:00:00.000", line) for line in verification.router_expected(inv, peer)[0]]
+    assert real[:3] == excerpt[:3]  # the header and the device and kernel protocols, column for column
+    waiting = [verification.bird_protocol_line(routers.bird_protocol(n.name), "BGP", "---", "start", "00:00:00.000", "Passive") for n in inv.kubernetes_nodes]
+    assert real[3:] == waiting
+    up = [verification.bird_protocol_line(routers.bird_protocol(n.name), "BGP", "---", "up", "00:00:00.000", "Established") for n in inv.kubernetes_nodes]
+    assert excerpt[3:] == up
+    assert "`start` with `Active` or `Passive`" in rendered("office-rack")[layout.TROUBLESHOOTING].replace("(BIRD: ", "")
+
+
+@pytest.mark.netns
+@pytest.mark.tools
+def test_frr_prints_its_summary_as_the_excerpt_shows(tmp_path: Path, need_tool) -> None:
+    """The rendered frr.conf run by the real bgpd (no zebra, no kernel routes) in a scratch
+    namespace holding the router's address: before any node connects, `show bgp summary` has the
+    excerpt's header and each neighbor `Active` in the same columns."""
+    bgpd = Path("/usr/lib/frr/bgpd")  # Debian's FRR keeps its daemons off PATH
+    if not bgpd.is_file():
+        bgpd = need_tool("bgpd")  # skips here, fails in CI
+    vtysh = need_tool("vtysh")
+    inv = inventory("office-rack")
+    assert inv.bgp is not None
+    peer = next(p for p in inv.bgp.peers if p.router == "frr")
+    conf, pid = tmp_path / "frr.conf", tmp_path / "bgpd.pid"
+    conf.write_text(rendered("office-rack")[layout.router_file(peer)])
+    ip = tools.require("ip")
+    try:
+        with netns.scratch([inv.network.interface]) as ns:
+            tools.run(ns.command([ip, "address", "add", f"{peer.address}/{inv.network.subnet.prefixlen}", "dev", inv.network.interface]))
+            for link in ("lo", inv.network.interface, _veth_peer(ns, ip)):
+                tools.run(ns.command([ip, "link", "set", link, "up"]))
+            daemon = [bgpd, "-d", "-S", "-Z", "-n", "-f", conf, "-i", pid, "--vty_socket", tmp_path, "-A", "127.0.0.1", "-P", "0"]
+            subprocess.run(ns.command(daemon), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            try:
+                shown = ""
+                for _ in range(100):  # until bgpd answers with every neighbor
+                    shown = subprocess.run(ns.command([vtysh, "--vty_socket", tmp_path, "-d", "bgpd", "-c", "show bgp summary"]), capture_output=True, text=True).stdout
+                    if shown.count(" Active ") == len(inv.kubernetes_nodes):
+                        break
+                    subprocess.run(["sleep", "0.1"], check=True)
+            finally:
+                os.kill(int(pid.read_text()), signal.SIGTERM)
+    except netns.NetnsUnavailable as e:
+        pytest.skip(str(e))
+    real = [line.rstrip() for line in shown.strip().splitlines()]
+    excerpt = verification.router_expected(inv, peer)[0]
+    assert real[:2] == excerpt[:2]
+    header = next(i for i, line in enumerate(real) if line.startswith("Neighbor"))
+    assert real[header] == excerpt[3]
+    waiting = [verification.frr_neighbor_line(str(n.ip), inv.bgp.local_asn, 0, 0, "never", "Active") for n in inv.kubernetes_nodes]
+    assert real[header + 1 : header + 1 + len(waiting)] == waiting
+    assert excerpt[4:] == [verification.frr_neighbor_line(str(n.ip), inv.bgp.local_asn, 15, 12, "00:04:12", "1") for n in inv.kubernetes_nodes]
