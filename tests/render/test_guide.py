@@ -193,11 +193,6 @@ def test_haproxy_excerpt_is_what_haproxy_prints(tmp_path: Path, need_tool) -> No
     assert expected in (done.stdout + done.stderr).splitlines()
 
 
-def as_format(line: str) -> str:
-    """An output line with its addresses and numbers turned into `...` (printf verbs in the binary)."""
-    return re.sub(r"[0-9]+(\.[0-9]+){3}|\b[0-9]+\b", "...", line)
-
-
 @pytest.mark.tools
 def test_kubeadm_excerpts_are_what_kubeadm_prints(need_tool) -> None:
     inv = inventory("koedo-lab-flux")
@@ -228,12 +223,9 @@ def test_daemon_excerpts_are_in_their_own_words(need_tool) -> None:
     holder = excerpt_after(readme, f"ip -brief address show dev {inv.network.interface}")
     assert holder[-1].endswith(f"({loadbalancer.VRRP_INSTANCE}) Entering MASTER STATE")
     assert format_in(strings_of(need_tool("keepalived")), ") Entering MASTER STATE")
-    bgpd = strings_of(Path("/usr/lib/frr/bgpd"))
-    summary = excerpt_after(readme, routers.router_checks(inv, "frr")[0])
-    assert format_in(bgpd, as_format(summary[0])), summary[0]
-    header = next(line for line in summary if line.startswith("Neighbor"))
-    assert header.removeprefix("Neighbor").strip().encode() in bgpd  # FRR's own column header
-    assert b"(Policy)" in bgpd  # what the troubleshooting entry tells to look for
+    # The summary's layout is held against a running bgpd (below); the word for a neighbor held back by
+    # FRR's eBGP policy appears only with a real session, so here it is found in bgpd itself.
+    assert b"(Policy)" in strings_of(Path("/usr/lib/frr/bgpd"))
     bird = strings_of(need_tool("bird"))
     protocols = excerpt_after(readme, routers.router_checks(inv, "bird")[0])
     assert all(word.encode() in bird for word in protocols[0].split()) and b"Established" in bird
