@@ -1,6 +1,8 @@
 """The generated repository's README: what the repository is, how to change the
 cluster, the nodes, a topology diagram and the bootstrap runbook with exact
-commands. English always; Japanese as well (README.ja.md) when docs.language is
+commands, each step followed by its check (verification.py: the command, an
+expected-output excerpt, what to look for, the troubleshooting entry when it
+differs). English always; Japanese as well (README.ja.md) when docs.language is
 ja. Both come from one builder, so the two always have the same structure."""
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ EN: dict[str, str] = {
     "w_infra": "controllers (Cilium) and their configuration (BGP, LoadBalancer IP pools)",
     "w_gitops": "the {engine} entry point",
     "w_routers": "the router side of each BGP peer",
+    "w_docs": "troubleshooting, the reasons behind every choice, runbooks, the topology as an image",
     "on_nodes": "# on {nodes}:",
     "on_started": "# on {node}, once it has booted:",
     "vip_label": "API VIP",
@@ -281,6 +284,7 @@ JA: dict[str, str] = {
     "w_infra": "コントローラー（Cilium）とその設定（BGP、LoadBalancer IP プール）",
     "w_gitops": "{engine} の入口",
     "w_routers": "各 BGP ピアのルーター側の設定",
+    "w_docs": "トラブルシューティング、すべての選択の理由、手順書、構成図の画像",
     "on_nodes": "# {nodes} で:",
     "on_started": "# {node} の起動後、{node} で:",
     "vip_label": "API VIP",
@@ -602,6 +606,7 @@ def _where(inv: Inventory, t: _Text) -> list[str]:
         (_folder(layout.CONTROLLERS_DIR), t("w_infra")),
         (f"{gitops_dir}/", t("w_gitops")),
         *([(_folder(layout.router_file(inv.bgp.peers[0])), t("w_routers"))] if inv.bgp is not None else []),
+        (f"{layout.DOCS_DIR}/", t("w_docs")),
     ]
     return [f"- `{path}`: {text}" for path, text in entries]
 
