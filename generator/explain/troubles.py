@@ -230,9 +230,11 @@ TROUBLES: tuple[Trouble, ...] = (
         ),
         Words(
             "A NOTIFICATION with OPEN Message Error / Bad Peer AS: FRR shows it as the `Last reset` reason of the neighbor, "
-            "BIRD as `Error: Bad peer AS`, the RTX in its log; the agent's log shows the session going down after the OPEN.",
-            "OPEN Message Error / Bad Peer AS の NOTIFICATION。FRR ではネイバーの `Last reset` の理由に、BIRD では `Error: Bad peer AS` として、"
-            "RTX ではログに出ます。エージェントのログでは OPEN の後にセッションが落ちています。",
+            "BIRD as `BGP Error: Bad peer AS` (or `Received: Bad peer AS`) in `show protocols`, the RTX in its log; the agent's "
+            "log shows the session going down after the OPEN.",
+            "OPEN Message Error / Bad Peer AS の NOTIFICATION。FRR ではネイバーの `Last reset` の理由に、BIRD では `show protocols` に "
+            "`BGP Error: Bad peer AS`（または `Received: Bad peer AS`）として、RTX ではログに出ます。エージェントのログでは OPEN の後に"
+            "セッションが落ちています。",
         ),
         Words(
             "The AS numbers are swapped or mistyped. `bgp.localASN` is the cluster's AS, which the router must name for its "

@@ -229,6 +229,9 @@ def test_daemon_excerpts_are_in_their_own_words(need_tool) -> None:
     bird = strings_of(need_tool("bird"))
     protocols = excerpt_after(readme, routers.router_checks(inv, "bird")[0])
     assert all(word.encode() in bird for word in protocols[0].split()) and b"Established" in bird
+    trouble = rendered("office-rack")[layout.TROUBLESHOOTING]
+    for words in ("BGP Error: ", "Received: ", "Bad peer AS"):  # what the bad-peer-AS entry quotes
+        assert words.encode() in bird and words in trouble
 
 
 @pytest.mark.tools
