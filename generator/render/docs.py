@@ -555,35 +555,46 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
 
 
 def _verify_step(inv: Inventory, t: _Text) -> list[str]:
-    """The BGP sessions from both sides, then a LoadBalancer Service per pool. The
-    section headings stay as they are: other guides point at them."""
+    """The BGP sessions from both sides, then a LoadBalancer Service per pool: separate
+    parts, so another check can join between them; other guides point at this step's heading."""
+    return [*_verify_bgp(inv, t), *_verify_services(inv, t)]
+
+
+def _verify_bgp(inv: Inventory, t: _Text) -> list[str]:
+    if inv.bgp is None:
+        return []
     body: list[str] = []
-    if inv.bgp is not None:
-        for peer in inv.bgp.peers:
-            language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
-            expected, look_for = verification.router_expected(inv, peer)
-            body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
-            body += _expected(expected, look_for(t.language), "bgp-idle", t)
-        body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
-        body += _expected(verification.peers_expected(inv), verification.peers_look_for(inv)(t.language), "bgp-idle", t)
-        if inv.bgp.advertise.pod_cidrs:
-            body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
+    for peer in inv.bgp.peers:
+        language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
+        expected, look_for = verification.router_expected(inv, peer)
+        body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
+        body += _expected(expected, look_for(t.language), "bgp-idle", t)
+    body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
+    body += _expected(verification.peers_expected(inv), verification.peers_look_for(inv)(t.language), "bgp-idle", t)
+    if inv.bgp.advertise.pod_cidrs:
+        body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
+    return body
+
+
+def _verify_services(inv: Inventory, t: _Text) -> list[str]:
     pools = inv.load_balancer_pools
-    if pools:
-        services = [lb_check_service(pool) for pool in pools]
-        names = " ".join(quote(name) for name, _ in services)
-        commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
-        for name, labels in services:
-            shown = ",".join(f"{k}={v}" for k, v in labels.items())
-            commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
-        commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
-        if len(pools) == 1:
-            body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
-        else:
-            expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
-            body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
-        shown_services, look_for = verification.service_expected([(name, pool.cidr) for (name, _), pool in zip(services, pools, strict=True)])
-        body += _expected(shown_services, look_for(t.language), "lb-pending", t)
+    if not pools:
+        return []
+    body: list[str] = []
+    services = [lb_check_service(pool) for pool in pools]
+    names = " ".join(quote(name) for name, _ in services)
+    commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
+    for name, labels in services:
+        shown = ",".join(f"{k}={v}" for k, v in labels.items())
+        commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
+    commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
+    if len(pools) == 1:
+        body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
+    else:
+        expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
+        body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
+    shown_services, look_for = verification.service_expected([(name, pool.cidr) for (name, _), pool in zip(services, pools, strict=True)])
+    body += _expected(shown_services, look_for(t.language), "lb-pending", t)
     return body
 
 

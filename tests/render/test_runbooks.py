@@ -13,6 +13,8 @@ from generator import loader, versions, yamlio
 from generator.model import Inventory
 from generator.render import cloudinit, layout, runbooks, tree
 
+from .test_guide import _repository_path
+
 EXAMPLE = Path("generator/data/cluster.example.yaml").read_text()
 VARIANT = Path("tests/data/variant.yaml").read_text()
 CHARTS = Path(__file__).resolve().parents[3] / "shared" / "charts"
@@ -159,6 +161,14 @@ def test_change_runbooks_parse_and_say_the_same_in_both_languages(need_tool) -> 
     new = inv(VARIANT, ("  - {name: w3, role: worker, ip: 198.51.100.33, host: pve3, vm: {cpus: 8, memoryGiB: 32, diskGiB: 200}}\n", "  - {name: w4, role: worker, ip: 198.51.100.34, host: pve3}\n"))
     files = runbooks.for_change(old, new)
     assert len(files) == 8  # Kubernetes, Cilium, w4 added, w3 removed; each in English and Japanese
+    repository = tree.render(new)
+    top = {p.split("/")[0] for p in repository} | {layout.SEEDS_DIR}
+    for text in files.values():
+        for line in commands(text):
+            for token in line.split():
+                rel = _repository_path(token, top)
+                if rel and rel.split("/")[0] != layout.SEEDS_DIR:
+                    assert rel in repository, f"{token!r} names no file of the repository"
     for path, text in files.items():
         script = "\n".join(body for fence, body in re.findall(r"^```(\S*)\n(.*?)^```$", text, re.S | re.M) if fence == "sh")
         done = subprocess.run([str(shellcheck), "--shell=bash", "-"], input=script, capture_output=True, text=True)
