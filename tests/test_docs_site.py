@@ -90,3 +90,14 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     (command,) = [line.split("   #")[0].strip() for line in readme.splitlines() if line.startswith("python3 -m pip install --quiet nox && nox -s tools tests")]
     assert (ROOT / ".ci" / "run").read_text().rstrip("\n").splitlines()[-1] == command
+
+
+def test_japanese_descriptions_name_current_fields(tmp_path: Path) -> None:
+    """A translation of a field that no longer exists (or was renamed) is caught, and the
+    Japanese page uses the translations."""
+    generate = generate_module()
+    schema = meta.inventory_schema()
+    assert set(generate.JA_DESCRIPTIONS) <= set(schema_paths(schema, schema, ""))
+    generate.main(["--out", str(tmp_path)])
+    page = (tmp_path / "inventory.ja.md").read_text()
+    assert f"| `nodes[].ip` | string (ipv4) | 必須 | {generate.JA_DESCRIPTIONS['nodes[].ip']} |" in page

@@ -52,7 +52,7 @@ LABELS = {
     "ja": {
         "inventory": "cluster.yaml リファレンス",
         "inventory_intro": "インベントリのすべてのフィールドです。JSON Schema（`clusterforge schema`）から生成しています。"
-        "`[]` はリストの各要素、例の列は参照用ホームラボ（`clusterforge example`）の値です。説明文はスキーマ由来の英語です。",
+        "`[]` はリストの各要素、例の列は参照用ホームラボ（`clusterforge example`）の値です。",
         "field": "フィールド",
         "type": "型",
         "default": "既定値",
@@ -68,6 +68,69 @@ LABELS = {
         "それぞれ実際のツールの薄いアダプターかファイル間の規則で、何を見つけるかを示します（説明文はコード由来の英語）。",
         "top": "最上位",
     },
+}
+
+# The field descriptions in Japanese, by field path (the English ones are the model's docstrings).
+# A field missing here shows its English description on the Japanese page.
+JA_DESCRIPTIONS = {
+    "name": "クラスター名（RFC 1123 のラベル）。",
+    "kubernetes.version": "Kubernetes の正確なバージョン（\"1.35.4\" のように引用符付き）。kubeadm・kubelet・kubectl をこれに固定します。",
+    "kubernetes.podCIDR": "Pod のアドレス（kubeadm の networking.podSubnet）。ほかのどの範囲とも重なってはいけません。",
+    "kubernetes.serviceCIDR": "ClusterIP の Service のアドレス（kubeadm の networking.serviceSubnet）。",
+    "kubernetes.clusterDomain": "クラスター内の Service の DNS ドメイン。",
+    "network.subnet": "全 VM の L2 セグメント。ノードの IP、VIP、ゲートウェイはこの中にあります。",
+    "network.gateway": "VM のデフォルト経路（BGP ルーターを兼ねることが多い）。",
+    "network.dns": "VM のリゾルバー。",
+    "network.domain": "検索ドメイン。ノードの FQDN は NAME.DOMAIN です。",
+    "network.interface": "VM 内の NIC の名前（ESXi の vmxnet3 なら ens160、Proxmox の virtio なら ens18）。",
+    "network.mtu": "VM の NIC の MTU。",
+    "apiServer.vip": "keepalived がロードバランサー間で移す仮想 IP。クラスターの controlPlaneEndpoint です。",
+    "apiServer.port": "VIP 上の HAProxy と各 API サーバーのポート。",
+    "apiServer.dnsName": "API 証明書に入れる VIP の DNS 名。既定は api.CLUSTER.DOMAIN。",
+    "apiServer.extraCertSans": "API サーバーの証明書に加える名前やアドレス。",
+    "apiServer.allowedSources": "ノードのサブネットのほかに API に届いてよいネットワーク（管理用の端末、CI ランナー）。",
+    "hosts[].name": "VM を動かす物理マシン。1 台の故障でクォーラムを失う配置を警告するのに使います。",
+    "nodes[].name": "VM のホスト名（RFC 1123 のラベル）で、Kubernetes のノード名。",
+    "nodes[].role": "control-plane（1、3、5、7 台）、worker、または loadbalancer（HAProxy + keepalived、0 台か 2 台以上）。",
+    "nodes[].ip": "network.subnet 内の静的アドレス。",
+    "nodes[].host": "この VM が動く hosts[] の項目。",
+    "nodes[].mac": "NIC の MAC アドレス。シードは NIC を MAC で特定し、network.interface の名前を付けます。",
+    "nodes[].vm": "VM の大きさの目安。",
+    "ssh.user": "全 VM に作るログインユーザー（sudo 可、パスワードなし）。",
+    "ssh.authorizedKeys": "そのユーザーの OpenSSH 公開鍵。パスワードでのログインはできません。",
+    "ssh.allowedSources": "ノードのサブネットのほかに VM へ SSH してよいネットワーク。",
+    "cilium.version": "Cilium のチャートのバージョン（1.18 以上: BGP コントロールプレーンが cilium.io/v2）。",
+    "cilium.routingMode": "tunnel: ノード間の Pod 通信を VXLAN/Geneve で運ぶ。native: そのまま経路で運ぶ（ノードが一つの L2 にある）。",
+    "cilium.tunnelProtocol": "トンネルモードでのカプセル化。",
+    "cilium.kubeProxyReplacement": "Cilium が kube-proxy を置き換えます（kubeadm は kube-proxy を入れません）。",
+    "cilium.ipam": "Pod のアドレスの割り当て方。PodCIDR の広告には kubernetes か cluster-pool が必要です。",
+    "cilium.hubble": "Hubble による通信フローの可視化。",
+    "cilium.hubbleRelay": "Hubble Relay（クラスター全体のフロー）。既定は hubble と同じ。",
+    "cilium.encryption": "ノード間の Pod 通信の透過的な暗号化。",
+    "bgp": "全ノードとルーターの間の BGP。なければ BGP を使いません。",
+    "bgp.localASN": "クラスターの AS。全ノードがこれで話します。",
+    "bgp.peers": "全ノードがピアを張るルーター。",
+    "bgp.peers[].name": "ルーターの名前。その設定は routers/NAME/ に生成されます。",
+    "bgp.peers[].address": "各ノードの Cilium エージェントが接続するアドレス。",
+    "bgp.peers[].asn": "ルーターの AS。bgp.localASN と同じなら iBGP、違えば eBGP。",
+    "bgp.peers[].router": "ルーターで動くもの。セッションのルーター側をそれ用に生成します。",
+    "bgp.peers[].authSecretRef": "TCP-MD5 パスワードを持つ Kubernetes の Secret の名前（キーは `password`）。値はシークレットファイルにだけあります。",
+    "bgp.peers[].timers": "このピアについて bgp.timers を上書きします。",
+    "bgp.peers[].ebgpMultihop": "ノードのサブネット上にない eBGP ピアへの TTL。",
+    "bgp.timers": "セッションのタイマー（Cilium の既定: hold 90 秒、keepalive 30 秒）。",
+    "bgp.advertise": "クラスターが広告するもの。",
+    "bgp.advertise.loadBalancerIPs": "loadBalancerPools の LoadBalancer Service の IP を（/32 で）広告します。",
+    "bgp.advertise.podCIDRs": "各ノードの Pod CIDR を広告します。",
+    "loadBalancerPools": "LoadBalancer の IP プール（最大 100。重なりの規則を軽く保つため）。",
+    "loadBalancerPools[].cidr": "LoadBalancer Service のアドレス（Cilium LB IPAM）。BGP でクラスターへ経路が向きます。",
+    "loadBalancerPools[].serviceSelector": "これらのラベルを持つ Service だけがこのプールから割り当てを受けます。空ならすべての Service。",
+    "loadBalancerPools[].default": "プールが複数あるとき、ほかのどのプールにも選ばれない Service をすべて受け持ちます（serviceSelector なし、default は一つまで）。",
+    "gitops.engine": "リポジトリを適用する GitOps コントローラー。",
+    "gitops.repository": "このリポジトリの git の URL（コントローラーが clone するもの）。",
+    "docs.language": "生成する README の言語（ja なら README.ja.md も加えます）。",
+    "secrets.ageRecipients": "age の公開鍵。シークレットファイルはこれらに向けて SOPS で暗号化されます。",
+    "bootstrap": "ノードで kubeadm と Cilium のインストールを誰が実行するか。",
+    "bootstrap.mode": "manual: README の手順を手で（kubeadm init、Cilium、参加）。auto: 最初のコントロールプレーンの cloud-init が kubeadm init と Cilium のインストールを行い、ほかのノードは自分で参加します。",
 }
 
 
@@ -122,7 +185,7 @@ def _example(data: Any, path: list[str]) -> Any:
     return data
 
 
-def _rows(schema: dict[str, Any], obj: dict[str, Any], prefix: list[str], example: Any) -> list[list[str]]:
+def _rows(schema: dict[str, Any], obj: dict[str, Any], prefix: list[str], example: Any, language: str = "en") -> list[list[str]]:
     rows = []
     required = set(obj.get("required", []))
     for name, node in obj["properties"].items():
@@ -132,10 +195,13 @@ def _rows(schema: dict[str, Any], obj: dict[str, Any], prefix: list[str], exampl
         value = _example(example, path)
         default = "" if "default" not in node or node["default"] in (None, [], {}) else json.dumps(node["default"])
         sample = "" if value is None or isinstance(value, (dict, list)) else json.dumps(value) if not isinstance(value, str) else value
-        rows.append([f"`{shown}`", _type(schema, node), "required" if name in required else default, node.get("description", _resolve(schema, node).get("description", "")), f"`{sample}`" if sample else ""])
+        description = node.get("description", _resolve(schema, node).get("description", ""))
+        if language == "ja":
+            description = JA_DESCRIPTIONS.get(shown, description)
+        rows.append([f"`{shown}`", _type(schema, node), "required" if name in required else default, description, f"`{sample}`" if sample else ""])
         child = _children(schema, node)
         if child is not None:
-            rows += _rows(schema, child, [*path, "[]"] if is_list else path, example)
+            rows += _rows(schema, child, [*path, "[]"] if is_list else path, example, language)
     return rows
 
 
@@ -147,10 +213,12 @@ def inventory_page(language: str) -> str:
     for name, node in schema["properties"].items():
         lines += [f"## `{name}`", ""]
         description = node.get("description") or _resolve(schema, node.get("anyOf", [node])[0]).get("description", "")
+        if language == "ja":
+            description = JA_DESCRIPTIONS.get(name, description)
         if description:
             lines += [description, ""]
         header = [label["field"], label["type"], label["default"], label["description"], label["example"]]
-        rows = _rows(schema, {"properties": {name: node}, "required": schema.get("required", [])}, [], example)
+        rows = _rows(schema, {"properties": {name: node}, "required": schema.get("required", [])}, [], example, language)
         rows = [[row[0], row[1], label["required"] if row[2] == "required" else row[2], row[3], row[4]] for row in rows]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows]
