@@ -101,3 +101,9 @@ def test_japanese_descriptions_name_current_fields(tmp_path: Path) -> None:
     generate.main(["--out", str(tmp_path)])
     page = (tmp_path / "inventory.ja.md").read_text()
     assert f"| `nodes[].ip` | string (ipv4) | 必須 | {generate.JA_DESCRIPTIONS['nodes[].ip']} |" in page
+
+
+def test_every_check_is_explained_in_japanese() -> None:
+    generate = generate_module()
+    modules = {m.__name__.rsplit(".", 1)[-1] for m in (sys.modules[f.__module__] for f in runner.check_modules())}
+    assert set(generate.JA_CHECKS) == modules

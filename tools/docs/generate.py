@@ -65,7 +65,7 @@ LABELS = {
         "options": "引数とオプション",
         "validation": "検証の項目",
         "validation_intro": "`clusterforge validate` が実行するもので、検証ごとに一つのモジュール（generator/validate/checks/）です。"
-        "それぞれ実際のツールの薄いアダプターかファイル間の規則で、何を見つけるかを示します（説明文はコード由来の英語）。",
+        "それぞれ実際のツールの薄いアダプターかファイル間の規則で、何を見つけるかを示します。",
         "top": "最上位",
     },
 }
@@ -131,6 +131,19 @@ JA_DESCRIPTIONS = {
     "secrets.ageRecipients": "age の公開鍵。シークレットファイルはこれらに向けて SOPS で暗号化されます。",
     "bootstrap": "ノードで kubeadm と Cilium のインストールを誰が実行するか。",
     "bootstrap.mode": "manual: README の手順を手で（kubeadm init、Cilium、参加）。auto: 最初のコントロールプレーンの cloud-init が kubeadm init と Cilium のインストールを行い、ほかのノードは自分で参加します。",
+}
+
+# What each check catches, in Japanese (the English page shows the check module's docstring).
+JA_CHECKS = {
+    "apiversions": "クラスターの Cilium がもう提供しない kind/apiVersion のオブジェクト。CRD スキーマのカタログには過去のすべての版が残るため kubeconform では見つからず、アップグレード後の Cilium は黙って無視します（1.19 の CiliumBGPPeeringPolicy は何も広告しません）。削除した Cilium のバージョンと置き換え先を示して失敗にします。",
+    "cloudinit": "各 VM の NoCloud シード。user-data は `cloud-init schema` と最上位キーの確認（cloud-init のスキーマは未知のキーを許すので、`runcmdd` のような誤字は起動時に黙って無視されます）、network-config は `netplan generate` と、ノードのネットワークがインベントリのとおりかの確認。",
+    "consistency": "ツールを使わないファイル間の整合: 各ルーターのファイルが Kubernetes ノードごとのネイバーとクラスターの AS を持ち、クラスターが広告するプレフィックスだけを受け入れること、各ノードに三つのシードがあること、全コントロールプレーンが各 haproxy.cfg のバックエンドにあること、API の VIP が keepalived・HAProxy・kubeadm・Cilium で同じこと、GitOps のリリースがブートストラップと同じ values ファイルとチャートのバージョンを読むこと。",
+    "daemons": "ロードバランサーのデーモンとすべてのシェルスクリプトを、それぞれのツールで: `haproxy -c`、`keepalived --config-test`（一時的なネットワーク名前空間の中で）、`shellcheck`（リポジトリの *.sh と cloud-init が書く・実行するスクリプト）。",
+    "helm": "各 Helm リリースの `helm template` を、GitOps エンジンが渡すとおりの values でキャッシュしたチャートから。出力は kubeconform に通し、values のすべてのキーがチャートにあることも確かめます（Helm は知らないキーを黙って無視します。1.19 のチャートでの Cilium 1.12 の `bgp.announce` など）。",
+    "kubeadm": "各 kubeadm 設定を、クラスター自身のマイナーの kubeadm の `kubeadm config validate` で。コミットしたファイルにはシークレットがないので、明らかに偽のシークレットを埋めて検証します（再レンダリングではないので、手で壊したファイルは失敗します）。",
+    "kubeconform": "GitOps エンジンが適用するすべてを kubeconform で: Flux の Kustomization と Argo CD の Application のディレクトリ（kustomization なら kustomize で構築）、入口そのもの、（helm の確認を通して）各チャートの出力。スキーマのない kind は失敗にし、黙って検証を飛ばすことはありません。",
+    "routers": "各 BGP ピアのルーター側: FRR は `vtysh --dryrun`、BIRD は `bird -p`、Yamaha RTX は clusterforge が出すコマンドの範囲を自前の確認で（ルーターの外に RTX のパーサーはありません）。",
+    "secrets_scan": "git に入るファイルにシークレットがないこと: kubeadm のトークン、秘密鍵、証明書の鍵、CA 証明書のハッシュ、シークレットファイルの実際の値。見つけたものはファイル・行・種類で示し、値は決して示しません。",
 }
 
 
@@ -271,7 +284,10 @@ def validation_page(language: str) -> str:
     for module in sorted(m.name for m in pkgutil.iter_modules(checks.__path__) if not m.name.startswith("_")):
         doc = (importlib.import_module(f"{checks.__name__}.{module}").__doc__ or "").strip()
         lines += [f"## `{module}`", ""]
-        lines += [_paragraph(paragraph) + "\n" for paragraph in doc.split("\n\n")]
+        if language == "ja" and module in JA_CHECKS:
+            lines += [JA_CHECKS[module], ""]
+        else:
+            lines += [_paragraph(paragraph) + "\n" for paragraph in doc.split("\n\n")]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
