@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..model import Inventory, RouterKind
-from ..render import bootstrap, cilium, firewall, routers
+from ..render import bootstrap, cilium, cloudinit, firewall, routers
 from .catalog import Words
 
 Block = tuple[str, list[str]]  # (fence language, lines): "sh" or "text" (router CLI)
 
-KUBEADM_CONFIG = "/etc/clusterforge/kubeadm.yaml"  # cloudinit.KUBEADM_CONFIG, without the import cycle
+KUBEADM_CONFIG = cloudinit.KUBEADM_CONFIG
 AGENT = f"kubectl --namespace {cilium.NAMESPACE} exec daemonset/{cilium.AGENT_DAEMONSET} -c cilium-agent --"
 AGENT_LOGS = f"kubectl --namespace {cilium.NAMESPACE} logs daemonset/{cilium.AGENT_DAEMONSET} -c cilium-agent"
 
