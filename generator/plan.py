@@ -5,7 +5,7 @@ Steps are derived from which rendered files change, so every renderer's output
 is covered by the path layout alone; version changes are read from the files
 themselves (the kubeadm ClusterConfiguration, the bootstrap values' chart).
 
-The runbooks of the change (render/runbooks.py) compare the inventory the files
+The runbooks of the change (render/change_runbooks.py) compare the inventory the files
 were rendered from (.clusterforge/inventory.json) with the edited cluster.yaml;
 `write_runbooks` puts them into docs/runbooks/ through the writer.
 """
@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from . import loader, versions, writer
 from . import repo as repository
 from .model import Inventory
-from .render import cilium, layout, runbooks, tree
+from .render import change_runbooks, cilium, layout, tree
 
 _KUBERNETES_VERSION = re.compile(r"^kubernetesVersion: v(\S+)$", re.M)
 _CILIUM_VERSION = re.compile(r"--version (\S+)")
@@ -44,14 +44,14 @@ def plan(repo: Path) -> Plan:
     diff = "".join(_diff(repo, rel, rendered.get(rel)) for rel in changed)
     steps = _steps(repo, inv, rendered, files)
     old = rendered_from(repo)
-    change_runbooks = runbooks.for_change(old, inv) if old is not None and diff else {}
+    runbooks = change_runbooks.for_change(old, inv) if old is not None and diff else {}
     if diff and old is None:
         steps.append(f"no runbooks: {layout.INVENTORY_SNAPSHOT} is missing or unreadable (run `clusterforge render` once "
                      "with this clusterforge before changing cluster.yaml)")
-    english = [path for path in change_runbooks if not path.endswith(".ja.md")]
+    english = [path for path in runbooks if not path.endswith(".ja.md")]
     if english:
         steps.append(f"runbooks of this change, step by step with a check after each: {', '.join(english)}")
-    return Plan(diff, steps, change_runbooks)
+    return Plan(diff, steps, runbooks)
 
 
 def rendered_from(repo: Path) -> Inventory | None:
