@@ -50,7 +50,7 @@ def test_reference_pages_cover_every_field_command_and_check(tmp_path: Path) -> 
     for path in schema_paths(schema, schema, ""):
         assert f"| `{path}` |" in inventory, path
     commands = (tmp_path / "cli.md").read_text()
-    for name in ("example", "schema", "check", "new", "render", "plan", "seed", "bgp-secrets", "validate", "schemas pull", "charts pull", "doctor", "explain"):
+    for name in ("example", "schema", "check", "new", "render", "plan", "seed", "bgp-secrets", "validate", "simulate", "schemas pull", "charts pull", "doctor", "explain"):
         assert f"## `clusterforge {name}`" in commands, name
     assert "`--language` (en \\| ja)" in commands
     checks = (tmp_path / "validation.md").read_text()

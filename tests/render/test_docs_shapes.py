@@ -59,7 +59,7 @@ def test_without_load_balancers_or_a_second_control_plane() -> None:
     assert "`loadbalancers/`" not in where and "`routers/`" not in where
     assert "- `nodes/`: NoCloud seeds without secrets, per VM" in where and "- `kubeadm/`: kubeadm configs" in where
     assert "lb-check" not in text  # no pool to test a LoadBalancer Service with
-    assert where.endswith("the Flux entry point\n\n")
+    assert where.endswith("the Flux entry point\n- `docs/`: troubleshooting, the reasons behind every choice, runbooks, the topology as an image\n\n")
 
 
 def test_with_load_balancers_they_come_first() -> None:

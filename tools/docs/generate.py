@@ -136,12 +136,14 @@ JA_DESCRIPTIONS = {
 # What each check catches, in Japanese (the English page shows the check module's docstring).
 JA_CHECKS = {
     "apiversions": "クラスターの Cilium がもう提供しない kind/apiVersion のオブジェクト。CRD スキーマのカタログには過去のすべての版が残るため kubeconform では見つからず、アップグレード後の Cilium は黙って無視します（1.19 の CiliumBGPPeeringPolicy は何も広告しません）。削除した Cilium のバージョンと置き換え先を示して失敗にします。",
+    "bgp": "BGP セッションをネットワークなしで静的に: 生成された Cilium のオブジェクト（`clusterforge simulate` が GoBGP 向けに読むのと同じ読み方）を各ルーターのファイルと突き合わせます。どの CiliumBGPAdvertisement もいずれかのピア設定のファミリーのセレクターに選ばれること（選ばれなければ誰にも何も広告しません）、Service の広告には Service のセレクターがあること（なければ Cilium は Service を一つも広告しません）、ルーターとピアを組むようクラスター設定が選ぶノードが、そのルーターのファイルのネイバーとちょうど一致すること、AS 番号・ルーターのアドレス・タイマー・ノードのサブネット外のルーターへの eBGP マルチホップ・TCP-MD5 パスワード（両側で同じシークレットを指すこと）が両側で合うこと。",
     "cloudinit": "各 VM の NoCloud シード。user-data は `cloud-init schema` と最上位キーの確認（cloud-init のスキーマは未知のキーを許すので、`runcmdd` のような誤字は起動時に黙って無視されます）、network-config は `netplan generate` と、ノードのネットワークがインベントリのとおりかの確認。",
     "consistency": "ツールを使わないファイル間の整合: 各ルーターのファイルが Kubernetes ノードごとのネイバーとクラスターの AS を持ち、クラスターが広告するプレフィックスだけを受け入れること、各ノードに三つのシードがあること、全コントロールプレーンが各 haproxy.cfg のバックエンドにあること、API の VIP が keepalived・HAProxy・kubeadm・Cilium で同じこと、GitOps のリリースがブートストラップと同じ values ファイルとチャートのバージョンを読むこと。",
     "daemons": "ロードバランサーのデーモンとすべてのシェルスクリプトを、それぞれのツールで: `haproxy -c`、`keepalived --config-test`（一時的なネットワーク名前空間の中で）、`shellcheck`（リポジトリの *.sh と cloud-init が書く・実行するスクリプト）。",
     "helm": "各 Helm リリースの `helm template` を、GitOps エンジンが渡すとおりの values でキャッシュしたチャートから。出力は kubeconform に通し、values のすべてのキーがチャートにあることも確かめます（Helm は知らないキーを黙って無視します。1.19 のチャートでの Cilium 1.12 の `bgp.announce` など）。",
     "kubeadm": "各 kubeadm 設定を、クラスター自身のマイナーの kubeadm の `kubeadm config validate` で。コミットしたファイルにはシークレットがないので、明らかに偽のシークレットを埋めて検証します（再レンダリングではないので、手で壊したファイルは失敗します）。",
     "kubeconform": "GitOps エンジンが適用するすべてを kubeconform で: Flux の Kustomization と Argo CD の Application のディレクトリ（kustomization なら kustomize で構築）、入口そのもの、（helm の確認を通して）各チャートの出力。スキーマのない kind は失敗にし、黙って検証を飛ばすことはありません。",
+    "owned": "ロックが持つすべてのファイルが存在し、clusterforge が書いた内容のまま（ロックが記録する sha256）であること、ロック自体があること。ほかの確認はそこにあるファイルしか見ないので、消えた README.md、kubeadm 設定、haproxy.cfg、kustomization はそれらをすべて通ってしまい、clusterforge が書いたものでないファイルはレンダラーのテストで確かめられていません。",
     "routers": "各 BGP ピアのルーター側: FRR は `vtysh --dryrun`、BIRD は `bird -p`、Yamaha RTX は clusterforge が出すコマンドの範囲を自前の確認で（ルーターの外に RTX のパーサーはありません）。",
     "secrets_scan": "git に入るファイルにシークレットがないこと: kubeadm のトークン、秘密鍵、証明書の鍵、CA 証明書のハッシュ、シークレットファイルの実際の値。見つけたものはファイル・行・種類で示し、値は決して示しません。",
 }
