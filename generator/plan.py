@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from . import loader, versions, writer
 from . import repo as repository
-from .model import Inventory
-from .render import change_runbooks, cilium, layout, tree
+from .model import Inventory, Node
+from .render import bootstrap, change_runbooks, cilium, cloudinit, layout, tree
 
 _KUBERNETES_VERSION = re.compile(r"^kubernetesVersion: v(\S+)$", re.M)
 _CILIUM_VERSION = re.compile(r"--version (\S+)")
@@ -162,9 +162,7 @@ def _node_steps(inv: Inventory, files: writer.Plan) -> list[str]:
     for node in inv.nodes:
         seed = f"{layout.seed_dir(node)}/user-data"
         if seed in files.create:
-            how = "then `kubeadm join` as in the README" if node.role != "loadbalancer" else "then check the VIP"
-            steps.append(f"new VM {node.name} ({node.role}, {node.ip} on {node.host}): "
-                         f"`clusterforge seed {node.name} {layout.SEEDS_DIR}/{node.name} --iso`, create the VM, {how}")
+            steps.append(f"new VM {node.name} ({node.role}, {node.ip} on {node.host}): {_new_vm(inv, node)}")
         elif seed in files.update:
             steps.append(f"VM {node.name}: its seed changed, but cloud-init applies a seed at first boot only: "
                          "apply the change on the VM by hand, or rebuild the VM from the new seed")
@@ -176,3 +174,20 @@ def _node_steps(inv: Inventory, files: writer.Plan) -> list[str]:
                          f"--delete-emptydir-data`, `kubectl delete node {parts[1]}`, `sudo kubeadm reset` on it (a control "
                          "plane leaves etcd with it), then delete the VM")
     return steps
+
+
+def _new_vm(inv: Inventory, node: Node) -> str:
+    """How a new VM comes into the cluster, as bootstrap.mode makes it happen (the add-node runbook has each command)."""
+    seed = f"`clusterforge seed {node.name} {layout.SEEDS_DIR}/{node.name} --iso`"
+    if node.role == "loadbalancer":
+        return f"{seed}, create the VM, then check the VIP"
+    # The token of `kubeadm init` lived 24 hours, the uploaded control-plane certificates 2 hours.
+    certs = (f" and `sudo kubeadm init phase upload-certs --upload-certs --config {cloudinit.KUBEADM_CONFIG}`"
+             if node.role == "control-plane" else "")
+    ready = (f"on {inv.control_planes[0].name} `sudo kubeadm token create TOKEN` (TOKEN: bootstrapToken in "
+             f"{layout.SECRETS_FILE}){certs}")
+    if inv.bootstrap.mode == "auto":
+        return (f"{ready} before the VM boots, then {seed} and create the VM: it runs `kubeadm join` by itself at first boot "
+                f"(bootstrap.mode auto); follow it there with `{bootstrap.follow_command()}`")
+    return (f"{ready}, then {seed}, create the VM, and on it, once `cloud-init status --wait` is done, "
+            f"`sudo kubeadm join --config {cloudinit.KUBEADM_CONFIG}`")

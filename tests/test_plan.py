@@ -51,10 +51,42 @@ def test_node_added_and_removed(lab):
     assert "+++ b/nodes/worker4/user-data" in result.diff and "--- a/nodes/worker3/user-data" in result.diff
     assert "+  - path: /etc/clusterforge/kubeadm.yaml" in result.diff
     steps = "\n".join(result.steps)
-    assert "new VM worker4 (worker, 192.168.100.99 on nuc3): `clusterforge seed worker4 seeds/worker4 --iso`" in steps
+    assert "new VM worker4 (worker, 192.168.100.99 on nuc3): on cp1 `sudo kubeadm token create TOKEN`" in steps
     assert "node worker3 is gone from cluster.yaml: `kubectl drain worker3" in steps
     assert "router rtx1220: apply routers/rtx1220/rtx.txt again" in steps  # one neighbor per node
     assert not any(step.startswith("Kubernetes") for step in result.steps)
+
+
+WORKER4 = ("  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n",
+           "  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n"
+           "  - {name: worker4,  role: worker,        ip: 192.168.100.99, host: nuc3}\n")
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+def test_a_new_node_joins_as_its_bootstrap_mode_makes_it(tmp_path, mode):
+    """With bootstrap.mode auto the seed runs `kubeadm join` at first boot: nobody runs it by hand,
+    and the token must be there before the VM boots. By hand, the operator joins it."""
+    lab = tmp_path / "lab"
+    repo.new(lab, EXAMPLE + ("\nbootstrap:\n  mode: auto\n" if mode == "auto" else ""))
+    change(lab, WORKER4)
+    (step,) = [step for step in plan.plan(lab).steps if step.startswith("new VM worker4")]
+    token = "on cp1 `sudo kubeadm token create TOKEN` (TOKEN: bootstrapToken in .clusterforge/secrets.yaml)"
+    seed = "`clusterforge seed worker4 seeds/worker4 --iso`"
+    if mode == "auto":
+        assert step == (f"new VM worker4 (worker, 192.168.100.99 on nuc3): {token} before the VM boots, then {seed} and create the VM: "
+                        "it runs `kubeadm join` by itself at first boot (bootstrap.mode auto); follow it there with "
+                        "`sudo tail -f /var/log/clusterforge-bootstrap.log`")
+    else:
+        assert step == (f"new VM worker4 (worker, 192.168.100.99 on nuc3): {token}, then {seed}, create the VM, and on it, once "
+                        "`cloud-init status --wait` is done, `sudo kubeadm join --config /etc/clusterforge/kubeadm.yaml`")
+    runbook = (lab / "docs/runbooks/add-node-worker4.md")
+    plan.write_runbooks(lab, plan.plan(lab))
+    text = runbook.read_text()
+    joins_by_itself = "runs `kubeadm join` by itself (5 attempts, 30 s apart)" in text and "sudo systemctl start clusterforge-bootstrap.service" in text
+    assert joins_by_itself == (mode == "auto")
+    assert ("sudo kubeadm join --config /etc/clusterforge/kubeadm.yaml" in text) == (mode == "manual")
+    assert ("before the VM boots: it joins by itself at first boot:" in text) == (mode == "auto")
+    assert "upload the certificates" not in text  # a worker needs none
 
 
 def test_kubernetes_and_cilium_upgrades_follow_their_order(lab):

@@ -344,6 +344,39 @@ def _router_removal(old: Inventory, peer: BgpPeer, removed: Node) -> list[Block]
     return [Block(where, [f"sudo sed -i '/^protocol bgp {routers.bird_protocol(removed.name)} /,/^}}/d' {routers.BIRD_CONF}", "sudo birdc configure"])]
 
 
+def _token_words(node: Node) -> Words:
+    if node.role == "control-plane":
+        return Words(
+            "The bootstrap token lasts 24 hours and the uploaded certificates 2 hours, so on a running cluster both are "
+            "gone. Create the token again with bootstrapToken from `{secrets}` (TOKEN below), and upload the certificates "
+            "again (same certificate key){before.en}:",
+            "ブートストラップトークンは 24 時間、アップロードした証明書は 2 時間で消えるので、動いているクラスターではどちらもありません。"
+            "`{secrets}` の bootstrapToken（下の TOKEN）でトークンを作り直し、証明書を（同じ証明書の鍵で）再アップロードします{before.ja}:",
+        )
+    return Words(
+        "The bootstrap token lasts 24 hours, so on a running cluster it is gone. Create it again with bootstrapToken "
+        "from `{secrets}` (TOKEN below){before.en}:",
+        "ブートストラップトークンは 24 時間で消えるので、動いているクラスターにはありません。`{secrets}` の bootstrapToken（下の TOKEN）で"
+        "作り直します{before.ja}:",
+    )
+
+
+# bootstrap.mode auto: the seed joins at first boot, so what it needs must be there before.
+_BEFORE_BOOT = Words(", before the VM boots: it joins by itself at first boot", "。VM の起動より前に行います（最初の起動で自分で参加するため）")
+
+
+def joins_by_itself() -> Words:
+    """bootstrap.mode auto: what a new node does with its seed, and how to run the join again."""
+    return Words(
+        "bootstrap.mode is auto: once its seed is applied, the node waits for the API through the VIP and runs `kubeadm join` "
+        "by itself ({attempts} attempts, {retry} s apart). Follow its log; if it ends with `FAILED:` (e.g. the token was "
+        "created after the VM booted), fix the cause and run the join again with `sudo systemctl start {unit}`.",
+        "bootstrap.mode が auto なので、シードの適用後、ノードは VIP 経由で API を待ってから自分で `kubeadm join` を実行します"
+        "（{attempts} 回まで、{retry} 秒おき）。ログを追ってください。`FAILED:` で終わったら（例: VM の起動後にトークンを作った）、"
+        "原因を直して `sudo systemctl start {unit}` で参加をやり直します。",
+    ).format(attempts=bootstrap.JOIN_ATTEMPTS, retry=bootstrap.RETRY_SECONDS, unit=bootstrap.UNIT)
+
+
 def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
     first = new.control_planes[0]
     steps = [_seed_step(node)]
@@ -355,13 +388,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
                 Words("Let {node} join: a valid token{certs}", "{node} が参加できるようにする: 有効なトークン{certs_ja}").format(
                     node=node.name, certs=" and the control-plane certificates" if certs else "", certs_ja="と、コントロールプレーンの証明書" if certs else ""
                 ),
-                Words(
-                    "The bootstrap token lasts 24 hours and the uploaded certificates 2 hours, so on a running cluster both are "
-                    "gone. Create the token again with bootstrapToken from `{secrets}` (TOKEN below), and upload the certificates "
-                    "again (same certificate key):",
-                    "ブートストラップトークンは 24 時間、アップロードした証明書は 2 時間で消えるので、動いているクラスターではどちらもありません。"
-                    "`{secrets}` の bootstrapToken（下の TOKEN）でトークンを作り直し、証明書を（同じ証明書の鍵で）再アップロードします:",
-                ).format(secrets=layout.SECRETS_FILE),
+                _token_words(node).format(secrets=layout.SECRETS_FILE, before=_BEFORE_BOOT if new.bootstrap.mode == "auto" else Words("", "")),
                 [Block(on(first), ["sudo kubeadm token create TOKEN", *certs])],
             ),
         )
@@ -372,9 +399,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
         steps.append(
             Step(
                 Words("Join {node}", "{node} を参加させる").format(node=node.name),
-                Words("It joins by itself (bootstrap.mode auto); follow its log.", "自分で参加します（bootstrap.mode auto）。ログを追ってください。")
-                if new.bootstrap.mode == "auto"
-                else None,
+                joins_by_itself() if new.bootstrap.mode == "auto" else None,
                 join or [Block(on(node), [f"sudo tail -f {bootstrap.LOG_FILE}"])],
                 checks,
             )
