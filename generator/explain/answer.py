@@ -178,7 +178,7 @@ def trouble_text(trouble: troubles.Trouble, repository: Repository | None, langu
     lines += [
         f"{_label('shows', language)}: {trouble.shows(language)}",
         f"{_label('cause', language)}: {trouble.cause(language)}",
-        f"{_label('fix', language)}: {trouble.fix(language)}",
+        f"{_label('fix', language)}: {trouble.fix_for(repository.inventory if repository else None, language)}",
     ]
     return "\n".join(lines) + "\n"
 

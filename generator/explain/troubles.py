@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..model import Inventory, RouterKind
 from ..render import bootstrap, cilium, cloudinit, firewall, routers
-from .catalog import Words
+from .catalog import Language, Words
 
 Block = tuple[str, list[str]]  # (fence language, lines): "sh" or "text" (router CLI)
 
@@ -33,6 +33,13 @@ class Trouble:
     commands: Callable[[Inventory], list[Block]]
     applies: Callable[[Inventory], bool] = lambda inv: True
     topics: tuple[str, ...] = field(default=())  # catalog topics that explain the background
+    auto_fix: Words | None = None  # what differs with bootstrap.mode auto, where the nodes run kubeadm themselves
+
+    def fix_for(self, inv: Inventory | None, language: Language) -> str:
+        """The fix for this inventory (both modes' when there is none)."""
+        if self.auto_fix is None or (inv is not None and inv.bootstrap.mode != "auto"):
+            return self.fix(language)
+        return f"{self.fix(language)} {self.auto_fix(language)}" if language == "en" else f"{self.fix(language)}{self.auto_fix(language)}"
 
 
 def _routers(inv: Inventory) -> list[RouterKind]:
@@ -166,7 +173,10 @@ def _vip_down(inv: Inventory) -> list[Block]:
 def _join_fails(inv: Inventory) -> list[Block]:
     first = inv.control_planes[0].name
     return [
-        ("sh", ["# on the joining node:", f"sudo kubeadm join --config {KUBEADM_CONFIG} --v=5 2>&1 | tail -n 20", "timedatectl status | grep -E 'synchronized|NTP'"]),
+        # bootstrap.mode auto: the node ran the join itself and logged kubeadm's own output.
+        ("sh", ["# on the joining node:",
+                f"sudo tail -n 20 {bootstrap.LOG_FILE}" if inv.bootstrap.mode == "auto" else f"sudo kubeadm join --config {KUBEADM_CONFIG} --v=5 2>&1 | tail -n 20",
+                "timedatectl status | grep -E 'synchronized|NTP'"]),
         ("sh", [f"# on {first}:", "sudo kubeadm token list", f"sudo kubectl --kubeconfig {bootstrap.ADMIN_KUBECONFIG} --namespace kube-system get secret kubeadm-certs"]),
     ]
 
@@ -476,7 +486,15 @@ TROUBLES: tuple[Trouble, ...] = (
             "コントロールプレーンの参加に失敗したら、まずそのノードで `sudo kubeadm reset --force` を実行します。",
         ),
         _join_fails,
-        topics=("join-secrets", "kubeadm-config"),
+        topics=("join-secrets", "kubeadm-config", "bootstrap-auto"),
+        auto_fix=Words(
+            f"With bootstrap.mode auto the node joins by itself ({bootstrap.JOIN_ATTEMPTS} attempts, then its log ends with "
+            f"`FAILED: kubeadm join: no attempt succeeded`): fix the cause, then `sudo systemctl start {bootstrap.UNIT}` on it "
+            "runs the attempts again.",
+            f"bootstrap.mode が auto ならノードは自分で参加します（{bootstrap.JOIN_ATTEMPTS} 回試し、だめならログが "
+            f"`FAILED: kubeadm join: no attempt succeeded` で終わります）。原因を直してから、そのノードで `sudo systemctl start {bootstrap.UNIT}` "
+            "を実行すると試行をやり直します。",
+        ),
     ),
     Trouble(
         "node-not-ready",

@@ -87,7 +87,7 @@ def troubleshooting(inv: Inventory, language: Language) -> str:
             lines += _code(fence, commands)
         lines += [f"**{label['shows']}:** {entry.shows(language)}", ""]
         lines += [f"**{label['cause']}:** {entry.cause(language)}", ""]
-        lines += [f"**{label['fix']}:** {entry.fix(language)}", ""]
+        lines += [f"**{label['fix']}:** {entry.fix_for(inv, language)}", ""]
         background = [catalog.BY_ID[topic] for topic in entry.topics if catalog.BY_ID[topic].applies(inv)]
         if background:
             links = ", ".join(f"[{topic.title(language)}]({decisions_page}#{topic.id})" for topic in background)

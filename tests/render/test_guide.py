@@ -300,6 +300,24 @@ def test_kubeadm_and_cilium_constants_in_troubleshooting() -> None:
 
 
 
+def test_a_failed_join_is_read_and_retried_as_the_bootstrap_mode_runs_it() -> None:
+    """bootstrap.mode auto: the node ran `kubeadm join` itself; its log has kubeadm's output and the
+    unit runs the attempts again. By hand, the operator runs the join again."""
+    def join_entry(case: str) -> str:
+        text = rendered(case)[layout.TROUBLESHOOTING]
+        return text[text.index('<a id="join-fails">') : text.index('<a id="node-not-ready">')]
+
+    manual, auto = join_entry("koedo-lab-flux"), join_entry("koedo-lab-auto")
+    assert f"sudo kubeadm join --config {troubles.KUBEADM_CONFIG} --v=5" in manual and bootstrap.UNIT not in manual
+    assert f"sudo tail -n 20 {bootstrap.LOG_FILE}" in auto and "kubeadm join --config" not in auto.split("**Fix:**")[0]
+    failed = "FAILED: kubeadm join: no attempt succeeded"
+    assert f"`{failed}`" in auto and f"`sudo systemctl start {bootstrap.UNIT}`" in auto
+    inv = inventory("koedo-lab-auto")
+    script = bootstrap.script(inv, inv.kubernetes_nodes[-1], troubles.KUBEADM_CONFIG, "/usr/local/sbin/check")
+    assert "fail 'kubeadm join: no attempt succeeded'" in script and 'fail() { step "FAILED: $*"; exit 1; }' in script
+    assert "(decisions.md#bootstrap-auto)" in auto and "#bootstrap-auto" not in manual
+
+
 @pytest.mark.netns
 @pytest.mark.tools
 def test_bird_prints_its_protocols_as_the_excerpt_shows(tmp_path: Path, need_tool) -> None:
