@@ -167,3 +167,27 @@ def test_a_cluster_yaml_line_names_its_fields_and_their_topics() -> None:
     assert "nodes[3].ip: Static address in network.subnet." in answer_
     assert "(bgp-sessions)" in answer_ and "(vrrp-unicast)" not in answer_  # a topic of load balancers' addresses only
     assert "frr-ebgp-policy" not in answer.explain(f"{layout.INVENTORY}:{next(i for i, line in enumerate(text.splitlines(), 1) if 'localASN' in line)}", repo_, "en")
+
+
+def test_the_runbooks_plan_wrote_are_explained_and_nothing_is_read_through_a_link(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = tmp_path / "lab"
+    repo.new(lab, EXAMPLE)
+    worker3 = "  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n"
+    (lab / "cluster.yaml").write_text(EXAMPLE.replace(worker3, worker3 + worker3.replace("worker3", "worker4").replace(".98", ".99")))
+    assert cli.main(["plan", "-C", str(lab)]) == 0
+    capsys.readouterr()
+    runbook = "docs/runbooks/add-node-worker4.md"
+    assert layout.CHANGE_RUNBOOK.fullmatch(runbook) and not layout.CHANGE_RUNBOOK.fullmatch(layout.runbook("restore-etcd"))
+    assert cli.main(["explain", "-C", str(lab), runbook]) == 0
+    assert capsys.readouterr().out.startswith(f"{runbook}: The runbook of one change, written by `clusterforge plan`")
+    assert cli.main(["explain", "-C", str(lab), f"{runbook}:1"]) == 0
+    assert capsys.readouterr().out.startswith(f"{runbook}:1: # Add worker worker4")
+    # A folder that is a link is not the repository's: what is behind it is never read.
+    outside = tmp_path / "outside"
+    (lab / "docs/runbooks").rename(outside)
+    (lab / "docs/runbooks").symlink_to(outside)
+    (lab / "cluster.yaml").rename(tmp_path / "cluster.yaml")
+    (lab / "cluster.yaml").symlink_to(tmp_path / "cluster.yaml")
+    repository = answer.open_repository(lab)
+    assert repository is not None and runbook not in repository.tree and layout.INVENTORY not in repository.tree
+    assert cli.main(["explain", "-C", str(lab), runbook]) == 2

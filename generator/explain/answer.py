@@ -9,6 +9,7 @@ only ever compared with the names the repository has: nothing outside them is re
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from .. import yamlio
+from .. import loader, writer, yamlio
 from ..errors import ClusterforgeError
 from ..model import Inventory
 from ..render import layout, meta
@@ -73,20 +74,51 @@ class Repository:
 
 def open_repository(root: Path) -> Repository | None:
     """The repository at `root`, or None when it has no cluster.yaml (topics need none).
-    Only the files the repository is known to hold are read, never through a symlink,
-    and never the secrets file's contents."""
+    Only the files the repository is known to hold are read (the template's, and the runbooks
+    `clusterforge plan` wrote), as the writer reads: never through a symbolic link, and never
+    the secrets file's contents."""
     from .. import repo
-    from ..render import layout, tree
+    from ..render import tree
 
     if not (root / layout.INVENTORY).is_file():
         return None
     inv = repo.load(root).inventory
     known = dict(tree.render(inv))
-    for rel in files.template_files(inv):
-        path = root / rel
-        if path.is_file() and not path.is_symlink():
-            known[rel] = "" if rel == layout.SECRETS_FILE else path.read_text(encoding="utf-8", errors="replace")
+    with writer.opened(root) as disk:
+        for rel in [*files.template_files(inv), *_change_runbooks(disk)]:
+            text = _read(disk, rel, secret=rel == layout.SECRETS_FILE)
+            if text is not None:
+                known[rel] = text
     return Repository(inv, known, root)
+
+
+def _read(disk: writer.Tree, rel: str, *, secret: bool = False) -> str | None:
+    """The regular file at `rel` (at most loader.MAX_BYTES; "" for a secret one, never read), or None."""
+    try:
+        if disk.kind(rel) != "file":
+            return None
+        if secret:
+            return ""
+        with disk.reading(rel) as file:
+            raw = file.read(loader.MAX_BYTES + 1)
+    except (ClusterforgeError, OSError):  # a link on the way, or it changed while read
+        return None
+    return raw.decode("utf-8", errors="replace") if len(raw) <= loader.MAX_BYTES else None
+
+
+def _change_runbooks(disk: writer.Tree) -> list[str]:
+    """The runbooks of changes that `clusterforge plan` wrote into docs/runbooks/."""
+    try:
+        folder = disk.folder(f"{layout.RUNBOOKS_DIR}/-")
+    except ClusterforgeError:
+        return []
+    if folder is None:
+        return []
+    try:
+        names = os.listdir(folder)
+    finally:
+        os.close(folder)
+    return sorted(rel for name in names if layout.CHANGE_RUNBOOK.fullmatch(rel := f"{layout.RUNBOOKS_DIR}/{name}"))
 
 
 def topic_ids() -> list[str]:

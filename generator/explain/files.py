@@ -217,6 +217,13 @@ def _rules() -> list[Rule]:
         ),
         (re.escape(layout.TOPOLOGY_SVG), _page(Words("The topology as an image.", "構成図の画像。"))),
         (
+            layout.CHANGE_RUNBOOK.pattern,
+            _page(Words(
+                "The runbook of one change, written by `clusterforge plan` (not rendered, not in the lock: commit it with the change): its steps in order, with a check after each.",
+                "一つの変更の手順書。`clusterforge plan` が書きます（生成物でもロックの対象でもないので、変更と一緒にコミットします）。手順を順に、それぞれの確認付きで。",
+            )),
+        ),
+        (
             rf"{re.escape(layout.RUNBOOKS_DIR)}/[^/]+\.md",
             _page(Words("A day-2 runbook: the steps of one operation in order, with a check after each.", "日々の運用の手順書: 一つの作業の手順を順に、それぞれの確認付きで。")),
         ),

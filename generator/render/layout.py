@@ -116,6 +116,12 @@ RENDERED_FILES: tuple[str, ...] = (
 _NAME = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _RENDERED = re.compile("|".join(re.escape(path).replace(re.escape("{name}"), _NAME) for path in RENDERED_FILES))
 
+# The runbooks `clusterforge plan` writes for a change (render/change_runbooks.py): not rendered, not in the lock.
+_VERSION = "[0-9][0-9A-Za-z.+-]{0,40}"
+CHANGE_RUNBOOK = re.compile(
+    rf"{re.escape(RUNBOOKS_DIR)}/(?:upgrade-(?:kubernetes|cilium)-{_VERSION}-to-{_VERSION}|(?:add|remove)-node-{_NAME})(?:\.ja)?\.md"
+)
+
 
 def is_renderable(path: str) -> bool:
     """Whether some inventory renders a file at `path` (a relative POSIX path)."""
