@@ -5,9 +5,14 @@ CI runs exactly the README's test command."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from generator import cli, yamlio
 from generator.render import meta
@@ -107,3 +112,36 @@ def test_every_check_is_explained_in_japanese() -> None:
     generate = generate_module()
     modules = {m.__name__.rsplit(".", 1)[-1] for m in (sys.modules[f.__module__] for f in runner.check_modules())}
     assert set(generate.JA_CHECKS) == modules
+
+
+def build_site(tmp_path: Path, broken_link: bool = False) -> subprocess.CompletedProcess[str]:
+    """What `nox -s docs` does, on a copy of docs/ (the source tree is left alone); with no network
+    at all where the test may make a network namespace (root, as in CI)."""
+    shutil.copytree(DOCS, tmp_path / "docs", ignore=shutil.ignore_patterns("reference"))
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    if broken_link:
+        with (tmp_path / "docs" / "guide.md").open("a") as page:
+            page.write("\nSee [the missing page](missing.md).\n")
+    assert generate_module().main(["--out", str(tmp_path / "docs" / "reference")]) == 0
+    argv = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(tmp_path / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")]
+    if os.geteuid() == 0:
+        argv = ["unshare", "--net", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+
+
+def test_the_site_builds_strictly_and_offline(tmp_path: Path) -> None:
+    done = build_site(tmp_path)
+    assert done.returncode == 0, done.stderr
+    site = tmp_path / "site"
+    for page in ("index.html", "reference/inventory/index.html", "ja/index.html", "ja/reference/cli/index.html"):
+        assert (site / page).is_file(), page
+    assert "はじめに" in (site / "ja" / "index.html").read_text()
+    for page in site.rglob("*.html"):  # system fonts: nothing is fetched from a font CDN when the site is read
+        assert "fonts.googleapis.com" not in page.read_text(), page
+
+
+def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
+    done = build_site(tmp_path, broken_link=True)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "contains a link 'missing.md', but the target is not found" in output and "Aborted with 1 warnings in strict mode" in output
