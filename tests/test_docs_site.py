@@ -91,6 +91,15 @@ def test_the_site_names_every_page_and_only_pages_that_exist() -> None:
     assert config["docs_dir"] == "docs" and "i18n" in str(config["plugins"])
 
 
+def test_getting_started_shows_the_readme_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m pip install --quiet nox && nox -s tools ")]
+    assert len(commands) == 2
+    for page in ("index.md", "index.ja.md"):
+        shown = [line for line in (DOCS / page).read_text().splitlines() if line.startswith("python3 -m pip install")]
+        assert shown == commands, page
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     (command,) = [line.split("   #")[0].strip() for line in readme.splitlines() if line.startswith("python3 -m pip install --quiet nox && nox -s tools tests")]
