@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from . import loader, versions, writer
+from . import loader, rules, versions, writer
 from . import repo as repository
 from .model import Inventory, Node
 from .render import bootstrap, change_runbooks, cilium, cloudinit, layout, tree
@@ -56,7 +56,7 @@ def plan(repo: Path) -> Plan:
 
 def rendered_from(repo: Path) -> Inventory | None:
     """The inventory the repository's files were rendered from, or None when the snapshot is
-    missing, not a regular file, too large or not an inventory (it is in the repository: hostile).
+    missing, not a regular file, too large or not a valid inventory (it is in the repository: hostile).
     It is read as the writer reads: never through a symbolic link, a FIFO never blocks."""
     try:
         with writer.opened(repo) as disk:
@@ -69,9 +69,11 @@ def rendered_from(repo: Path) -> Inventory | None:
     if len(raw) > loader.MAX_BYTES:
         return None
     try:
-        return Inventory.model_validate(json.loads(raw))
+        old = Inventory.model_validate(json.loads(raw))
     except (ValueError, ValidationError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         return None
+    errors, _ = rules.check(old)  # a snapshot no cluster.yaml could give would make runbooks of a change that never was
+    return None if errors else old
 
 
 def write_runbooks(repo: Path, result: Plan) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -154,7 +155,7 @@ def test_no_runbooks_without_the_inventory_snapshot(lab):
     assert result.runbooks == {} and result.steps[-1].startswith("no runbooks: .clusterforge/inventory.json is missing or unreadable")
 
 
-@pytest.mark.parametrize("damage", ["nested", "oversized", "fifo", "link", "linked-folder"])
+@pytest.mark.parametrize("damage", ["nested", "oversized", "fifo", "link", "linked-folder", "no-control-plane"])
 def test_a_hostile_snapshot_gives_no_runbooks(lab, tmp_path, damage):
     """The snapshot is in the repository, so as hostile as the lock: never followed through a
     link, never waited on, never a traceback."""
@@ -169,6 +170,10 @@ def test_a_hostile_snapshot_gives_no_runbooks(lab, tmp_path, damage):
         snapshot.write_text(" " * 1_000_001 + "{}")
     elif damage == "fifo":
         os.mkfifo(snapshot)
+    elif damage == "no-control-plane":  # a valid model that breaks the rules: no cluster.yaml gives it
+        inventory = json.loads((elsewhere / "inventory.json").read_text())
+        inventory["nodes"] = [node for node in inventory["nodes"] if node["role"] == "loadbalancer"]
+        snapshot.write_text(json.dumps(inventory))
     elif damage == "link":
         snapshot.symlink_to(elsewhere / "inventory.json")
     else:
