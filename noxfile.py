@@ -5,6 +5,7 @@
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
     nox -s mutants_gate             # rules and writer (to join CI once measured on the hardened writer)
+    nox -s docs                     # the documentation site, built strictly into build/site
 """
 
 from __future__ import annotations
@@ -118,6 +119,15 @@ def mutants_gate(session: nox.Session) -> None:
 def demo_commands(target: Path) -> list[list[str]]:
     """The demo's clusterforge commands (tests/validate/test_offline_runs.py runs them with no network)."""
     return [["new", str(target), "--example", "--no-input"], ["validate", "-C", str(target)]]
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The project's documentation (English and Japanese): reference pages generated from the
+    schema, the parser and the checks, then `mkdocs build --strict` into build/site."""
+    session.install("-e", ".[docs]")
+    session.run("python", "tools/docs/generate.py")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__, loader, plan, repo, secrets, tools
+from .explain import answer as explain_answer
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
 from .render import layout, meta
@@ -94,6 +95,8 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     print("\nThen, outside git:" if result.steps else "\nNothing to do outside git.", file=out)
     for number, step in enumerate(result.steps, 1):
         print(f"{number}. {step}", file=out)
+    for path in plan.write_runbooks(Path(args.directory), result):
+        print(f"runbook written: {path}", file=out)
     return 0
 
 
@@ -139,6 +142,13 @@ def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_charts_pull(args: argparse.Namespace, out: TextIO) -> int:
     return validate_commands.charts_pull(Path(args.directory), args.mirror, out, refresh=args.refresh)
+
+
+def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    repository = explain_answer.open_repository(Path(args.directory))
+    language = args.language or (repository.inventory.docs.language if repository else "en")
+    out.write(explain_answer.explain(args.target, repository, language))
+    return 0
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
@@ -214,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     charts_pull.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     charts_pull.add_argument("--mirror", metavar="URL", help="a Helm repository serving the same charts (replaces each release's repository URL)")
     command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
+    explain = command("explain", cmd_explain, "which cluster.yaml fields made a generated file or line, why, and the upstream source")
+    explain.add_argument("target", nargs="?", metavar="PATH[:LINE]|TOPIC", help="a generated file (and line), or a topic; none lists the topics")
+    explain.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
+    explain.add_argument("--language", choices=["en", "ja"], help="answer in this language (default: the repository's docs.language)")
     return parser
 
 

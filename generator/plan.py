@@ -4,19 +4,26 @@ and what an operator then has to do outside git (GitOps applies the rest).
 Steps are derived from which rendered files change, so every renderer's output
 is covered by the path layout alone; version changes are read from the files
 themselves (the kubeadm ClusterConfiguration, the bootstrap values' chart).
+
+The runbooks of the change (render/change_runbooks.py) compare the inventory the files
+were rendered from (.clusterforge/inventory.json) with the edited cluster.yaml;
+`write_runbooks` puts them into docs/runbooks/ through the writer.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from . import loader, rules, versions, writer
 from . import repo as repository
-from . import versions, writer
-from .model import Inventory
-from .render import cilium, layout, tree
+from .model import Inventory, Node
+from .render import bootstrap, change_runbooks, cilium, cloudinit, layout, tree
 
 _KUBERNETES_VERSION = re.compile(r"^kubernetesVersion: v(\S+)$", re.M)
 _CILIUM_VERSION = re.compile(r"--version (\S+)")
@@ -26,6 +33,7 @@ _CILIUM_VERSION = re.compile(r"--version (\S+)")
 class Plan:
     diff: str
     steps: list[str] = field(default_factory=list)
+    runbooks: dict[str, str] = field(default_factory=dict)  # path -> text, for docs/runbooks/
 
 
 def plan(repo: Path) -> Plan:
@@ -35,7 +43,47 @@ def plan(repo: Path) -> Plan:
     changed = sorted(files.create + files.update + files.remove + files.conflicts)
     on_disk = writer.read_texts(repo, [*changed, *_versioned_files(inv)])
     diff = "".join(_diff(rel, on_disk[rel], rendered.get(rel)) for rel in changed)
-    return Plan(diff, _steps(inv, rendered, files, {rel: text for rel, (_, text) in on_disk.items()}))
+    steps = _steps(inv, rendered, files, {rel: text for rel, (_, text) in on_disk.items()})
+    old = rendered_from(repo)
+    runbooks = change_runbooks.for_change(old, inv) if old is not None and diff else {}
+    if diff and old is None:
+        steps.append(f"no runbooks: {layout.INVENTORY_SNAPSHOT} is missing or unreadable (run `clusterforge render` once "
+                     "with this clusterforge before changing cluster.yaml)")
+    english = [path for path in runbooks if not path.endswith(".ja.md")]
+    if english:
+        steps.append(f"runbooks of this change, step by step with a check after each: {', '.join(english)}")
+    return Plan(diff, steps, runbooks)
+
+
+def rendered_from(repo: Path) -> Inventory | None:
+    """The inventory the repository's files were rendered from, or None when the snapshot is
+    missing, not a regular file, too large or not a valid inventory (it is in the repository: hostile).
+    It is read as the writer reads: never through a symbolic link, a FIFO never blocks."""
+    try:
+        with writer.opened(repo) as disk:
+            if disk.kind(layout.INVENTORY_SNAPSHOT) != "file":
+                return None
+            with disk.reading(layout.INVENTORY_SNAPSHOT) as file:
+                raw = file.read(loader.MAX_BYTES + 1)
+    except (writer.Blocked, OSError):
+        return None
+    if len(raw) > loader.MAX_BYTES:
+        return None
+    try:
+        old = Inventory.model_validate(json.loads(raw))
+    except (ValueError, ValidationError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
+        return None
+    errors, _ = rules.check(old)  # a snapshot no cluster.yaml could give would make runbooks of a change that never was
+    return None if errors else old
+
+
+def write_runbooks(repo: Path, result: Plan) -> list[str]:
+    """The change's runbooks into docs/runbooks/ (not owned by the lock: they stay when the
+    change is rendered, to be committed with it), through the writer."""
+    with writer.session(repo) as disk:
+        for rel, text in sorted(result.runbooks.items()):
+            disk.write_file(rel, text)
+    return sorted(result.runbooks)
 
 
 def _versioned_files(inv: Inventory) -> list[str]:
@@ -120,9 +168,7 @@ def _node_steps(inv: Inventory, files: writer.Plan) -> list[str]:
     for node in inv.nodes:
         seed = f"{layout.seed_dir(node)}/user-data"
         if seed in files.create:
-            how = "then `kubeadm join` as in the README" if node.role != "loadbalancer" else "then check the VIP"
-            steps.append(f"new VM {node.name} ({node.role}, {node.ip} on {node.host}): "
-                         f"`clusterforge seed {node.name} {layout.SEEDS_DIR}/{node.name} --iso`, create the VM, {how}")
+            steps.append(f"new VM {node.name} ({node.role}, {node.ip} on {node.host}): {_new_vm(inv, node)}")
         elif seed in files.update:
             steps.append(f"VM {node.name}: its seed changed, but cloud-init applies a seed at first boot only: "
                          "apply the change on the VM by hand, or rebuild the VM from the new seed")
@@ -134,3 +180,20 @@ def _node_steps(inv: Inventory, files: writer.Plan) -> list[str]:
                          f"--delete-emptydir-data`, `kubectl delete node {parts[1]}`, `sudo kubeadm reset` on it (a control "
                          "plane leaves etcd with it), then delete the VM")
     return steps
+
+
+def _new_vm(inv: Inventory, node: Node) -> str:
+    """How a new VM comes into the cluster, as bootstrap.mode makes it happen (the add-node runbook has each command)."""
+    seed = f"`clusterforge seed {node.name} {layout.SEEDS_DIR}/{node.name} --iso`"
+    if node.role == "loadbalancer":
+        return f"{seed}, create the VM, then check the VIP"
+    # The token of `kubeadm init` lived 24 hours, the uploaded control-plane certificates 2 hours.
+    certs = (f" and `sudo kubeadm init phase upload-certs --upload-certs --config {cloudinit.KUBEADM_CONFIG}`"
+             if node.role == "control-plane" else "")
+    ready = (f"on {inv.control_planes[0].name} `sudo kubeadm token create TOKEN` (TOKEN: bootstrapToken in "
+             f"{layout.SECRETS_FILE}){certs}")
+    if inv.bootstrap.mode == "auto":
+        return (f"{ready} before the VM boots, then {seed} and create the VM: it runs `kubeadm join` by itself at first boot "
+                f"(bootstrap.mode auto); follow it there with `{bootstrap.follow_command()}`")
+    return (f"{ready}, then {seed}, create the VM, and on it, once `cloud-init status --wait` is done, "
+            f"`sudo kubeadm join --config {cloudinit.KUBEADM_CONFIG}`")

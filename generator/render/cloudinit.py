@@ -24,7 +24,7 @@ from typing import Any
 from .. import pki, toolpins, versions, yamlio
 from ..model import Inventory, Node
 from ..secrets import ClusterSecrets
-from . import bootstrap, cilium, firewall, kubeadm, layout, loadbalancer
+from . import bootstrap, cilium, etcdbackup, firewall, kubeadm, layout, loadbalancer
 
 USER_DATA = "user-data"
 META_DATA = "meta-data"
@@ -259,14 +259,26 @@ def _kubernetes_node(inv: Inventory, node: Node) -> Document:
             ["systemctl", "restart", "systemd-networkd"],
             ["apt-mark", "hold", CONTAINERD_PACKAGE, *KUBERNETES_PACKAGES],
             [FIREWALL_SCRIPT],
+            *(_etcd_snapshot_commands() if node.role == "control-plane" else []),
             # Last of the node's setup, so a kernel that lacks what Cilium needs marks
             # cloud-init's run as failed (the auto bootstrap checks it again first).
             [KERNEL_CHECK],
         ],
     }
+    if node.role == "control-plane":
+        data["write_files"] += [
+            _file(etcdbackup.SCRIPT, etcdbackup.script(), "0755"),
+            _file(etcdbackup.SERVICE_FILE, etcdbackup.service()),
+            _file(etcdbackup.TIMER_FILE, etcdbackup.timer()),
+        ]
     if inv.bootstrap.mode == "auto":
         _bootstrap_itself(inv, node, data)
     return data
+
+
+def _etcd_snapshot_commands() -> list[list[str]]:
+    """The daily etcd snapshot (etcdbackup.py); its service skips a day without etcd."""
+    return [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", etcdbackup.TIMER]]
 
 
 def _bootstrap_itself(inv: Inventory, node: Node, data: Document) -> None:

@@ -1,6 +1,8 @@
 """The generated repository's README: what the repository is, how to change the
 cluster, the nodes, a topology diagram and the bootstrap runbook with exact
-commands. English always; Japanese as well (README.ja.md) when docs.language is
+commands, each step followed by its check (verification.py: the command, an
+expected-output excerpt, what to look for, the troubleshooting entry when it
+differs). English always; Japanese as well (README.ja.md) when docs.language is
 ja. Both come from one builder, so the two always have the same structure."""
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from shlex import quote
 from typing import Literal
 
 from ..model import Inventory, LoadBalancerPool, Node
-from . import bootstrap, cilium, cloudinit, gitops, layout, routers
+from . import bootstrap, cilium, cloudinit, gitops, layout, routers, verification
+from .verification import Check
 
 Language = Literal["en", "ja"]
 
@@ -142,11 +145,24 @@ EN: dict[str, str] = {
     "w_infra": "controllers (Cilium) and their configuration (BGP, LoadBalancer IP pools)",
     "w_gitops": "the {engine} entry point",
     "w_routers": "the router side of each BGP peer",
+    "w_docs": "troubleshooting, the reasons behind every choice, runbooks, the topology as an image",
     "on_nodes": "# on {nodes}:",
     "on_started": "# on {node}, once it has booted:",
     "vip_label": "API VIP",
     "pool_label": "LB pool",
     "installs": "installs",
+    "diagram_svg": "The same as an image: [{svg}]({svg}).",
+    "more_title": "Understanding and operating the cluster",
+    "more_troubleshooting": "[Troubleshooting]({file}): the failures this setup is known for, with the commands that show them, their causes and fixes.",
+    "more_decisions": (
+        "[Why it is built this way]({file}): every choice with its cluster.yaml fields and upstream source. "
+        "`clusterforge explain TOPIC` prints one; `clusterforge explain FILE[:LINE]` says which fields and reasons made a generated file or line."
+    ),
+    "more_runbooks": (
+        "[Runbooks]({dir}/): renewing certificates, restoring etcd (every control plane saves an etcd snapshot each day){bgp_runbook}. "
+        "`clusterforge plan` writes the runbook of each change there too: Kubernetes and Cilium upgrades, nodes added or removed."
+    ),
+    "more_bgp_runbook": ", rotating the BGP passwords",
 }
 
 JA: dict[str, str] = {
@@ -268,11 +284,24 @@ JA: dict[str, str] = {
     "w_infra": "コントローラー（Cilium）とその設定（BGP、LoadBalancer IP プール）",
     "w_gitops": "{engine} の入口",
     "w_routers": "各 BGP ピアのルーター側の設定",
+    "w_docs": "トラブルシューティング、すべての選択の理由、手順書、構成図の画像",
     "on_nodes": "# {nodes} で:",
     "on_started": "# {node} の起動後、{node} で:",
     "vip_label": "API VIP",
     "pool_label": "LB プール",
     "installs": "経路を導入",
+    "diagram_svg": "同じ図の画像版: [{svg}]({svg})。",
+    "more_title": "クラスターの理解と運用",
+    "more_troubleshooting": "[トラブルシューティング]({file}): この構成で起こりやすい障害と、それを確かめるコマンド、原因、対処。",
+    "more_decisions": (
+        "[こう作られている理由]({file}): すべての選択と、関わる cluster.yaml のフィールド、上流の出典。"
+        "`clusterforge explain TOPIC` で一つを表示し、`clusterforge explain FILE[:LINE]` は生成されたファイルや行をどのフィールドと理由が作ったかを示します。"
+    ),
+    "more_runbooks": (
+        "[手順書]({dir}/): 証明書の更新、etcd の復元（各コントロールプレーンは毎日 etcd のスナップショットを保存します）{bgp_runbook}。"
+        "`clusterforge plan` は変更ごとの手順書もそこに書きます: Kubernetes と Cilium のアップグレード、ノードの追加と削除。"
+    ),
+    "more_bgp_runbook": "、BGP パスワードの変更",
 }
 
 TEXTS: dict[Language, dict[str, str]] = {"en": EN, "ja": JA}
@@ -285,7 +314,7 @@ def render(inv: Inventory) -> dict[str, str]:
 
 
 def readme(inv: Inventory, language: Language = "en") -> str:
-    t = _Text(inv, TEXTS[language])
+    t = _Text(inv, TEXTS[language], language)
     lines = [f"# {inv.name}", ""]
     if inv.docs.language == "ja":
         other: Language = "ja" if language == "en" else "en"
@@ -294,19 +323,23 @@ def readme(inv: Inventory, language: Language = "en") -> str:
     lines += [f"## {t('change_title')}", "", t("change"), ""]
     lines += [f"## {t('nodes_title')}", "", *_node_table(inv, t), "", t("api"), ""]
     lines += [f"## {t('diagram_title')}", "", "```mermaid", *mermaid(inv, t("vip_label"), t("pool_label"), t("installs")), "```", ""]
+    lines += [t("diagram_svg", svg=layout.TOPOLOGY_SVG), ""]
     lines += [f"## {t('bootstrap_title')}", "", t("bootstrap"), "", _access(inv, t), ""]
     for number, (title, body) in enumerate(_steps(inv, t), 1):
         lines += [f"### {number}. {title}", "", *body]
     lines += [f"## {t('secrets_title')}", "", t("secrets"), ""]
-    lines += [f"## {t('where_title')}", "", *_where(inv, t)]
+    lines += [f"## {t('where_title')}", "", *_where(inv, t), ""]
+    lines += [f"## {t('more_title')}", "", *_more(inv, t)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
 class _Text:
     """Sentences of one language, filled with the values every sentence may use."""
 
-    def __init__(self, inv: Inventory, words: dict[str, str]):
+    def __init__(self, inv: Inventory, words: dict[str, str], language: Language):
         self.words = words
+        self.language = language
+        self.inv = inv
         self.common = {
             "name": inv.name,
             "inventory": layout.INVENTORY,
@@ -327,6 +360,14 @@ def _code(lines: list[str], language: str = "sh") -> list[str]:
     # The model admits no line break in any value; a line that still held one would end the block.
     assert not any("\n" in line or "`" in line for line in lines), lines
     return [f"```{language}", *lines, "```", ""]
+
+
+def _expected(lines: list[str], look_for: str, trouble: str | None, t: _Text) -> list[str]:
+    return verification.expected_lines(t.inv, t.language, lines, look_for, trouble)
+
+
+def _checks(checks: list[Check], t: _Text) -> list[str]:
+    return verification.render(checks, t.inv, t.language)
 
 
 # --- nodes -------------------------------------------------------------------------
@@ -425,35 +466,27 @@ def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     vip, port = inv.api_server.vip, inv.api_server.port
     steps: list[tuple[str, list[str]]] = []
     lbs = inv.loadbalancers
-    steps.append((t("s_vms"), [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first]))]))
-    if lbs:
-        vip_check = [
-            f"ping -c 3 {quote(str(vip))}",
-            f"nc -vz {quote(str(vip))} {port}",
-            t("on_nodes", nodes=", ".join(lb.name for lb in lbs)),
-            f"ip -brief address show dev {quote(inv.network.interface)}",
-        ]
-        steps.append((t("s_vip"), [t("s_vip_body"), "", *_code(vip_check)]))
-    else:
-        steps.append((t("s_vip"), [t("s_vip_nolb"), "", *_code([f"nc -vz {quote(str(vip))} {port}"])]))
+    vms = [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first])), *_checks(verification.vms(inv), t)]
+    steps.append((t("s_vms"), vms))
+    intro = t("s_vip_body") if lbs else t("s_vip_nolb", endpoint=f"{vip}:{port}")
+    steps.append((t("s_vip"), [intro, "", *_checks(verification.vip(inv), t)]))
     if inv.bootstrap.mode == "auto":
         return [*steps, *_auto_steps(inv, t)]
     init = [
         WAIT_FOR_SEED,
         f"sudo kubeadm init --config {NODE_KUBEADM_CONFIG} --upload-certs",
         "mkdir -p ~/.kube && sudo cp /etc/kubernetes/admin.conf ~/.kube/config && sudo chown \"$(id -u):$(id -g)\" ~/.kube/config",
-        f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}",
     ]
-    steps.append((t("s_init"), [t("s_init_body"), "", *_code(init)]))
-    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}", "kubectl get nodes"]
+    steps.append((t("s_init"), [t("s_init_body"), "", *_code(init), *_checks(verification.init(inv), t)]))
+    install = [*_bgp_secrets(inv), f"./{layout.CILIUM_BOOTSTRAP}"]
     access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
-    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install)]))
+    steps.append((t("s_cilium"), [f"{access} {t('s_cilium_body')}", "", *_code(install), *_checks(verification.cilium_install(inv), t)]))
     others = inv.control_planes[1:]
     join = [t("s_join_body"), ""]
     join += [t("s_join_cp"), "", *_code(_join_commands(others, t))] if others else [t("s_join_cp_none"), ""]
     if inv.workers:
         join += [t("s_join_workers"), "", *_code(_join_commands(inv.workers, t))]
-    join += [t("s_join_check"), "", *_code(["kubectl get nodes -o wide"])]
+    join += _checks(verification.joined(inv), t)
     steps.append((t("s_join"), join))
     return [*steps, *_after_bootstrap(inv, t)]
 
@@ -468,17 +501,18 @@ def _auto_steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     first = inv.control_planes[0]
     others = [n for n in inv.kubernetes_nodes if n != first]
     follow = [*_seed_commands(others), t("on_nodes", nodes=", ".join(n.name for n in inv.kubernetes_nodes)), bootstrap.follow_command(), f"sudo journalctl -u {bootstrap.UNIT} -f"]
-    check = [*_bgp_secrets(inv), "kubectl get nodes -o wide", f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
+    rollout = [*_bgp_secrets(inv), f"kubectl --namespace {cilium.NAMESPACE} rollout status daemonset/{cilium.AGENT_DAEMONSET}"]
     access = t("s_cilium_access", api_sources=_sources(inv, inv.api_server.allowed_sources))
-    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(check)]
+    body = [t("s_auto_body"), "", *_code(follow), f"{access} {t('s_auto_check')}", "", *_code(rollout), *_checks(verification.auto(inv), t)]
     return [(t("s_auto"), body), *_after_bootstrap(inv, t)]
 
 
 def _after_bootstrap(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
-    steps = [(t("s_gitops"), _gitops_step(inv, t))]
+    steps = [(t("s_gitops"), [*_gitops_step(inv, t), *_checks(verification.gitops_synced(inv), t)])]
     if inv.bgp is not None:
         files = [f"- [`{layout.router_file(p)}`]({layout.router_file(p)}): {p.name} ({p.router}, {p.address})" for p in inv.bgp.peers]
-        steps.append((t("s_router"), [t("s_simulate"), "", *_code(_simulate_excerpt(inv), "text"), t("s_router_body"), "", *files, ""]))
+        steps.append((t("s_router"), [t("s_simulate"), "", *_code(_simulate_excerpt(inv), "text"), t("s_router_body"), "", *files, "",
+                                       *_checks(verification.router_file_checked(inv), t)]))
     steps.append((t("s_verify"), _verify_step(inv, t)))
     return steps
 
@@ -521,28 +555,46 @@ def _gitops_step(inv: Inventory, t: _Text) -> list[str]:
 
 
 def _verify_step(inv: Inventory, t: _Text) -> list[str]:
+    """The BGP sessions from both sides, then a LoadBalancer Service per pool: separate
+    parts, so another check can join between them; other guides point at this step's heading."""
+    return [*_verify_bgp(inv, t), *_verify_services(inv, t)]
+
+
+def _verify_bgp(inv: Inventory, t: _Text) -> list[str]:
+    if inv.bgp is None:
+        return []
     body: list[str] = []
-    if inv.bgp is not None:
-        for peer in inv.bgp.peers:
-            language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
-            body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
-        body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
-        if inv.bgp.advertise.pod_cidrs:
-            body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
+    for peer in inv.bgp.peers:
+        language = "text" if peer.router == "yamaha-rtx" else "sh"  # RTX commands are not shell
+        expected, look_for = verification.router_expected(inv, peer)
+        body += [t("s_verify_router", peer=peer.name, router=peer.router), "", *_code(routers.router_checks(inv, peer.router), language)]
+        body += _expected(expected, look_for(t.language), "bgp-idle", t)
+    body += [t("s_verify_cluster"), "", *_code(routers.cluster_checks())]
+    body += _expected(verification.peers_expected(inv), verification.peers_look_for(inv)(t.language), "bgp-idle", t)
+    if inv.bgp.advertise.pod_cidrs:
+        body += [t("s_verify_pods"), "", *_code(["kubectl get nodes -o custom-columns=NAME:.metadata.name,PODCIDR:.spec.podCIDR"])]
+    return body
+
+
+def _verify_services(inv: Inventory, t: _Text) -> list[str]:
     pools = inv.load_balancer_pools
-    if pools:
-        services = [lb_check_service(pool) for pool in pools]
-        names = " ".join(quote(name) for name, _ in services)
-        commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
-        for name, labels in services:
-            shown = ",".join(f"{k}={v}" for k, v in labels.items())
-            commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
-        commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
-        if len(pools) == 1:
-            body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
-        else:
-            expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
-            body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
+    if not pools:
+        return []
+    body: list[str] = []
+    services = [lb_check_service(pool) for pool in pools]
+    names = " ".join(quote(name) for name, _ in services)
+    commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
+    for name, labels in services:
+        shown = ",".join(f"{k}={v}" for k, v in labels.items())
+        commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
+    commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
+    if len(pools) == 1:
+        body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
+    else:
+        expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
+        body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
+    shown_services, look_for = verification.service_expected([(name, pool.cidr) for (name, _), pool in zip(services, pools, strict=True)])
+    body += _expected(shown_services, look_for(t.language), "lb-pending", t)
     return body
 
 
@@ -565,5 +617,15 @@ def _where(inv: Inventory, t: _Text) -> list[str]:
         (_folder(layout.CONTROLLERS_DIR), t("w_infra")),
         (f"{gitops_dir}/", t("w_gitops")),
         *([(_folder(layout.router_file(inv.bgp.peers[0])), t("w_routers"))] if inv.bgp is not None else []),
+        (f"{layout.DOCS_DIR}/", t("w_docs")),
     ]
     return [f"- `{path}`: {text}" for path, text in entries]
+
+
+def _more(inv: Inventory, t: _Text) -> list[str]:
+    bgp_runbook = t("more_bgp_runbook") if inv.bgp and any(p.auth_secret_ref for p in inv.bgp.peers) else ""
+    return [
+        f"- {t('more_troubleshooting', file=layout.localized(layout.TROUBLESHOOTING, t.language))}",
+        f"- {t('more_decisions', file=layout.localized(layout.DECISIONS, t.language))}",
+        f"- {t('more_runbooks', dir=layout.RUNBOOKS_DIR, bgp_runbook=bgp_runbook)}",
+    ]

@@ -22,6 +22,15 @@ INVENTORY = "cluster.yaml"
 GITIGNORE = ".gitignore"
 README = "README.md"
 README_JA = "README.ja.md"  # written when docs.language is ja
+# The inventory the tree was rendered from: `clusterforge plan` compares it with the edited one.
+INVENTORY_SNAPSHOT = ".clusterforge/inventory.json"
+
+# The guide beside the README (each in English, and in Japanese too when docs.language is ja).
+DOCS_DIR = "docs"
+TROUBLESHOOTING = f"{DOCS_DIR}/troubleshooting.md"
+DECISIONS = f"{DOCS_DIR}/decisions.md"
+TOPOLOGY_SVG = f"{DOCS_DIR}/topology.svg"
+RUNBOOKS_DIR = f"{DOCS_DIR}/runbooks"
 
 # One values file, read by the bootstrap Helm install and by the GitOps release.
 CILIUM_DIR = "infrastructure/controllers/cilium"
@@ -45,6 +54,15 @@ LOADBALANCER_DIR = "loadbalancers/{name}"
 ROUTER_DIR = "routers/{name}"
 FLUX_CLUSTER_DIR = "clusters/{name}"
 ROUTER_FILE_NAMES = {"yamaha-rtx": "rtx.txt", "frr": "frr.conf", "bird": "bird.conf"}
+
+
+def localized(path: str, language: str) -> str:
+    """The Japanese page of an English one: README.md -> README.ja.md."""
+    return path if language == "en" else path.removesuffix(".md") + f".{language}.md"
+
+
+def runbook(name: str, language: str = "en") -> str:
+    return localized(f"{RUNBOOKS_DIR}/{name}.md", language)
 
 
 def seed_dir(node: Node) -> str:
@@ -73,6 +91,10 @@ RENDERED_FILES: tuple[str, ...] = (
     SCHEMA_FILE,
     README,
     README_JA,
+    INVENTORY_SNAPSHOT,
+    *(localized(page, language) for page in (TROUBLESHOOTING, DECISIONS) for language in ("en", "ja")),
+    TOPOLOGY_SVG,
+    *(runbook(name, language) for name in ("renew-certificates", "restore-etcd", "rotate-bgp-password") for language in ("en", "ja")),
     CILIUM_BOOTSTRAP,
     CILIUM_VALUES,
     *(f"{CILIUM_DIR}/{name}" for name in ("kustomization.yaml", "kustomizeconfig.yaml", "helmrepository.yaml", "helmrelease.yaml")),
@@ -93,6 +115,12 @@ RENDERED_FILES: tuple[str, ...] = (
 # A node, peer or cluster name: an RFC 1123 label, as the model requires.
 _NAME = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _RENDERED = re.compile("|".join(re.escape(path).replace(re.escape("{name}"), _NAME) for path in RENDERED_FILES))
+
+# The runbooks `clusterforge plan` writes for a change (render/change_runbooks.py): not rendered, not in the lock.
+_VERSION = "[0-9][0-9A-Za-z.+-]{0,40}"
+CHANGE_RUNBOOK = re.compile(
+    rf"{re.escape(RUNBOOKS_DIR)}/(?:upgrade-(?:kubernetes|cilium)-{_VERSION}-to-{_VERSION}|(?:add|remove)-node-{_NAME})(?:\.ja)?\.md"
+)
 
 
 def is_renderable(path: str) -> bool:

@@ -1,6 +1,7 @@
 """Files that make the generated tree a working repository: the ignore rules
-that keep secrets and seeds out of git, and the inventory's JSON Schema that
-editors use through cluster.yaml's `yaml-language-server` line."""
+that keep secrets and seeds out of git, the inventory's JSON Schema that
+editors use through cluster.yaml's `yaml-language-server` line, and the snapshot
+of the inventory the tree was rendered from."""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ def gitignore() -> str:
     )
 
 
+def inventory_snapshot(inv: Inventory) -> str:
+    """The inventory this tree is rendered from, every default filled in: what `clusterforge
+    plan` compares the edited cluster.yaml with to write the runbooks of a change."""
+    return json.dumps(inv.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True) + "\n"
+
+
 def render(inv: Inventory) -> dict[str, str]:
-    del inv  # the same for every cluster
     return {
         layout.GITIGNORE: gitignore(),
         layout.SCHEMA_FILE: json.dumps(inventory_schema(), indent=2, sort_keys=True) + "\n",
+        layout.INVENTORY_SNAPSHOT: inventory_snapshot(inv),
     }

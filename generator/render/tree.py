@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..model import Inventory
-from . import cilium, cloudinit, docs, gitops, kubeadm, layout, loadbalancer, meta, routers
+from . import cilium, cloudinit, docs, gitops, guide, kubeadm, layout, loadbalancer, meta, routers, runbooks, svg
 
 Renderer = Callable[[Inventory], dict[str, str]]
 RENDERERS: tuple[Renderer, ...] = (
@@ -21,6 +21,9 @@ RENDERERS: tuple[Renderer, ...] = (
     gitops.render,
     routers.render,
     docs.render,
+    guide.render,
+    runbooks.render,
+    svg.render,
     meta.render,
 )
 

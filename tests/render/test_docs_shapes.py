@@ -47,16 +47,19 @@ def test_without_load_balancers_or_a_second_control_plane() -> None:
     vip = section(text, "Check that the VIP answers")
     assert vip == (
         "\nNo load balancer is in this inventory: whatever serves 192.168.100.4:6443 must answer before going on:\n\n"
-        "```sh\nnc -vz 192.168.100.4 6443\n```\n\n"
+        "Check:\n\n```sh\nping -c 3 192.168.100.4\nnc -vz 192.168.100.4 6443\n```\n\n"
+        "Expected output (excerpt):\n\n```text\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\n"
+        "Connection to 192.168.100.4 6443 port [tcp/*] succeeded!\n```\n\n"
+        "No packet loss, and `succeeded`: A timeout from a machine outside the allowed networks is the host firewall.\n\n"
     )
     join = section(text, "Join the other nodes")
     assert "There is no other control plane.\n\n" in join and "sudo kubeadm join" in join
     assert "clusterforge seed w1 seeds/w1 --iso" in join and "cp1 seeds" not in join
-    where = text[text.index("## What is where") :]
+    where = text[text.index("## What is where") : text.index("## Understanding and operating the cluster")]
     assert "`loadbalancers/`" not in where and "`routers/`" not in where
     assert "- `nodes/`: NoCloud seeds without secrets, per VM" in where and "- `kubeadm/`: kubeadm configs" in where
     assert "lb-check" not in text  # no pool to test a LoadBalancer Service with
-    assert text.endswith("the Flux entry point\n")
+    assert where.endswith("the Flux entry point\n- `docs/`: troubleshooting, the reasons behind every choice, runbooks, the topology as an image\n\n")
 
 
 def test_with_load_balancers_they_come_first() -> None:
