@@ -62,8 +62,12 @@ def _download(url: str, directory: Path) -> Path:
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (https or the mirror)
-            _copy(response, out, url)
-    except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError; a cut body is an HTTPException
+            received = _copy(response, out, url)
+            # http.client returns a body cut by a closed connection as if it were whole.
+            announced = response.headers.get("Content-Length", "")
+            if announced.isdigit() and received != int(announced):
+                raise InstallFailed(f"{url}: download cut short ({received} of {announced} bytes); nothing installed")
+    except (OSError, http.client.HTTPException, ValueError) as e:  # URLError is an OSError; a cut chunked body raises IncompleteRead, an HTTPException
         path.unlink(missing_ok=True)
         raise InstallFailed(f"{url}: download failed: {e!s}; nothing installed") from None
     except BaseException:
@@ -72,13 +76,14 @@ def _download(url: str, directory: Path) -> Path:
     return path
 
 
-def _copy(source: BinaryIO, out: BinaryIO, what: str) -> None:
+def _copy(source: BinaryIO, out: BinaryIO, what: str) -> int:
     total = 0
     while chunk := source.read(_CHUNK):
         total += len(chunk)
         if total > MAX_BYTES:
             raise InstallFailed(f"{what}: larger than {MAX_BYTES >> 20} MB, not a release binary")
         out.write(chunk)
+    return total
 
 
 def _sha256(path: Path) -> str:

@@ -78,7 +78,7 @@ CHECKSUM_SOURCES: dict[str, str] = {
 
 # Why a pinned tool has no download path: without Go it cannot be installed.
 UNAVAILABLE: dict[str, str] = {
-    "gobgp": "the SHA-256 file of GoBGP v3.37.0's release could not be read here",
-    "gobgpd": "the SHA-256 file of GoBGP v3.37.0's release could not be read here",
+    "gobgp": "GoBGP's release SHA-256 file could not be read when the data was recorded",
+    "gobgpd": "GoBGP's release SHA-256 file could not be read when the data was recorded",
     "age-keygen": "age releases publish a Sigsum proof, no SHA-256 file",
 }
