@@ -20,6 +20,7 @@ from cookiecutter.prompt import prompt_for_config
 from generator import __version__, cli, loader, repo, scaffold, yamlio
 from generator.errors import InventoryError
 from generator.render import layout
+from generator.toolpins import GO_TOOLS, kubeadm_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -193,8 +194,13 @@ def test_plain_cookiecutter_command(tmp_path):
 
 @pytest.mark.tools
 def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
-    for tool in ("kubeconform", "helm", "kustomize", "kubeadm"):
-        need_tool(tool)
+    # `nox -s tools` installs into $CLUSTERFORGE_TOOLS_DIR: links to the tools found, so it may
+    # replace a link but never touch the tools themselves.
+    tools_dir = tmp_path / "tools"
+    tools_dir.mkdir()
+    for tool in (*GO_TOOLS, "kubeadm"):
+        found = need_tool(tool)
+        (tools_dir / (kubeadm_binary(REFERENCE.kubernetes.version) if tool == "kubeadm" else tool)).symlink_to(found)
     if not (SHARED / "charts" / "index.yaml").is_file() or not (SHARED / "schemas" / "crds").is_dir():
         pytest.skip(f"the offline chart and schema caches are not in {SHARED}")
     project = generate(tmp_path / "out")
@@ -202,7 +208,7 @@ def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
         **os.environ,
         "CLUSTERFORGE_SPEC": str(ROOT),
         "CLUSTERFORGE_CACHE_DIR": str(tmp_path / "cache"),
-        "CLUSTERFORGE_TOOLS_DIR": str(ROOT / ".tools" / "bin"),
+        "CLUSTERFORGE_TOOLS_DIR": str(tools_dir),
         "CLUSTERFORGE_SCHEMAS_FROM": str(SHARED / "schemas" / "crds"),
         "CLUSTERFORGE_CHARTS_MIRROR": (SHARED / "charts").as_uri(),
     }
@@ -212,4 +218,7 @@ def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     print(f"nox -s tools render_check validate took {time.monotonic() - started:.0f} s")
     assert "0 failed" in done.stdout
-    assert "go install" not in done.stderr  # every pinned tool was found: nothing to build
+    output = done.stdout + done.stderr
+    # Every pinned tool was found at its version, kubeadm at cluster.yaml's: nothing to build.
+    assert f"{len(GO_TOOLS) + 1} tools ready in {tools_dir}" in output and ": installed" not in output
+    assert f"{kubeadm_binary(REFERENCE.kubernetes.version)}: up to date" in output

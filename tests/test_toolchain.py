@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -357,3 +358,55 @@ def test_release_data_matches_the_pins() -> None:
     for tool in GO_TOOLS:
         assert (tool, GO_TOOLS[tool].version, "linux", "amd64") in releases.ARTIFACTS or tool in releases.UNAVAILABLE, tool
     assert f"v{KUBERNETES_VERSION}" in kubeadm_versions
+
+
+# --- a pipx user ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+JUNK = ("build", "dist", "*.egg-info", ".venv", ".nox", ".tools", ".git", "__pycache__", ".pytest_cache", ".hypothesis")
+
+
+@pytest.mark.tools
+@pytest.mark.slow
+def test_a_pipx_install_gets_every_tool_for_1_34_and_1_36(tmp_path: Path) -> None:
+    """clusterforge alone in a fresh venv, no source checkout, no .tools folder: `tools install`
+    puts every pinned tool and kubeadm 1.34.4 and 1.36.4 (the patches versions.py was checked
+    against) in the per-user folder, where doctor and a repository on 1.34 find them.
+    Minutes: kubeadm is built twice from k8s.io/kubernetes (about 2 min each with Go's caches warm)."""
+    go = need_go()
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*JUNK))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+    subprocess.run([venv / "bin" / "pip", "install", "--quiet", source], check=True, cwd=tmp_path)
+    home_cache = subprocess.run([go, "env", "GOCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k != tools.TOOLS_DIR_ENV}
+    env |= {
+        "PATH": os.pathsep.join([str(venv / "bin"), str(go.parent), "/usr/local/sbin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+        "GOCACHE": home_cache,  # Go too would move its build cache under XDG_CACHE_HOME: keep the warm one
+    }
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def clusterforge(*args: str, cwd: Path = work) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([venv / "bin" / "clusterforge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
+
+    done = clusterforge("tools", "install", "--kubernetes", "1.34.4", "--kubernetes", "1.36.4")
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = tmp_path / "xdg" / "clusterforge" / "tools" / "bin"
+    assert done.stdout.splitlines()[0] == f"tools folder {folder} (building with {go})"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*GO_TOOLS, "kubeadm-v1.34.4", "kubeadm-v1.36.4"])
+    for version in ("1.34.4", "1.36.4"):
+        assert subprocess.run([folder / f"kubeadm-v{version}", "version", "-o", "short"], capture_output=True, text=True).stdout == f"v{version}\n"
+
+    doctor = clusterforge("doctor", "--kubernetes", "1.34.4", "--kubernetes", "1.36.4")
+    assert doctor.returncode == 0, doctor.stdout
+    for name in (*GO_TOOLS, "kubeadm-v1.34.4", "kubeadm-v1.36.4"):
+        assert re.search(rf"^{re.escape(name)} +ok .* {re.escape(str(folder / name))}$", doctor.stdout, re.M), doctor.stdout
+
+    lab = tmp_path / "lab"
+    lab.mkdir()
+    (lab / "cluster.yaml").write_text(EXAMPLE.replace(f'version: "{KUBERNETES_VERSION}"', 'version: "1.34.4"'))
+    again = clusterforge("tools", "install", cwd=lab)  # the version of ./cluster.yaml, already there
+    assert again.returncode == 0 and "kubeadm-v1.34.4: up to date" in again.stdout and ": installed" not in again.stdout, again.stdout
