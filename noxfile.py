@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent
 TOOLS_BIN = ROOT / ".tools" / "bin"
 
 
-@nox.session
+@nox.session(reuse_venv=True)  # installing the package takes a minute (kubernetes-validate's 17,000 files)
 def tools(session: nox.Session) -> None:
     """`clusterforge tools install` into .tools/bin: the pinned tools, and kubeadm for each
     Kubernetes version given as an argument (default: toolpins.KUBERNETES_VERSION)."""

@@ -3,6 +3,7 @@ command and `clusterforge new`; the generated repository's own nox sessions."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -190,6 +191,18 @@ def test_plain_cookiecutter_command(tmp_path):
     project = tmp_path / REFERENCE.name
     assert loader.check_file(project / layout.INVENTORY).inventory.gitops.engine == "argocd"
     assert (project / layout.ARGOCD_ROOT).is_file()
+
+
+def test_generated_noxfile_holds_no_code_in_a_string(tmp_path):
+    """Its tools session calls `clusterforge tools install`: no program is kept in a string."""
+    source = (generate(tmp_path) / "noxfile.py").read_text()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value.strip():
+            with pytest.raises(SyntaxError):  # prose (docstrings), never Python
+                ast.parse(node.value)
+    tools_session = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "tools")
+    assert ast.unparse(tools_session.body[-1]) == "session.run('clusterforge', 'tools', 'install')"
 
 
 @pytest.mark.tools
