@@ -288,6 +288,16 @@ def test_a_checksum_mismatch_installs_nothing(mirror: Path, monkeypatch: pytest.
     assert old.read_text() == "#!/bin/sh\necho 'v0.6.7'\n" and leftovers(folder) == []
 
 
+def test_a_folder_in_the_way_is_a_failure_not_a_traceback(mirror: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    publish(mirror, monkeypatch, "sops", "v3.13.3", b"#!/bin/sh\necho 'sops 3.13.3'\n")
+    folder, out = tmp_path / "bin", io.StringIO()
+    (folder / "sops").mkdir(parents=True)
+    with pytest.raises(InstallFailed):
+        install.install(folder, [item("sops")], out, None)
+    assert f"sops v3.13.3: FAILED: Is a directory: {folder / 'sops'}\n" in out.getvalue()
+    assert [p.name for p in folder.iterdir()] == ["sops"] and not list((folder / "sops").iterdir())
+
+
 def test_a_cut_download_leaves_nothing_behind(mirror: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     data = b"#!/bin/sh\necho 'sops 3.13.3'\n" + b"#" * 100_000
     artifact = publish(mirror, monkeypatch, "sops", "v3.13.3", data)

@@ -106,8 +106,10 @@ def install(directory: Path, items: Sequence[Pinned], out: TextIO, go: Path | No
                 if not up_to_date(made, item):
                     raise InstallFailed(f"the new binary reports version {installed_version(made, item) or 'none'}; not installed")
                 os.replace(made, target)
-        except (InstallFailed, ToolFailed, ToolMissing) as e:
-            _say(out, f"{item}: FAILED: {e}")
+        except (InstallFailed, ToolFailed, ToolMissing, OSError) as e:
+            # OSError: the folder itself (full, read-only, a folder where the binary goes)
+            why = f"{e.strerror}: {e.filename2 or e.filename}" if isinstance(e, OSError) else str(e)
+            _say(out, f"{item}: FAILED: {why}")
             failed.append(item.name)
             continue
         _say(out, f"{item}: installed")
