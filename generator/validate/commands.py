@@ -16,6 +16,8 @@ from .base import Context
 
 
 def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO) -> int:
+    if (repo / layout.INVENTORY).is_symlink():  # before reading it: a link may point anywhere
+        raise limits.LinkedInput([layout.INVENTORY])
     inv = repository.load(repo).inventory
     limits.check(repo)
     redact = secrets.redactor(repository.secrets_path(repo))
