@@ -1,6 +1,6 @@
 """Developer and CI entry points.
 
-    nox -s tools                    # pinned Go tools + kubeadm for the default Kubernetes version
+    nox -s tools                    # clusterforge tools install: pinned tools + kubeadm for the default Kubernetes version, into .tools/bin
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
@@ -10,79 +10,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import nox
 
 ROOT = Path(__file__).resolve().parent
 TOOLS_BIN = ROOT / ".tools" / "bin"
-TOOLS_BUILD = ROOT / ".tools" / "build"
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    """Import a stdlib-only module by path: the package need not be installed for `nox -s tools`."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-pins = _load("clusterforge_toolpins", ROOT / "generator" / "toolpins.py")
-
-
-def _go(session: nox.Session) -> str:
-    go = shutil.which("go")
-    if go is None:
-        session.error("go not found: the pinned tools are built from source (Go >= 1.25)")
-    return go
-
-
-def _built_version(go: str, binary: Path, package: str) -> str | None:
-    """Module version stamped into an existing binary, so up-to-date tools are not rebuilt."""
-    if not binary.is_file():
-        return None
-    out = subprocess.run([go, "version", "-m", str(binary)], capture_output=True, text=True)
-    return pins.buildinfo_version(out.stdout, package) if out.returncode == 0 else None
-
-
-def install_go_tools(session: nox.Session) -> None:
-    go = _go(session)
-    for tool in pins.GO_TOOLS.values():
-        if _built_version(go, TOOLS_BIN / tool.name, tool.package) == tool.version:
-            session.log(f"{tool.name} {tool.version} already built")
-            continue
-        session.run(go, "install", f"{tool.package}@{tool.version}", env={"GOBIN": str(TOOLS_BIN)}, external=True)
-
-
-def build_kubeadm(session: nox.Session, kubernetes_version: str) -> None:
-    go = _go(session)
-    version = kubernetes_version.removeprefix("v")
-    out = TOOLS_BIN / pins.kubeadm_binary(version)
-    if _built_version(go, out, pins.KUBEADM_PACKAGE) == f"v{version}":
-        session.log(f"{out.name} already built")
-        return
-    session.run(
-        sys.executable, str(ROOT / "tools" / "kubeadm" / "build.py"), version,
-        "--out", str(out), "--workdir", str(TOOLS_BUILD / out.name), "--go", go,
-        external=True,
-    )
-
-
-@nox.session(python=False)
+@nox.session(reuse_venv=True)  # installing the package takes a minute (kubernetes-validate's 17,000 files)
 def tools(session: nox.Session) -> None:
-    """Build the pinned Go tools and kubeadm (Kubernetes versions as arguments) into .tools/bin."""
-    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
-    install_go_tools(session)
-    for version in session.posargs or [pins.KUBERNETES_VERSION]:
-        build_kubeadm(session, version)
+    """`clusterforge tools install` into .tools/bin: the pinned tools, and kubeadm for each
+    Kubernetes version given as an argument (default: toolpins.KUBERNETES_VERSION)."""
+    session.install("-e", ".")
+    versions = [arg for version in session.posargs for arg in ("--kubernetes", version)]
+    session.run("clusterforge", "tools", "install", "--dir", str(TOOLS_BIN), *versions)
 
 
 @nox.session

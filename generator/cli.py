@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -15,6 +16,7 @@ from . import __version__, loader, plan, repo, secrets, tools
 from .explain import answer as explain_answer
 from .errors import ClusterforgeError, InventoryError
 from .model import Inventory
+from .toolpins import KUBERNETES_VERSION
 from .render import layout, meta
 from .validate import caches as validate_caches
 from .validate import commands as validate_commands
@@ -151,8 +153,19 @@ def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_tools_install(args: argparse.Namespace, out: TextIO) -> int:
+    from .toolchain import install  # only this command needs it
+
+    versions = install.kubernetes_versions(args.kubernetes, Path(args.directory))
+    go = shutil.which("go")
+    install.install(args.tools_dir or install.tools_dir(), install.pinned(versions), out, Path(go) if go else None)
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
-    statuses = tools.doctor()
+    from .toolchain import install
+
+    statuses = tools.doctor(install.kubernetes_versions(args.kubernetes, Path(args.directory)))
     width = max(len(s.name) for s in statuses)
     missing = False
     for status in statuses:
@@ -223,12 +236,34 @@ def build_parser() -> argparse.ArgumentParser:
     charts_pull.set_defaults(handler=cmd_charts_pull)
     charts_pull.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     charts_pull.add_argument("--mirror", metavar="URL", help="a Helm repository serving the same charts (replaces each release's repository URL)")
-    command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
     explain = command("explain", cmd_explain, "which cluster.yaml fields made a generated file or line, why, and the upstream source")
     explain.add_argument("target", nargs="?", metavar="PATH[:LINE]|TOPIC", help="a generated file (and line), or a topic; none lists the topics")
     explain.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     explain.add_argument("--language", choices=["en", "ja"], help="answer in this language (default: the repository's docs.language)")
+    doctor = command("doctor", cmd_doctor, "list the external tools, their versions and how to install missing ones")
+    _kubernetes_options(doctor, "check kubeadm for")
+    tools_install = commands.add_parser("tools", help="the pinned external tools", description="the pinned external tools")
+    tools_install = tools_install.add_subparsers(dest="action", required=True, metavar="ACTION").add_parser(
+        "install",
+        help="install the pinned tools and kubeadm into the per-user tools folder",
+        description="install the pinned tools and kubeadm into the per-user tools folder: built from their Go modules "
+        "when Go is on PATH, else the upstream release binaries checked against their published SHA-256",
+    )
+    tools_install.set_defaults(handler=cmd_tools_install)
+    _kubernetes_options(tools_install, "install kubeadm for")
+    tools_install.add_argument(
+        "--dir", dest="tools_dir", type=Path, metavar="DIR",
+        help="tools folder (default: $CLUSTERFORGE_TOOLS_DIR, else $XDG_CACHE_HOME/clusterforge/tools/bin)",
+    )
     return parser
+
+
+def _kubernetes_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--kubernetes", action="append", default=[], metavar="VERSION",
+        help=f"{what} this Kubernetes version (repeatable; default: the version in cluster.yaml, else {KUBERNETES_VERSION})",
+    )
+    parser.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository whose cluster.yaml names the version (default: .)")
 
 
 def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.ArgumentParser:

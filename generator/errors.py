@@ -56,3 +56,9 @@ class ToolFailed(ClusterforgeError):
         what = "timed out" if returncode is None else f"exited {returncode}"
         detail = (stderr or stdout).strip()
         super().__init__(f"`{' '.join(argv)}` {what}" + (f":\n{detail}" if detail else ""))
+
+
+class InstallFailed(ClusterforgeError):
+    """A tool could not be installed (build failed, no verified download, checksum mismatch)."""
+
+    exit_code = 1

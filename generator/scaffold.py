@@ -189,13 +189,13 @@ def workflow(inv: Inventory) -> str:
         # The job needs no token after the checkout: none is left in .git/config for the tools it runs.
         {"uses": "actions/checkout@v5", "with": {"persist-credentials": False}},
         {"uses": "actions/setup-python@v6", "with": {"python-version": "3.11"}},
-        # Only `nox -s tools` needs Go, and there is no go.sum to key setup-go's own cache on.
+        # `nox -s tools` builds the tools with Go (GoBGP and age have no checked download); there is no go.sum to key setup-go's own cache on.
         {"uses": "actions/setup-go@v6", "with": {"go-version": "stable", "cache": False}},
         {
             "name": "Cache the pinned tools, charts and schemas",
             "uses": "actions/cache@v4",
             "with": {
-                "path": "~/.cache/clusterforge\n.tools\n",
+                "path": "~/.cache/clusterforge\n",  # tools/bin (clusterforge tools install), charts, schemas
                 "key": "clusterforge-${{ runner.os }}-${{ hashFiles('noxfile.py', 'cluster.yaml') }}",
                 "restore-keys": "clusterforge-${{ runner.os }}-",
             },

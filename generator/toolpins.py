@@ -1,7 +1,7 @@
 """The pinned external toolchain, in one place.
 
-Stdlib only and free of package-relative imports: noxfile.py loads this file by
-path (before the package is installed) to build exactly these versions.
+Data only: `clusterforge tools install` (generator/toolchain/) installs every tool
+GO_TOOLS names, and kubeadm for each Kubernetes version a repository uses.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ GO_TOOLS: dict[str, GoTool] = {
     )
 }
 
-# kubeadm is built per Kubernetes version (tools/kubeadm/build.py), not pinned once:
+# kubeadm is built per Kubernetes version (generator/toolchain/gobuild.py), not pinned once:
 # kubeadm N deploys N and N-1, so a cluster needs the kubeadm of its own minor.
 KUBEADM_PACKAGE = "k8s.io/kubernetes/cmd/kubeadm"
 KUBERNETES_VERSION = "1.35.4"  # the reference inventory's version; the default build

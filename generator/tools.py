@@ -80,17 +80,25 @@ def _same_version(found: str, pinned: str) -> bool:
 
 def install_hint(name: str, kubernetes_version: str = KUBERNETES_VERSION) -> str:
     if name == "kubeadm":
-        return f"nox -s tools -- {kubernetes_version.removeprefix('v')}"
+        return f"clusterforge tools install --kubernetes {kubernetes_version.removeprefix('v')}"
     if name in GO_TOOLS:
-        return "nox -s tools"
+        return "clusterforge tools install"
     if name in DEBIAN_TOOLS:
         return f"apt-get install {DEBIAN_TOOLS[name].apt}"
     return f"install {name}"
 
 
+def user_tools_dir() -> Path:
+    """The per-user tools folder `clusterforge tools install` fills: $XDG_CACHE_HOME/clusterforge/tools/bin
+    (~/.cache/... when unset or relative, as the XDG spec says)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    cache = Path(xdg) if Path(xdg).is_absolute() else Path.home() / ".cache"
+    return cache / "clusterforge" / "tools" / "bin"
+
+
 def search_dirs() -> list[Path]:
-    """$CLUSTERFORGE_TOOLS_DIR, the working tree's .tools/bin, the source checkout's, then PATH.
-    $CLUSTERFORGE_TOOLS_DIR set but empty means no tools folder at all: PATH only."""
+    """$CLUSTERFORGE_TOOLS_DIR, the working tree's .tools/bin, the source checkout's, the per-user
+    tools folder, then PATH. $CLUSTERFORGE_TOOLS_DIR set but empty means no tools folder at all: PATH only."""
     dirs: list[Path] = []
     env = os.environ.get(TOOLS_DIR_ENV)
     if env:
@@ -99,7 +107,7 @@ def search_dirs() -> list[Path]:
         cwd = Path.cwd()
         tree = next((d / ".tools" / "bin" for d in (cwd, *cwd.parents) if (d / ".tools" / "bin").is_dir()), None)
         checkout = Path(__file__).resolve().parents[1] / ".tools" / "bin"  # editable install / run from source
-        dirs += [d for d in (tree, checkout) if d is not None and d.is_dir()]
+        dirs += [d for d in (tree, checkout, user_tools_dir()) if d is not None and d.is_dir()]
     dirs += [Path(p) for p in os.environ.get("PATH", "").split(os.pathsep) if p]
     unique: list[Path] = []
     for d in dirs:
@@ -134,7 +142,7 @@ def find_kubeadm(kubernetes_version: str = KUBERNETES_VERSION) -> Path | None:
         if same:
             return max(same, key=lambda p: tuple(int(x) for x in re.findall(r"\d+", p.name)))
     plain = find_tool("kubeadm")
-    return plain if plain and _minor(_reported_version(plain, "kubeadm") or "") == want else None
+    return plain if plain and _minor(reported_version(plain, "kubeadm") or "") == want else None
 
 
 def require(name: str, *, kubernetes_version: str = KUBERNETES_VERSION) -> Path:
@@ -206,9 +214,9 @@ def helm(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float =
         raise ToolFailed(argv, None, "", "") from None
 
 
-def _reported_version(path: Path, name: str) -> str | None:
+def reported_version(path: Path, name: str) -> str | None:
     """The version the tool prints about itself, or None if it prints none we recognise."""
-    spec = VERSION_PROBES[name]
+    spec = VERSION_PROBES.get(name)
     if spec is None:
         return None
     args, pattern = spec
@@ -327,7 +335,7 @@ def probe(name: str, *, kubernetes_version: str = KUBERNETES_VERSION) -> ToolSta
     elif name in GO_TOOLS:
         pinned, package = GO_TOOLS[name].version, GO_TOOLS[name].package
     path = find_kubeadm(kubernetes_version) if name == "kubeadm" else find_tool(name)
-    version = _reported_version(path, name) if path else None
+    version = reported_version(path, name) if path else None
     if path and package and pinned and not _same_version(version or "", pinned):
         version = _build_info_version(path, package) or version
     optional = name in DEBIAN_TOOLS and DEBIAN_TOOLS[name].optional

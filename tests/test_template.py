@@ -3,6 +3,7 @@ command and `clusterforge new`; the generated repository's own nox sessions."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -20,6 +21,7 @@ from cookiecutter.prompt import prompt_for_config
 from generator import __version__, cli, loader, repo, scaffold, yamlio
 from generator.errors import InventoryError
 from generator.render import layout
+from generator.toolpins import GO_TOOLS, kubeadm_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -166,7 +168,7 @@ def test_skeleton_files_parse_and_point_at_the_cluster(tmp_path):
     assert workflow["permissions"] == {"contents": "read"}
     assert steps[0] == {"uses": "actions/checkout@v5", "with": {"persist-credentials": False}}  # no token left for the tools
     assert steps[-1]["run"] == "pipx run nox -s tools render_check validate"
-    assert next(s for s in steps if s.get("uses", "").startswith("actions/cache"))["with"]["path"].split() == ["~/.cache/clusterforge", ".tools"]
+    assert next(s for s in steps if s.get("uses", "").startswith("actions/cache"))["with"]["path"].split() == ["~/.cache/clusterforge"]
     hooks = yamlio.loader().load(files[scaffold.PRE_COMMIT])["repos"][0]["hooks"]
     assert [h["entry"] for h in hooks] == ["clusterforge render --check", "clusterforge validate"]
     renovate = json.loads(files[scaffold.RENOVATE])
@@ -210,10 +212,27 @@ def test_plain_cookiecutter_command(tmp_path):
     assert (project / layout.ARGOCD_ROOT).is_file()
 
 
+def test_generated_noxfile_holds_no_code_in_a_string(tmp_path):
+    """Its tools session calls `clusterforge tools install`: no program is kept in a string."""
+    source = (generate(tmp_path) / "noxfile.py").read_text()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value.strip():
+            with pytest.raises(SyntaxError):  # prose (docstrings), never Python
+                ast.parse(node.value)
+    tools_session = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "tools")
+    assert ast.unparse(tools_session.body[-1]) == "session.run('clusterforge', 'tools', 'install')"
+
+
 @pytest.mark.tools
 def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
-    for tool in ("kubeconform", "helm", "kustomize", "kubeadm"):
-        need_tool(tool)
+    # `nox -s tools` installs into $CLUSTERFORGE_TOOLS_DIR: links to the tools found, so it may
+    # replace a link but never touch the tools themselves.
+    tools_dir = tmp_path / "tools"
+    tools_dir.mkdir()
+    for tool in (*GO_TOOLS, "kubeadm"):
+        found = need_tool(tool)
+        (tools_dir / (kubeadm_binary(REFERENCE.kubernetes.version) if tool == "kubeadm" else tool)).symlink_to(found)
     if not (SHARED / "charts" / "index.yaml").is_file() or not (SHARED / "schemas" / "crds").is_dir():
         pytest.skip(f"the offline chart and schema caches are not in {SHARED}")
     project = generate(tmp_path / "out")
@@ -221,7 +240,7 @@ def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
         **os.environ,
         "CLUSTERFORGE_SPEC": str(ROOT),
         "CLUSTERFORGE_CACHE_DIR": str(tmp_path / "cache"),
-        "CLUSTERFORGE_TOOLS_DIR": str(ROOT / ".tools" / "bin"),
+        "CLUSTERFORGE_TOOLS_DIR": str(tools_dir),
         "CLUSTERFORGE_SCHEMAS_FROM": str(SHARED / "schemas" / "crds"),
         "CLUSTERFORGE_CHARTS_MIRROR": (SHARED / "charts").as_uri(),
     }
@@ -231,4 +250,7 @@ def test_generated_repository_runs_its_own_nox_sessions(tmp_path, need_tool):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     print(f"nox -s tools render_check validate took {time.monotonic() - started:.0f} s")
     assert "0 failed" in done.stdout
-    assert "go install" not in done.stderr  # every pinned tool was found: nothing to build
+    output = done.stdout + done.stderr
+    # Every pinned tool was found at its version, kubeadm at cluster.yaml's: nothing to build.
+    assert f"{len(GO_TOOLS) + 1} tools ready in {tools_dir}" in output and ": installed" not in output
+    assert f"{kubeadm_binary(REFERENCE.kubernetes.version)}: up to date" in output

@@ -59,15 +59,15 @@ def test_kubeadm_prefers_exact_then_same_minor(three_dirs: tuple[Path, Path, Pat
     assert tools.find_kubeadm("1.99.1") == tree_bin / "kubeadm-v1.99.1"  # exact beats search order
     assert tools.find_kubeadm("v1.99.2") == env_dir / "kubeadm-v1.99.3"  # same minor
     assert tools.find_kubeadm("1.98.0") is None  # kubeadm N cannot deploy N-2
-    with pytest.raises(ToolMissing, match=r"kubeadm-v1\.98\.0 not found \(nox -s tools -- 1\.98\.0\)"):
+    with pytest.raises(ToolMissing, match=r"kubeadm-v1\.98\.0 not found \(clusterforge tools install --kubernetes 1\.98\.0\)"):
         tools.require("kubeadm", kubernetes_version="1.98.0")
 
 
 def test_require_hints(three_dirs: tuple[Path, Path, Path]) -> None:
     with pytest.raises(ToolMissing, match=r"\(apt-get install frr\)"):
         tools.require("vtysh")  # not on the PATH of three_dirs
-    assert tools.install_hint("kustomize") == "nox -s tools"
-    assert tools.install_hint("kubeadm", "v1.34.4") == "nox -s tools -- 1.34.4"
+    assert tools.install_hint("kustomize") == "clusterforge tools install"
+    assert tools.install_hint("kubeadm", "v1.34.4") == "clusterforge tools install --kubernetes 1.34.4"
 
 
 def test_run_captures_output() -> None:

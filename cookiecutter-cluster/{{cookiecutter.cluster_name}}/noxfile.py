@@ -1,14 +1,16 @@
 """Checks of this cluster repository, run by CI and before a merge:
 
     nox                      # = nox -s render_check validate
-    nox -s tools             # build the pinned tools into .tools/bin (needs Go and network)
+    nox -s tools             # clusterforge tools install: the pinned tools and this cluster's kubeadm
+                             # (built with Go if on PATH, else checked release binaries; needs network)
 
 clusterforge is installed at the version that generated this repository
 (Renovate bumps the pin, and with it every pinned tool); set CLUSTERFORGE_SPEC
 to any pip requirement, such as the path of a clusterforge checkout, to use
 another. Environment:
 
-    CLUSTERFORGE_TOOLS_DIR     where the tools are (default: .tools/bin, then PATH)
+    CLUSTERFORGE_TOOLS_DIR     where `nox -s tools` puts the tools and clusterforge looks first
+                               (default: $XDG_CACHE_HOME/clusterforge/tools/bin, then PATH)
     CLUSTERFORGE_CACHE_DIR     chart and schema caches (default: ~/.cache/clusterforge)
     CLUSTERFORGE_CHARTS_MIRROR a Helm repository serving the same charts (default: each release's own)
     CLUSTERFORGE_SCHEMAS_FROM  a CRD schema catalog folder or URL (default: the datreeio catalog)
@@ -16,31 +18,13 @@ another. Environment:
 
 from __future__ import annotations
 
-import hashlib
 import os
-import platform
-import urllib.request
-from pathlib import Path
 
 import nox
 
 CLUSTERFORGE = os.environ.get("CLUSTERFORGE_SPEC") or "clusterforge=={{ clusterforge_version }}"
-TOOLS_BIN = Path(os.environ.get("CLUSTERFORGE_TOOLS_DIR") or Path(__file__).resolve().parent / ".tools" / "bin")
 
 nox.options.sessions = ["render_check", "validate"]
-
-# Run in the session's Python, where clusterforge knows its pins: one line per tool
-# that is missing or at another version ("go PACKAGE@VERSION" or "kubeadm VERSION").
-MISSING_TOOLS = """
-from pathlib import Path
-from generator import loader, tools, toolpins
-version = loader.check_file(Path("cluster.yaml")).inventory.kubernetes.version
-for name, tool in toolpins.GO_TOOLS.items():
-    if not tools.probe(name).ok:
-        print("go", f"{tool.package}@{tool.version}")
-if not tools.probe("kubeadm", kubernetes_version=version).ok:
-    print("kubeadm", version)
-"""
 
 
 @nox.session
@@ -63,29 +47,7 @@ def validate(session: nox.Session) -> None:
 
 @nox.session
 def tools(session: nox.Session) -> None:
-    """Build the pinned Go tools and fetch this cluster's kubeadm into the tools folder."""
+    """Install the pinned tools and the kubeadm of cluster.yaml's Kubernetes version
+    (into $CLUSTERFORGE_TOOLS_DIR, else the per-user tools folder)."""
     session.install(CLUSTERFORGE)
-    missing = session.run("python", "-c", MISSING_TOOLS, silent=True) or ""
-    TOOLS_BIN.mkdir(parents=True, exist_ok=True)
-    for line in missing.splitlines():
-        kind, ref = line.split()
-        if kind == "go":
-            session.run("go", "install", ref, env={"GOBIN": str(TOOLS_BIN)}, external=True)
-        else:
-            fetch_kubeadm(session, ref)
-
-
-def fetch_kubeadm(session: nox.Session, version: str) -> None:
-    """The release binary from dl.k8s.io, checked against its published SHA-256."""
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
-    url = f"https://dl.k8s.io/release/v{version}/bin/linux/{arch}/kubeadm"
-    session.log(f"downloading {url}")
-    with urllib.request.urlopen(url + ".sha256") as response:
-        expected = response.read().decode().split()[0]
-    with urllib.request.urlopen(url) as response:
-        binary = response.read()
-    if hashlib.sha256(binary).hexdigest() != expected:
-        session.error(f"{url} does not match its published SHA-256")
-    target = TOOLS_BIN / f"kubeadm-v{version}"
-    target.write_bytes(binary)
-    target.chmod(0o755)
+    session.run("clusterforge", "tools", "install")

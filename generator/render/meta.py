@@ -27,7 +27,7 @@ def gitignore() -> str:
             f"/{layout.SEEDS_DIR}/",
             "*.iso",
             ".nox/",
-            "/.tools/",  # the pinned tools `nox -s tools` builds
+            "/.tools/",  # a tools folder in the tree, which clusterforge looks in before the per-user one
             "",
         ]
     )

@@ -60,7 +60,7 @@ def test_fake_secrets_go_where_the_renderer_puts_real_ones(reference: Path) -> N
 def test_a_missing_kubeadm_names_the_command_that_builds_it(reference: Path, tmp_path: Path) -> None:
     root = copy(reference, tmp_path)
     edit(root, layout.INVENTORY, 'version: "1.35.4"', 'version: "1.32.7"')
-    with pytest.raises(ToolMissing, match=r"nox -s tools -- 1\.32\.7"):
+    with pytest.raises(ToolMissing, match=r"clusterforge tools install --kubernetes 1\.32\.7"):
         run(root, kubeadm.jobs)
 
 

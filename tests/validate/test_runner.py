@@ -84,7 +84,7 @@ def test_a_missing_tool_fails_the_job_and_is_not_cached(ctx: Context) -> None:
     def jobs(_: Context) -> list[Job]:
         def run() -> list[Result]:
             calls.append(1)
-            raise ToolMissing("kubeconform", "nox -s tools")
+            raise ToolMissing("kubeconform", "clusterforge tools install")
 
         return [Job("kubeconform", ("a.conf",), run, "")]
 
