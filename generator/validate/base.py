@@ -22,6 +22,9 @@ class Result:
     ok: bool
     message: str = ""  # the tool's own words on failure
     hint: str = ""  # what to do about it
+    # Not judged: the checker (a Debian daemon) is not installed here. Not a failure
+    # unless `validate --strict`; never cached.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)

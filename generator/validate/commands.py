@@ -15,14 +15,14 @@ from . import caches, gitops, limits, report, runner
 from .base import Context
 
 
-def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO) -> int:
+def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO, strict: bool = False) -> int:
     inv = repository.load(repo).inventory
     limits.check(repo)
     redact = secrets.redactor(repository.secrets_path(repo))
     ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv), redact)
     results = runner.run(ctx, use_cache=not no_cache)
-    out.write(report.render(results, fmt))
-    return report.exit_code(results)
+    out.write(report.render(results, fmt, strict))
+    return report.exit_code(results, strict)
 
 
 def _wanted_kinds(repo: Path) -> list[tuple[str, str]]:

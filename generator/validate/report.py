@@ -15,27 +15,44 @@ FORMATS = ("text", "json", "junit")
 
 def summary(results: Sequence[Result]) -> dict[str, int]:
     failed = sum(not r.ok for r in results)
-    return {"passed": len(results) - failed, "failed": failed}
+    skipped = sum(r.skipped for r in results)
+    return {"passed": len(results) - failed - skipped, "failed": failed, "skipped": skipped}
 
 
-def exit_code(results: Sequence[Result]) -> int:
-    return 1 if any(not r.ok for r in results) else 0
+def exit_code(results: Sequence[Result], strict: bool = False) -> int:
+    """1 on any failure, and with `strict` (CI) on any check skipped for want of its tool."""
+    return 1 if any(not r.ok or (strict and r.skipped) for r in results) else 0
+
+
+def _status(r: Result) -> str:
+    return "SKIP" if r.skipped else "PASS" if r.ok else "FAIL"
+
+
+def skip_warning(results: Sequence[Result], strict: bool = False) -> str:
+    """The last line when checks were skipped: which tools are missing, and what that means."""
+    checks = sorted({r.check for r in results if r.skipped})
+    if not checks:
+        return ""
+    verdict = "--strict fails on it" if strict else "not a failure without --strict (CI uses it)"
+    return f"warning: {len(checks)} check(s) skipped for want of their tool ({', '.join(checks)}): {verdict}"
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def text(results: Sequence[Result]) -> str:
+def text(results: Sequence[Result], strict: bool = False) -> str:
     lines = []
     for r in results:
-        lines.append(f"{'PASS' if r.ok else 'FAIL'}  {r.check}  {r.file}")
+        lines.append(f"{_status(r)}  {r.check}  {r.file}")
         if r.message:
             lines.append(_indent(r.message))
-        if r.hint and not r.ok:
+        if r.hint and (not r.ok or r.skipped):
             lines.append(f"    hint: {r.hint}")
     counts = summary(results)
-    lines.append(f"{counts['passed']} passed, {counts['failed']} failed")
+    lines.append(f"{counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    if warning := skip_warning(results, strict):
+        lines.append(warning)
     return "\n".join(lines) + "\n"
 
 
@@ -45,16 +62,20 @@ def as_json(results: Sequence[Result]) -> str:
 
 def junit(results: Sequence[Result]) -> str:
     """A testsuite per check, a testcase per file, a failure element per failing result."""
-    suites = ET.Element("testsuites", tests=str(len(results)), failures=str(summary(results)["failed"]))
+    counts = summary(results)
+    suites = ET.Element("testsuites", tests=str(len(results)), failures=str(counts["failed"]), skipped=str(counts["skipped"]))
     ordered = sorted(results, key=lambda r: (r.check, r.file))
     for check, group in groupby(ordered, key=lambda r: r.check):
         members = list(group)
         suite = ET.SubElement(
-            suites, "testsuite", name=check, tests=str(len(members)), failures=str(sum(not r.ok for r in members))
+            suites, "testsuite", name=check, tests=str(len(members)), failures=str(sum(not r.ok for r in members)),
+            skipped=str(sum(r.skipped for r in members)),
         )
         for r in members:
             case = ET.SubElement(suite, "testcase", classname=check, name=r.file)
-            if not r.ok:
+            if r.skipped:
+                ET.SubElement(case, "skipped", message=r.message).text = f"hint: {r.hint}" if r.hint else None
+            elif not r.ok:
                 first = r.message.splitlines()[0] if r.message else "failed"
                 failure = ET.SubElement(case, "failure", message=first)
                 failure.text = "\n".join(part for part in (r.message, f"hint: {r.hint}" if r.hint else "") if part)
@@ -64,9 +85,9 @@ def junit(results: Sequence[Result]) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def render(results: Sequence[Result], fmt: str) -> str:
+def render(results: Sequence[Result], fmt: str, strict: bool = False) -> str:
     if fmt == "json":
         return as_json(results)
     if fmt == "junit":
         return junit(results)
-    return text(results)
+    return text(results, strict)

@@ -4,7 +4,10 @@ did not change.
 A job's result is stored under results/<sha256 of check, tool version, extra key
 and every input's path and content hash>.json. A job that fails for want of a
 tool (ToolMissing, or a tool that could not run) reports a failure that is never
-cached: installing the tool must change the answer.
+cached: installing the tool must change the answer. A missing Debian checker
+(haproxy, keepalived, vtysh, bird, cloud-init, netplan, shellcheck: daemons a
+macOS laptop lacks) is a skip instead, never cached either; `validate --strict`
+fails on it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import asdict, astuple
 from pathlib import Path
 
 from ..errors import ClusterforgeError, ToolMissing
+from ..toolpins import DEBIAN_TOOLS
 from . import caches, checks
 from .base import Context, Job, JobsFactory, Result
 
@@ -67,6 +71,9 @@ def run_job(job: Job, ctx: Context, *, use_cache: bool = True) -> list[Result]:
     try:
         results = [redacted(r, ctx) for r in job.run()]
     except ToolMissing as e:
+        if e.tool in DEBIAN_TOOLS:
+            message = f"not checked: {e.tool} is not installed"
+            return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", True, message, e.hint, skipped=True), ctx)]
         return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e), "clusterforge doctor"), ctx)]
     except ClusterforgeError as e:
         return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e)), ctx)]

@@ -139,14 +139,14 @@ def test_text_report() -> None:
         "      second line\n"
         "    hint: fix it\n"
         "PASS  kubeconform  clusters/a.yaml\n"
-        "2 passed, 1 failed\n"
+        "2 passed, 1 failed, 0 skipped\n"
     )
 
 
 def test_json_report() -> None:
     data = json.loads(report.as_json(RESULTS))
-    assert data["summary"] == {"passed": 2, "failed": 1}
-    assert data["results"][1] == {"check": "kubeconform", "file": "infra", "ok": False, "message": RESULTS[1].message, "hint": "fix it"}
+    assert data["summary"] == {"passed": 2, "failed": 1, "skipped": 0}
+    assert data["results"][1] == {"check": "kubeconform", "file": "infra", "ok": False, "message": RESULTS[1].message, "hint": "fix it", "skipped": False}
 
 
 def test_junit_report() -> None:
@@ -182,14 +182,14 @@ def test_validate_command_on_a_new_repository(need_tool, tmp_path: Path, monkeyp
     out = io.StringIO()
     assert commands.validate_command(repo, "json", False, out) == 0
     data = json.loads(out.getvalue())
-    assert data["summary"] == {"passed": 6, "failed": 0}
+    assert data["summary"] == {"passed": 6, "failed": 0, "skipped": 0}
     assert {r["check"] for r in data["results"]} == {"kubeconform", "helm template", "helm values"}
     values = repo / "infrastructure/controllers/cilium/values.yaml"
     values.write_text(values.read_text() + "bgp: {enabled: true}\n")
     out = io.StringIO()
     assert commands.validate_command(repo, "text", False, out) == 1
     assert "FAIL  helm values  infrastructure/controllers/cilium/helmrelease.yaml" in out.getvalue()
-    assert out.getvalue().endswith("5 passed, 1 failed\n")
+    assert out.getvalue().endswith("5 passed, 1 failed, 0 skipped\n")
 
 
 def test_validate_command_on_a_bad_inventory_exits_2(tmp_path: Path) -> None:
