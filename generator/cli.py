@@ -124,7 +124,7 @@ def cmd_bgp_secrets(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out, args.strict)
+    return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out, args.strict, args.verbose)
 
 
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
@@ -201,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     validate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
     validate.add_argument("--no-cache", action="store_true", help="run every check again (results are still stored)")
+    validate.add_argument("-v", "--verbose", action="store_true", help="show every result in full, the passes too (text format)")
     validate.add_argument("--strict", action="store_true", help="fail when a check is skipped because its tool (a Debian daemon) is missing; CI uses it")
     simulate = command("simulate", cmd_simulate, "prove the cluster's network in network namespaces with the real daemons (Linux, root)")
     simulate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")

@@ -4,6 +4,8 @@ Each writes to `out` and returns the exit code; user errors raise ClusterforgeEr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -15,14 +17,35 @@ from . import caches, gitops, limits, report, runner
 from .base import Context
 
 
-def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO, strict: bool = False) -> int:
+def validate_command(repo: Path, fmt: str, no_cache: bool, out: TextIO, strict: bool = False, verbose: bool = False) -> int:
     inv = repository.load(repo).inventory
     limits.check(repo)
     redact = secrets.redactor(repository.secrets_path(repo))
     ctx = Context(repo, inv, caches.cache_dir(), tree.render(inv), redact)
-    results = runner.run(ctx, use_cache=not no_cache)
-    out.write(report.render(results, fmt, strict))
+    timings: dict[str, float] = {}
+    with progress_line(out) as progress:
+        results = runner.run(ctx, use_cache=not no_cache, timings=timings, progress=progress)
+    out.write(report.render(results, fmt, strict, verbose=verbose, timings=timings))
     return report.exit_code(results, strict)
+
+
+@contextmanager
+def progress_line(out: TextIO) -> Iterator[runner.Progress | None]:
+    """On a terminal, one line rewritten in place as jobs end, erased before the report;
+    nothing at all when `out` is a file or a pipe."""
+    if not out.isatty():
+        yield None
+        return
+
+    def show(done: int, total: int, check: str) -> None:
+        out.write(f"\r\033[K[{done}/{total}] {check}")
+        out.flush()
+
+    try:
+        yield show
+    finally:
+        out.write("\r\033[K")
+        out.flush()
 
 
 def _wanted_kinds(repo: Path) -> list[tuple[str, str]]:

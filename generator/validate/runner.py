@@ -17,7 +17,9 @@ import importlib
 import json
 import os
 import pkgutil
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, astuple
 from pathlib import Path
@@ -85,15 +87,35 @@ def plan(ctx: Context, factories: Sequence[JobsFactory] | None = None) -> list[J
     return [job for factory in (check_modules() if factories is None else factories) for job in factory(ctx)]
 
 
+Progress = Callable[[int, int, str], None]  # (jobs done, jobs in all, check of the job just done)
+
+
 def run(
     ctx: Context,
     *,
     factories: Sequence[JobsFactory] | None = None,
     use_cache: bool = True,
     workers: int = DEFAULT_WORKERS,
+    timings: dict[str, float] | None = None,
+    progress: Progress | None = None,
 ) -> list[Result]:
-    """Every job's results, sorted by check and file (the order of a report)."""
+    """Every job's results, sorted by check and file (the order of a report). `timings` gets
+    the seconds each check's jobs took (summed over the workers); `progress` is called as
+    each job ends."""
     jobs = plan(ctx, factories)
+    lock, done = threading.Lock(), [0]
+
+    def one(job: Job) -> list[Result]:
+        started = time.perf_counter()
+        results = run_job(job, ctx, use_cache=use_cache)
+        with lock:
+            done[0] += 1
+            if timings is not None:
+                timings[job.check] = timings.get(job.check, 0.0) + time.perf_counter() - started
+            if progress is not None:
+                progress(done[0], len(jobs), job.check)
+        return results
+
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        batches = list(pool.map(lambda job: run_job(job, ctx, use_cache=use_cache), jobs))
+        batches = list(pool.map(one, jobs))
     return sorted((r for batch in batches for r in batch), key=lambda r: (r.check, r.file, not r.ok, r.message))

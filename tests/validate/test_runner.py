@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -131,8 +132,22 @@ RESULTS = [
 ]
 
 
-def test_text_report() -> None:
-    assert report.text(RESULTS) == (
+def test_text_report_shows_a_line_per_check_and_every_failure_in_full() -> None:
+    assert report.text(RESULTS, timings={"haproxy -c": 0.014, "kubeconform": 0.3149}) == (
+        "PASS  haproxy -c   1 file  0.01 s\n"
+        "FAIL  kubeconform  2 files, 1 failed  0.31 s\n"
+        "FAIL  kubeconform  infra\n"
+        "    v1/ConfigMap x: at '/data': got object\n"
+        "      second line\n"
+        "    hint: fix it\n"
+        "2 passed, 1 failed, 0 skipped\n"
+    )
+
+
+def test_verbose_text_report_shows_every_result() -> None:
+    assert report.text(RESULTS, verbose=True) == (
+        "PASS  haproxy -c   1 file\n"
+        "FAIL  kubeconform  2 files, 1 failed\n"
         "PASS  haproxy -c  lb/haproxy.cfg\n"
         "FAIL  kubeconform  infra\n"
         "    v1/ConfigMap x: at '/data': got object\n"
@@ -141,6 +156,29 @@ def test_text_report() -> None:
         "PASS  kubeconform  clusters/a.yaml\n"
         "2 passed, 1 failed, 0 skipped\n"
     )
+
+
+def test_a_run_times_each_check_and_reports_progress(ctx: Context) -> None:
+    check, seen = Counting(), []
+    timings: dict[str, float] = {}
+    runner.run(ctx, factories=[check.jobs, check.jobs], timings=timings, progress=lambda *a: seen.append(a))
+    assert set(timings) == {"counting"} and timings["counting"] > 0
+    assert seen == [(1, 2, "counting"), (2, 2, "counting")]
+
+
+def test_the_progress_line_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    primary, secondary = os.openpty()
+    with os.fdopen(secondary, "w") as terminal:
+        with commands.progress_line(terminal) as progress:
+            assert progress is not None
+            progress(1, 2, "kubeconform")
+    drawn = os.read(primary, 1000)
+    os.close(primary)
+    assert drawn.startswith(b"\r\x1b[K[1/2] kubeconform") and drawn.endswith(b"\r\x1b[K")
+    with (tmp_path / "report.txt").open("w") as file, commands.progress_line(file) as progress:
+        assert progress is None
+    with commands.progress_line(io.StringIO()) as progress:
+        assert progress is None
 
 
 def test_json_report() -> None:
@@ -189,6 +227,7 @@ def test_validate_command_on_a_new_repository(need_tool, tmp_path: Path, monkeyp
     out = io.StringIO()
     assert commands.validate_command(repo, "text", False, out) == 1
     assert "FAIL  helm values  infrastructure/controllers/cilium/helmrelease.yaml" in out.getvalue()
+    assert "PASS  kubeconform" in out.getvalue() and "PASS  kubeconform  clusters" not in out.getvalue()  # passes only with -v
     assert out.getvalue().endswith("5 passed, 1 failed, 0 skipped\n")
 
 
