@@ -241,27 +241,61 @@ def _package_schemas(kubernetes_version: str) -> Path:
     return source
 
 
-def _relative_refs(node: Any) -> Any:
+_DEFS_PREFIX = "#/$defs/"
+
+
+def _local_refs(node: Any, used: set[str]) -> Any:
+    """A schema with every ref into _definitions.json (from a kind's file, or from within
+    _definitions.json itself) made a ref into its own $defs, collecting the names in `used`."""
     if isinstance(node, dict):
-        return {
-            k: v.replace(_DEFINITIONS_REF, "_definitions.json") if k == "$ref" and isinstance(v, str) else _relative_refs(v)
-            for k, v in node.items()
-        }
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.removeprefix(_DEFINITIONS_REF).startswith(_DEFS_PREFIX):
+                name = v.removeprefix(_DEFINITIONS_REF).removeprefix(_DEFS_PREFIX)
+                used.add(name)
+                out[k] = _DEFS_PREFIX + name
+            else:
+                out[k] = _local_refs(v, used)
+        return out
     if isinstance(node, list):
-        return [_relative_refs(v) for v in node]
+        return [_local_refs(v, used) for v in node]
     return node
 
 
+def self_contained(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """A kind's schema with the definitions it reaches (transitively) copied into its own
+    $defs: kubeconform then compiles a few kilobytes per kind instead of parsing the shared
+    1.2 MB _definitions.json for each one, and resolves every ref offline."""
+    used: set[str] = set()
+    out = _local_refs(schema, used)
+    out.pop("$id", None)  # only the top-level $id: "$id" may also be a property name
+    defs: dict[str, Any] = {}
+    pending = sorted(used)
+    while pending:
+        name = pending.pop()
+        if name in defs or name not in definitions:
+            continue  # a dangling ref stays dangling: kubeconform reports it
+        reached: set[str] = set()
+        defs[name] = _local_refs(definitions[name], reached)
+        pending += sorted(reached - defs.keys())
+    if defs:
+        out["$defs"] = dict(sorted(defs.items()))
+    return out
+
+
 def kubernetes_schemas(cache: Path, kubernetes_version: str) -> Path:
-    """The strict core schemas of the cluster's minor, rewritten once so that kubeconform
-    resolves their refs from the folder itself (see _DEFINITIONS_REF)."""
+    """The strict core schemas of the cluster's minor, each made self-contained once (see
+    self_contained; refs into _definitions.json would resolve to a URL, see _DEFINITIONS_REF).
+    The folder name says the layout, so a cache of the former layout is never mistaken for it."""
     source = _package_schemas(kubernetes_version)
-    target = cache / "schemas" / "kubernetes" / metadata.version("kubernetes-validate") / source.name
+    target = cache / "schemas" / "kubernetes" / metadata.version("kubernetes-validate") / f"{source.name}-self-contained"
 
     def fill(tmp: Path) -> None:
+        definitions = json.loads((source / "_definitions.json").read_text(encoding="utf-8")).get("$defs", {})
         for path in source.glob("*.json"):
-            schema = _relative_refs(json.loads(path.read_text(encoding="utf-8")))
-            schema.pop("$id", None)  # only the top-level $id: "$id" may also be a property name
+            if path.name == "_definitions.json":
+                continue
+            schema = self_contained(json.loads(path.read_text(encoding="utf-8")), definitions)
             (tmp / path.name).write_text(json.dumps(schema), encoding="utf-8")
 
     return _atomic_dir(target, fill)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -31,15 +32,21 @@ def test_cache_dir_follows_the_environment(cache: Path) -> None:
     assert caches.chart_archive(cache, "cilium", "1.20.0") == cache / "charts" / "cilium-1.20.0.tgz"
 
 
-def test_core_schemas_resolve_their_refs_from_their_own_folder(cache: Path) -> None:
+def test_core_schemas_are_self_contained(cache: Path) -> None:
+    """Each kind carries the definitions it reaches: no ref leaves the file (kubeconform would
+    otherwise parse the shared 1.2 MB _definitions.json once per kind, or fetch it by URL)."""
     folder = caches.kubernetes_schemas(cache, "1.35.4")
-    assert folder.name == "v1.35.0-local-strict" and folder.is_relative_to(cache)
+    assert folder.name == "v1.35.0-local-strict-self-contained" and folder.is_relative_to(cache)
     deployment = (folder / "deployment-apps-v1.json").read_text()
-    assert "/api/_definitions.json" not in deployment
+    assert "_definitions.json" not in deployment
     schema = json.loads(deployment)
     assert "$id" not in schema  # an https $id would send relative refs to kubernetes.io
-    assert schema["properties"]["spec"]["$ref"] == "_definitions.json#/$defs/io.k8s.api.apps.v1.DeploymentSpec"
-    assert (folder / "_definitions.json").is_file()
+    assert schema["properties"]["spec"]["$ref"] == "#/$defs/io.k8s.api.apps.v1.DeploymentSpec"
+    # Reached only through the DeploymentSpec -> PodTemplateSpec -> PodSpec -> Container chain:
+    refs = set(re.findall(r'"\$ref": "([^"]*)"', deployment))
+    assert "#/$defs/io.k8s.api.core.v1.Container" in refs
+    assert {ref.removeprefix("#/$defs/") for ref in refs} <= set(schema["$defs"])  # every ref resolves
+    assert not (folder / "_definitions.json").exists()
     assert caches.kubernetes_schemas(cache, "1.35.0") == folder  # one folder per minor, made once
 
 
