@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from generator.errors import ClusterforgeError
 from generator.validate import caches, commands
+from generator.validate.checks import _common
 
 from . import CATALOG, CHARTS, example_repo, serve
 
@@ -131,3 +133,22 @@ def test_an_unreachable_repository_is_a_user_error(cache: Path) -> None:
         pass  # shut down: nothing listens there any more
     with pytest.raises(ClusterforgeError, match="GET .*index.yaml"):
         caches.pull_chart(caches.ChartRef(UPSTREAM, "cilium", "1.19.6"), cache, mirror)
+
+
+def test_tool_versions_are_probed_once_per_binary(tmp_path: Path, need_tool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm run starts no version probe: the answer is kept under the binary's path, size and
+    mtime, and a new binary (another stamp) is probed again."""
+    shellcheck = tmp_path / "bin" / "shellcheck"
+    shellcheck.parent.mkdir()
+    shutil.copy2(need_tool("shellcheck"), shellcheck)
+    monkeypatch.setenv("CLUSTERFORGE_TOOLS_DIR", str(shellcheck.parent))
+    monkeypatch.setenv(caches.CACHE_ENV, str(tmp_path / "cache"))
+    first = _common.find("shellcheck")
+    assert first.path == shellcheck and re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", first.version)
+    store = tmp_path / "cache" / _common.PROBES_FILE
+    [(key, answer)] = json.loads(store.read_text()).items()
+    caches.write_json(store, {key: [answer[0], "remembered", answer[2]]})
+    assert _common.find("shellcheck").version == "remembered"  # read, not probed
+    os.utime(shellcheck, ns=(1, 1))  # another binary in the same place
+    assert _common.find("shellcheck").version == first.version
+    assert len(json.loads(store.read_text())) == 2
