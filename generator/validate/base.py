@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..model import Inventory
-from ..secrets import Redactor
+if TYPE_CHECKING:  # a warm `validate` reads results without the model (pydantic) loaded
+    from ..model import Inventory
+
+
+def _no_secrets() -> Callable[[str], str]:
+    from ..secrets import Redactor
+
+    return Redactor()
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class Context:
     rendered: dict[str, str] = field(default_factory=dict)  # what render would write (for consistency checks)
     # Applied to every result before it is cached or shown: tools quote files, and a
     # secret pasted into one by hand must not spread into reports and caches.
-    redact: Callable[[str], str] = field(default_factory=Redactor)
+    redact: Callable[[str], str] = field(default_factory=_no_secrets)
 
 
 # A check module exposes `jobs(ctx: Context) -> list[Job]`.

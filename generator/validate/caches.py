@@ -38,8 +38,8 @@ from typing import Any
 from .. import versions, yamlio
 from . import crd2schema
 from ..errors import ClusterforgeError
+from .runs import CACHE_ENV, cache_dir  # defined there: a warm validate needs nothing more of this module
 
-CACHE_ENV = "CLUSTERFORGE_CACHE_DIR"
 CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
 HTTP_TIMEOUT = 60
 # kubernetes-validate's schemas give every file an https $id and refs such as
@@ -49,11 +49,6 @@ _DEFINITIONS_REF = "/api/_definitions.json"
 
 
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "offline"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "clusterforge"
 
 
 def user_catalog(cache: Path) -> Path:

@@ -66,21 +66,23 @@ def redacted(result: Result, ctx: Context) -> Result:
     return Result(*(ctx.redact(value) if isinstance(value, str) else value for value in astuple(result)))
 
 
-def run_job(job: Job, ctx: Context, *, use_cache: bool = True) -> list[Result]:
+def run_job(job: Job, ctx: Context, *, use_cache: bool = True) -> tuple[list[Result], bool]:
+    """The job's results, and whether they are its verdict (cached or stored) rather than a
+    tool's absence or breakdown, which is never cached."""
     path = caches.results_dir(ctx.cache_dir) / f"{cache_key(job, ctx.repo)}.json"
     if use_cache and (cached := _read(path)) is not None:
-        return [redacted(r, ctx) for r in cached]  # cached by a run that knew other secrets, or none
+        return [redacted(r, ctx) for r in cached], True  # cached by a run that knew other secrets, or none
+    first = job.inputs[0] if job.inputs else ""
     try:
         results = [redacted(r, ctx) for r in job.run()]
     except ToolMissing as e:
         if e.tool in DEBIAN_TOOLS:
-            message = f"not checked: {e.tool} is not installed"
-            return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", True, message, e.hint, skipped=True), ctx)]
-        return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e), "clusterforge doctor"), ctx)]
+            return [redacted(Result(job.check, first, True, f"not checked: {e.tool} is not installed", e.hint, skipped=True), ctx)], False
+        return [redacted(Result(job.check, first, False, str(e), "clusterforge doctor"), ctx)], False
     except ClusterforgeError as e:
-        return [redacted(Result(job.check, job.inputs[0] if job.inputs else "", False, str(e)), ctx)]
+        return [redacted(Result(job.check, first, False, str(e)), ctx)], False
     _write(path, results)
-    return results
+    return results, True
 
 
 def plan(ctx: Context, factories: Sequence[JobsFactory] | None = None) -> list[Job]:
@@ -98,18 +100,21 @@ def run(
     workers: int = DEFAULT_WORKERS,
     timings: dict[str, float] | None = None,
     progress: Progress | None = None,
+    uncached: list[str] | None = None,
 ) -> list[Result]:
     """Every job's results, sorted by check and file (the order of a report). `timings` gets
     the seconds each check's jobs took (summed over the workers); `progress` is called as
-    each job ends."""
+    each job ends; `uncached` gets the check of every job whose results were not cached."""
     jobs = plan(ctx, factories)
     lock, done = threading.Lock(), [0]
 
     def one(job: Job) -> list[Result]:
         started = time.perf_counter()
-        results = run_job(job, ctx, use_cache=use_cache)
+        results, verdict = run_job(job, ctx, use_cache=use_cache)
         with lock:
             done[0] += 1
+            if not verdict and uncached is not None:
+                uncached.append(job.check)
             if timings is not None:
                 timings[job.check] = timings.get(job.check, 0.0) + time.perf_counter() - started
             if progress is not None:
