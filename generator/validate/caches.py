@@ -131,11 +131,6 @@ def _atomic_file(target: Path, data: bytes) -> None:
     os.replace(tmp, target)
 
 
-def write_json(target: Path, data: Any) -> None:
-    """Replace a small JSON file whole (readers never see half of it)."""
-    _atomic_file(target, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
-
-
 # --- the package's read-only layer ------------------------------------------------------
 
 

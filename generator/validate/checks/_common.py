@@ -6,15 +6,14 @@ turning its verdict into a Result in the tool's own words."""
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ... import tools
+from ...toolpins import KUBERNETES_VERSION, kubeadm_binary
 from ...errors import ToolMissing
 from .. import caches
 from ..base import Context, Job, Result
@@ -38,37 +37,14 @@ class Tool:
 
 
 def find(name: str, **kw: str) -> Tool:
-    """The tool and its version, never raising: a missing tool fails each Job when it runs.
-    The version is probed once per binary: probes.json in the cache remembers it under the
-    binary's path, size and modification time (nine probes cost half a warm run)."""
+    """The tool, never raising (a missing tool fails each Job when it runs), identified for
+    the cache by its path, size and modification time: a stat instead of a version probe,
+    and stronger (the pinned Go builds print "development" or "v3.22" as their version)."""
     path = tools.find_kubeadm(**kw) if name == "kubeadm" else tools.find_tool(name)
-    if path is None:
-        status = tools.probe(name, **kw)  # no subprocess: there is nothing to ask
-        return Tool(status.name, None, "", status.hint)
-    key = json.dumps([name, sorted(kw.items()), str(path), caches.stamp(path)])
-    store = caches.cache_dir() / PROBES_FILE
-    with _PROBES_LOCK:
-        known = _read_probes(store)
-        if key not in known:
-            status = tools.probe(name, **kw)
-            if status.path != path:  # changed between the two looks: do not remember a mix
-                return Tool(status.name, status.path, status.version or "", status.hint)
-            known[key] = [status.name, status.version or "", status.hint]
-            caches.write_json(store, known)
-    shown, version, hint = known[key]
-    return Tool(shown, path, version, hint)
-
-
-PROBES_FILE = "probes.json"
-_PROBES_LOCK = threading.Lock()
-
-
-def _read_probes(store: Path) -> dict[str, list[str]]:
-    try:
-        data = json.loads(store.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}  # none yet, or damaged: probe again
-    return {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 3 and all(isinstance(x, str) for x in v)} if isinstance(data, dict) else {}
+    version = kw.get("kubernetes_version", KUBERNETES_VERSION)
+    shown = kubeadm_binary(version) if name == "kubeadm" else name
+    identity = f"{path} {caches.stamp(path)}" if path else ""
+    return Tool(shown, path, identity, tools.install_hint(name, version))
 
 
 def repo_files(ctx: Context, *patterns: str) -> list[str]:

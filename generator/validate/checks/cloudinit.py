@@ -70,7 +70,13 @@ def schema_jobs(ctx: Context) -> list[Job]:
     def run() -> list[Result]:
         return schema_results(ctx, tool.require(), paths)
 
-    return [Job(SCHEMA, tuple(paths), run, tool.version)]
+    return [Job(SCHEMA, tuple(paths), run, tool.version, schema_identity(CLOUD_CONFIG_SCHEMA))]
+
+
+def schema_identity(schema_file: Path) -> str:
+    """Part of the cache key: cloud-init's executable is a small wrapper that need not change
+    when its package does, its schema file does."""
+    return f"{schema_file} {caches.stamp(schema_file) if schema_file.is_file() else 'missing'}"
 
 
 def python_of(script: Path) -> list[str]:
@@ -153,7 +159,7 @@ def key_jobs(ctx: Context, schema_file: Path = CLOUD_CONFIG_SCHEMA) -> list[Job]
         hint = f"a key outside cloud-init's schema is silently ignored at boot; {RERENDER}"
         return Result(KEYS, path, not problems, "\n".join(problems), hint if problems else "")
 
-    return _common.file_jobs(ctx, KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=str(schema_file))
+    return _common.file_jobs(ctx, KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=schema_identity(schema_file))
 
 
 # --- network-config --------------------------------------------------------------
