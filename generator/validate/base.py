@@ -7,6 +7,7 @@ version) and returns one Result per file (or per cross-file finding).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # a warm `validate` reads results without the model (pydantic) loaded
     from ..model import Inventory
+    from .gitops import Discovery
 
 
 def _no_secrets() -> Callable[[str], str]:
@@ -54,6 +56,13 @@ class Context:
     # Applied to every result before it is cached or shown: tools quote files, and a
     # secret pasted into one by hand must not spread into reports and caches.
     redact: Callable[[str], str] = field(default_factory=_no_secrets)
+
+    @functools.cached_property
+    def discovery(self) -> Discovery:
+        """What the GitOps engine applies (gitops.discover), found once per run for every check."""
+        from .gitops import discover
+
+        return discover(self.repo, self.inventory)
 
 
 # A check module exposes `jobs(ctx: Context) -> list[Job]`.
