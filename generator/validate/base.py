@@ -52,7 +52,6 @@ class Context:
     repo: Path
     inventory: Inventory
     cache_dir: Path  # $CLUSTERFORGE_CACHE_DIR or ~/.cache/clusterforge
-    rendered: dict[str, str] = field(default_factory=dict)  # what render would write (for consistency checks)
     # Applied to every result before it is cached or shown: tools quote files, and a
     # secret pasted into one by hand must not spread into reports and caches.
     redact: Callable[[str], str] = field(default_factory=_no_secrets)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -31,13 +32,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 from .. import versions, yamlio
 from . import crd2schema
 from ..errors import ClusterforgeError
+from . import runs
 from .runs import CACHE_ENV, cache_dir  # defined there: a warm validate needs nothing more of this module
 
 CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
@@ -225,12 +226,16 @@ def kubernetes_schema_dir_name(kubernetes_version: str) -> str:
 
 
 def _package_schemas(kubernetes_version: str) -> Path:
-    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
-    source = Path(str(root)) / kubernetes_schema_dir_name(kubernetes_version)
+    # Found, not imported: the package itself loads jsonschema, which validation never uses.
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ClusterforgeError("kubernetes-validate is not installed: `pip install kubernetes-validate`")
+    root = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
+    source = root / kubernetes_schema_dir_name(kubernetes_version)
     if not source.is_dir():
-        have = sorted(p.name.removesuffix("-local-strict") for p in Path(str(root)).glob("v*-local-strict"))
+        have = sorted(p.name.removesuffix("-local-strict") for p in root.glob("v*-local-strict"))
         raise ClusterforgeError(
-            f"kubernetes-validate {metadata.version('kubernetes-validate')} has no schemas for Kubernetes "
+            f"kubernetes-validate {runs.kubernetes_validate_version()} has no schemas for Kubernetes "
             f"{kubernetes_version} (it has {', '.join(have)}): upgrade it with `pip install -U kubernetes-validate`"
         )
     return source
@@ -283,7 +288,7 @@ def kubernetes_schemas(cache: Path, kubernetes_version: str) -> Path:
     self_contained; refs into _definitions.json would resolve to a URL, see _DEFINITIONS_REF).
     The folder name says the layout, so a cache of the former layout is never mistaken for it."""
     source = _package_schemas(kubernetes_version)
-    target = cache / "schemas" / "kubernetes" / metadata.version("kubernetes-validate") / f"{source.name}-self-contained"
+    target = cache / "schemas" / "kubernetes" / runs.kubernetes_validate_version() / f"{source.name}-self-contained"
 
     def fill(tmp: Path) -> None:
         definitions = json.loads((source / "_definitions.json").read_text(encoding="utf-8")).get("$defs", {})

@@ -38,14 +38,13 @@ def validate_results(repo: Path, no_cache: bool, out: TextIO) -> tuple[list[Resu
         return remembered, {check: 0.0 for check in {r.check for r in remembered}}
     from .. import repo as repository
     from .. import secrets
-    from ..render import tree
     from . import limits, runner
     from .base import Context
 
     inv = repository.load(repo).inventory
     limits.check(repo)
     redact = secrets.redactor(repository.secrets_path(repo))
-    ctx = Context(repo, inv, cache, tree.render(inv), redact)
+    ctx = Context(repo, inv, cache, redact=redact)
     timings: dict[str, float] = {}
     uncached: list[str] = []
     with progress_line(out) as progress:

@@ -11,6 +11,7 @@ missing or broken) is never remembered.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -42,6 +43,12 @@ def cache_dir() -> Path:
 
 
 PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def kubernetes_validate_version() -> str:
+    """Read once per process: importlib.metadata scans every installed distribution."""
+    return metadata.version("kubernetes-validate")
 
 
 def runs_dir(cache: Path) -> Path:
@@ -82,7 +89,7 @@ def repository_digest(repo: Path) -> str | None:
 
 def environment_digest(cache: Path) -> str:
     """The tools, the cache folders and the versions a verdict depends on (see the module's doc)."""
-    parts = [__version__, metadata.version("kubernetes-validate"), str(os.geteuid() == 0 if hasattr(os, "geteuid") else "")]
+    parts = [__version__, kubernetes_validate_version(), str(os.geteuid() == 0 if hasattr(os, "geteuid") else "")]
     dirs = tools.search_dirs()
     for name in sorted([*GO_TOOLS, *DEBIAN_TOOLS]):
         found = tools.find_tool(name)
