@@ -135,6 +135,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Render and validate N reference clusters, cold and warm caches (`nox -s bench -- --clusters 1 10 50`)."""
+    """Issue 10's speed targets on monorepos of 1, 10 and 50 distinct clusters, the raw-tool pipeline
+    and flate measured in the same run; writes docs/benchmarks.md (`nox -s bench -- --clusters 1 10`)."""
     session.install("-e", ".")
     session.run("python", "tests/benchmarks/bench.py", *session.posargs, env={"CLUSTERFORGE_TOOLS_DIR": str(TOOLS_BIN)})
