@@ -69,21 +69,20 @@ def _stamp(path: Path) -> str:
 
 
 def repository_digest(repo: Path) -> str | None:
-    """Every file's path and content hash; None when a file is one the full run must judge
-    (over the size limit, not a regular file): that run says why."""
+    """Every file's path and content hash; None when the repository holds something only a
+    full run may judge (a file over the size limit, a symlink whose target could change
+    unseen, anything but a regular file): that run says what is wrong with it."""
     h = hashlib.sha256()
     for root, dirs, files in os.walk(repo):
         dirs[:] = sorted(d for d in dirs if d != ".git")
+        if any(os.path.islink(os.path.join(root, d)) for d in dirs):
+            return None
         for name in sorted(files):
             path = Path(root) / name
-            rel = path.relative_to(repo).as_posix()
             st = path.lstat()
-            if stat.S_ISLNK(st.st_mode):
-                h.update(f"{rel}\0-> {os.readlink(path)}\n".encode())
-            elif not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
                 return None
-            else:
-                h.update(f"{rel}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
+            h.update(f"{path.relative_to(repo).as_posix()}\0{hashlib.sha256(path.read_bytes()).hexdigest()}\n".encode())
     return h.hexdigest()
 
 

@@ -81,3 +81,14 @@ def test_a_monorepo_folder_validates_each_cluster_in_it(reference: Path, tmp_pat
 
 def test_the_catalog_url_is_the_caches_one() -> None:
     assert cli.CATALOG_URL == caches.CATALOG_URL
+
+
+def test_a_repository_with_a_symlink_or_a_big_file_is_always_run(reference: Path, tmp_path: Path) -> None:
+    """What a link points at can change unseen, and a file over the limit is the full run's to refuse."""
+    repo = copy(reference, tmp_path)
+    assert runs.repository_digest(repo) is not None
+    (repo / "docs-link").symlink_to(tmp_path)
+    assert runs.repository_digest(repo) is None
+    (repo / "docs-link").unlink()
+    (repo / "big.bin").write_bytes(b"x" * (runs.MAX_FILE_BYTES + 1))
+    assert runs.repository_digest(repo) is None
