@@ -47,6 +47,7 @@ from generator import cli, repo
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_CHARTS = ROOT / "generator" / "data" / "offline" / "charts"
+FLUX_TOOLS = ("kustomize", "helm", "kubeconform")
 FLUX_CHECKS = ("kubeconform", "kustomize build", "helm template", "helm values", "gitops values", "cilium apiVersions")
 FLATE_MODULE = "github.com/home-operations/flate/cmd/flate"
 FLATE_TOOLCHAIN = "go1.27.3"
@@ -274,13 +275,18 @@ def run_flate(flate: Path, lab: Path, work: Path, env: dict[str, str]) -> tuple[
         subprocess.run([str(tools.require("helm")), "repo", "index", str(charts), "--url", url], check=True, capture_output=True)
         for path in helmrepos:
             path.write_text(re.sub(r"(?m)^(  url: ).*$", rf"\g<1>{url}", path.read_text()))
-        flate_env = {**env, "XDG_CACHE_HOME": str(work / "flate-cache"), "HOME": str(work / "flate-home")}
+        from generator import loader
+
+        version = loader.check_file(lab / "cluster.yaml").inventory.kubernetes.version
+        argv = [str(flate), "build", "all", "--path", str(copy), "--cache-dir", str(work / "flate-cache"), "--kube-version", version]
         try:
-            result = measure([str(flate), "build", "all", "--path", str(copy)], env=flate_env)
+            result = measure(argv, env=env)  # an empty cache: cold, as clusterforge's run
         except SystemExit as e:
             return None, f"flate failed: {str(e)[-600:]}"
     if result.code != 0:
         return None, f"flate exited {result.code}"
+    if "kind: CiliumBGPClusterConfig" not in result.stdout or "name: cilium-agent" not in result.stdout:
+        return None, "flate's output lacks the lab's Cilium objects or the chart's DaemonSet: it did not render what clusterforge checks"
     return result, f"`flate build all --path` on the lab, HelmRepository served from {url.rsplit(':', 1)[0]} (loopback)"
 
 
@@ -293,11 +299,12 @@ def flux_half(junit_xml: str) -> float:
     return sum(float(s.get("time", "0")) for s in root.iter("testsuite") if s.get("name") in FLUX_CHECKS)
 
 
-def verdict(key: str, value: float) -> str:
+def verdict(key: str, value: float, wall: float | None) -> str:
     _, unit, limit = TARGETS[key]
+    shown = f"{value:.2f} {unit}" + (" CPU" if unit == "s" else "") + (f", {wall:.2f} s wall" if wall is not None else "")
     if value <= limit:
-        return f"met ({value:.2f} {unit} ≤ {limit:g} {unit})"
-    return f"missed by {value - limit:.2f} {unit} ({value:.2f} {unit} > {limit:g} {unit}, {value / limit:.1f}x)"
+        return f"met ({shown}; target ≤ {limit:g} {unit})"
+    return f"missed by {value - limit:.2f} {unit} ({shown}; target ≤ {limit:g} {unit})"
 
 
 def machine() -> str:
@@ -316,7 +323,8 @@ def main() -> None:
     started = datetime.now(timezone.utc)
     header = machine()
     rows: list[tuple[str, str, str]] = []  # (what, figures, target)
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {}  # what each target is judged on: CPU seconds of the process tree
+    walls: dict[str, float] = {}  # and, for the time targets, the wall-clock seconds beside them
     with tempfile.TemporaryDirectory(prefix="clusterforge-bench-") as tmp:
         work = Path(tmp)
         base_env = {**os.environ}
@@ -330,13 +338,13 @@ def main() -> None:
             if cold.code or warm.code:
                 rows.append((f"validate {count}: FAILED", cold.stdout[-500:], ""))
             if count == 1:
-                figures["warm_1"] = warm.wall
+                figures["warm_1"], walls["warm_1"] = warm.cpu, warm.wall
             if count == 50:
-                figures["warm_50"] = warm.wall
+                figures["warm_50"], walls["warm_50"] = warm.cpu, warm.wall
                 figures["memory_50"] = cold.peak_mb
                 render = best(args.repeat, lambda: measure(
                     [sys.executable, "-c", RENDER_ALL, *map(str, sorted((mono / "clusters").iterdir()))], env=env))
-                figures["render_50"] = render.wall
+                figures["render_50"], walls["render_50"] = render.cpu, render.wall
                 rows.append(("render 50 clusters (load + render, one process)", f"{render.cpu:.2f} CPU-s, {render.wall:.2f} s wall", ""))
         # The reference lab itself: cold CPU, the raw pipeline, flate.
         lab = work / "lab"
@@ -355,7 +363,7 @@ def main() -> None:
         rows.append((f"reference lab, raw-tool pipeline ({len(calls)} commands)", f"{raw.cpu:.2f} CPU-s, {raw.wall:.2f} s wall", ""))
         lab_env = {**base_env, "CLUSTERFORGE_CACHE_DIR": str(work / "cache-lab")}
         check = best(max(5, args.repeat), lambda: measure(clusterforge("check", str(lab / "cluster.yaml")), env=lab_env))
-        figures["check"] = check.wall
+        figures["check"], walls["check"] = check.cpu, check.wall
         rows.append(("clusterforge check", f"{check.cpu:.2f} CPU-s, {check.wall:.2f} s wall", ""))
         flux = flux_half(cold.stdout)
         binary, how = flate_binary(args.flate, work)
@@ -367,7 +375,11 @@ def main() -> None:
                 rows.append(("flate (Flux render of the lab)", f"could not run ({how}): {note}", ""))
             else:
                 rows.append(("flate build all (Flux render of the lab)", f"{result.cpu:.2f} CPU-s, {result.wall:.2f} s wall; {note}; {how}", ""))
-        rows.append(("clusterforge, the Flux checks of that cold run", f"{flux:.2f} s (kustomize, helm, kubeconform: sum of their jobs' seconds)", ""))
+        flux_calls = [c for c in calls if Path(c.argv[0]).name in FLUX_TOOLS]
+        flux_raw = best(args.repeat, lambda: replay(flux_calls, os.cpu_count() or 1))
+        rows.append(("clusterforge's Flux tool calls of that run, run directly (kustomize, helm, kubeconform)",
+                     f"{flux_raw.cpu:.2f} CPU-s, {flux_raw.wall:.2f} s wall ({len(flux_calls)} commands)", ""))
+        rows.append(("clusterforge, the Flux checks of the cold run", f"{flux:.2f} s of their jobs (from its JUnit report)", ""))
     lines = [
         "# Benchmarks",
         "",
@@ -381,9 +393,12 @@ def main() -> None:
         "",
         "| target | result |",
         "|---|---|",
-        *(f"| {TARGETS[key][0]} | {verdict(key, figures[key])} |" for key in TARGETS if key in figures),
+        *(f"| {TARGETS[key][0]} | {verdict(key, figures[key], walls.get(key))} |" for key in TARGETS if key in figures),
         "",
-        "Wall-clock targets are judged on wall time, the others on CPU time of the whole process tree.",
+        "Every time target is judged on the CPU seconds of the whole process tree: the machine is shared",
+        "(see the load average above), so wall time measures the neighbours as much as clusterforge;",
+        "it is shown beside. The flate row and the Flux checks of clusterforge's cold run compare the Flux",
+        "half of the work: flate renders (kustomize, helm), clusterforge also validates with kubeconform.",
         "",
         "## Figures",
         "",
