@@ -72,6 +72,19 @@ def not_a_number(value: object) -> object:
     return value
 
 
+def address_text(kind: str, example: str):
+    """A before-validator: pydantic would turn YAML's `true` or an integer into an address."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(f"YAML reads this as the boolean {str(value).lower()}, not {kind} such as {example}")
+        if isinstance(value, (int, float)):
+            raise ValueError(f"YAML reads this as the number {value!r}, not {kind} such as {example}")
+        return value
+
+    return check
+
+
 def mac(value: str) -> str:
     if not _MAC.fullmatch(value):
         raise ValueError(f"{shown(value)} is not a MAC address such as 52:54:00:12:34:56")

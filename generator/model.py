@@ -28,6 +28,8 @@ GitBranch = Annotated[str, AfterValidator(formats.git_branch)]
 LabelKey = Annotated[str, AfterValidator(formats.label_key)]
 LabelValue = Annotated[str, AfterValidator(formats.label_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+Ipv4 = Annotated[IPv4Address, BeforeValidator(formats.address_text("an IPv4 address", "192.0.2.10"))]
+Ipv4Net = Annotated[IPv4Network, BeforeValidator(formats.address_text("an IPv4 network", "192.0.2.0/24"))]
 
 # Limits no home lab or office rack reaches, which bound the work of check, render and
 # validate: an inventory at every limit at once renders in under a second
@@ -67,20 +69,20 @@ IpamMode = Literal["kubernetes", "cluster-pool", "multi-pool"]
 class Kubernetes(Spec):
     version: Version
     """Exact Kubernetes version, quoted ("1.35.4"): kubeadm, kubelet and kubectl are pinned to it."""
-    pod_cidr: IPv4Network = Field(alias="podCIDR")
+    pod_cidr: Ipv4Net = Field(alias="podCIDR")
     """Pod addresses (kubeadm networking.podSubnet); must not overlap any other range."""
-    service_cidr: IPv4Network = Field(alias="serviceCIDR")
+    service_cidr: Ipv4Net = Field(alias="serviceCIDR")
     """ClusterIP Service addresses (kubeadm networking.serviceSubnet)."""
     cluster_domain: DomainName = "cluster.local"
     """DNS domain of Services inside the cluster."""
 
 
 class Network(Spec):
-    subnet: IPv4Network
+    subnet: Ipv4Net
     """The L2 segment of every VM: node IPs, the VIP and the gateway are inside it."""
-    gateway: IPv4Address
+    gateway: Ipv4
     """Default route of the VMs (often the BGP router too)."""
-    dns: list[IPv4Address] = Field(min_length=1, max_length=MAX_DNS_SERVERS)
+    dns: list[Ipv4] = Field(min_length=1, max_length=MAX_DNS_SERVERS)
     """Resolvers of the VMs (at most 8)."""
     domain: DomainName
     """Search domain; a node's FQDN is NAME.DOMAIN."""
@@ -91,7 +93,7 @@ class Network(Spec):
 
 
 class ApiServer(Spec):
-    vip: IPv4Address
+    vip: Ipv4
     """The virtual IP keepalived moves between the load balancers; the cluster's controlPlaneEndpoint."""
     port: Port = 6443
     """Port of HAProxy on the VIP and of every API server."""
@@ -99,7 +101,7 @@ class ApiServer(Spec):
     """DNS name of the VIP in the API certificate; default api.CLUSTER.DOMAIN."""
     extra_cert_sans: list[CertSan] = Field([], max_length=MAX_CERT_SANS)
     """More DNS names or IPv4 addresses for the API server certificate (at most 32)."""
-    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    allowed_sources: list[Ipv4Net] = Field([], max_length=MAX_ALLOWED_SOURCES)
     """Networks besides the node subnet allowed to reach the API (admin desks, CI runners; at most 32)."""
 
 
@@ -121,7 +123,7 @@ class Node(Spec):
     """Hostname of the VM (an RFC 1123 label) and its Kubernetes node name."""
     role: Role
     """control-plane (1, 3, 5 or 7 of them), worker, or loadbalancer (HAProxy + keepalived, 0 or at least 2)."""
-    ip: IPv4Address
+    ip: Ipv4
     """Static address in network.subnet."""
     host: Label
     """The hosts[] entry this VM runs on."""
@@ -136,7 +138,7 @@ class Ssh(Spec):
     """Login user created on every VM (sudo, no password)."""
     authorized_keys: list[SshPublicKey] = Field(min_length=1, max_length=MAX_SSH_KEYS)
     """OpenSSH public keys of that user, one key per entry (at most 32); password login is off."""
-    allowed_sources: list[IPv4Network] = Field([], max_length=MAX_ALLOWED_SOURCES)
+    allowed_sources: list[Ipv4Net] = Field([], max_length=MAX_ALLOWED_SOURCES)
     """Networks besides the node subnet allowed to SSH into the VMs (at most 32)."""
 
 
@@ -168,7 +170,7 @@ class BgpTimers(Spec):
 class BgpPeer(Spec):
     name: Label
     """Name of the router; its config is rendered under routers/NAME/."""
-    address: IPv4Address
+    address: Ipv4
     """Address every node's Cilium agent connects to."""
     asn: ASN
     """The router's AS: equal to bgp.localASN makes the session iBGP, otherwise eBGP."""
@@ -202,7 +204,7 @@ class Bgp(Spec):
 
 class LoadBalancerPool(Spec):
     name: Label
-    cidr: IPv4Network
+    cidr: Ipv4Net
     """Addresses for LoadBalancer Services (Cilium LB IPAM), routed to the cluster by BGP."""
     service_selector: dict[LabelKey, LabelValue] = Field({}, max_length=MAX_SELECTOR_LABELS)
     """Only Services with these labels (at most 16) draw from this pool; empty: every Service."""

@@ -33,36 +33,40 @@ def plan(repo: Path) -> Plan:
     rendered = tree.render(inv)
     files = writer.plan(repo, rendered)
     changed = sorted(files.create + files.update + files.remove + files.conflicts)
-    diff = "".join(_diff(repo, rel, rendered.get(rel)) for rel in changed)
-    return Plan(diff, _steps(repo, inv, rendered, files))
+    on_disk = writer.read_texts(repo, [*changed, *_versioned_files(inv)])
+    diff = "".join(_diff(rel, on_disk[rel], rendered.get(rel)) for rel in changed)
+    return Plan(diff, _steps(inv, rendered, files, {rel: text for rel, (_, text) in on_disk.items()}))
 
 
-def _diff(repo: Path, rel: str, new: str | None) -> str:
-    path = repo / rel
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+def _versioned_files(inv: Inventory) -> list[str]:
+    """The files whose versions the upgrade steps compare."""
+    return [layout.kubeadm_file(inv, inv.control_planes[0]), layout.CILIUM_BOOTSTRAP]
+
+
+def _diff(rel: str, old: tuple[str | None, str], new: str | None) -> str:
+    kind, text = old
+    fromfile = "/dev/null" if kind is None else f"a/{rel}" if kind == "file" else f"a/{rel} ({_KINDS[kind]}, not read)"
     return "".join(
         difflib.unified_diff(
-            old.splitlines(keepends=True),
+            text.splitlines(keepends=True),
             (new or "").splitlines(keepends=True),
-            fromfile=f"a/{rel}" if path.is_file() else "/dev/null",
+            fromfile=fromfile,
             tofile=f"b/{rel}" if new is not None else "/dev/null",
         )
     )
 
 
-def _on_disk(repo: Path, rel: str) -> str:
-    path = repo / rel
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+_KINDS = {"link": "a symbolic link", "folder": "a folder", "other": "not a regular file"}
 
 
-def _steps(repo: Path, inv: Inventory, rendered: dict[str, str], files: writer.Plan) -> list[str]:
+def _steps(inv: Inventory, rendered: dict[str, str], files: writer.Plan, on_disk: dict[str, str]) -> list[str]:
     steps: list[str] = []
     touched = set(files.create + files.update + files.remove + files.conflicts)
     if files.conflicts:
         steps.append(f"{len(files.conflicts)} file(s) were edited by hand: `clusterforge render` refuses them until "
                      "the change moves into cluster.yaml (or --force overwrites them)")
-    steps += _kubernetes_upgrade(repo, inv, rendered)
-    steps += _cilium_upgrade(repo, rendered)
+    steps += _kubernetes_upgrade(inv, rendered, on_disk)
+    steps += _cilium_upgrade(rendered, on_disk)
     steps += _node_steps(inv, files)
     for node in inv.loadbalancers:
         if any(rel.startswith(layout.loadbalancer_dir(node) + "/") for rel in touched):
@@ -76,9 +80,9 @@ def _steps(repo: Path, inv: Inventory, rendered: dict[str, str], files: writer.P
     return steps
 
 
-def _kubernetes_upgrade(repo: Path, inv: Inventory, rendered: dict[str, str]) -> list[str]:
+def _kubernetes_upgrade(inv: Inventory, rendered: dict[str, str], on_disk: dict[str, str]) -> list[str]:
     first = layout.kubeadm_file(inv, inv.control_planes[0])
-    before = _KUBERNETES_VERSION.search(_on_disk(repo, first))
+    before = _KUBERNETES_VERSION.search(on_disk[first])
     after = _KUBERNETES_VERSION.search(rendered[first])
     if not before or not after or before.group(1) == after.group(1):
         return []
@@ -99,8 +103,8 @@ def _kubernetes_upgrade(repo: Path, inv: Inventory, rendered: dict[str, str]) ->
     ]
 
 
-def _cilium_upgrade(repo: Path, rendered: dict[str, str]) -> list[str]:
-    before = _CILIUM_VERSION.search(_on_disk(repo, layout.CILIUM_BOOTSTRAP))
+def _cilium_upgrade(rendered: dict[str, str], on_disk: dict[str, str]) -> list[str]:
+    before = _CILIUM_VERSION.search(on_disk[layout.CILIUM_BOOTSTRAP])
     after = _CILIUM_VERSION.search(rendered[layout.CILIUM_BOOTSTRAP])
     if not before or not after or before.group(1) == after.group(1):
         return []

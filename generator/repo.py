@@ -4,6 +4,7 @@ the writer's."""
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -91,9 +92,18 @@ def scaffold(
     def build(staging: Path) -> tuple[Path, None]:
         # cookiecutter writes each hook, rendered with the whole context, into the temporary
         # folder and never deletes it: the staging folder is removed, and ignored by git.
+        private_tmp = tempfile.gettempdir()
         system_tmp, tempfile.tempdir = tempfile.tempdir, str(staging)
+        # Our own config, not the user's ~/.cookiecutterrc (whose default_context would
+        # change the answers), and its replay copy of the context, which holds the whole
+        # inventory, in a private folder removed at once instead of ~/.cookiecutter_replay.
         try:
-            project = cookiecutter(str(TEMPLATE_DIR), no_input=no_input, extra_context=extra, output_dir=str(staging))
+            with tempfile.TemporaryDirectory(prefix="clusterforge-cookiecutter-", dir=private_tmp) as own:
+                config = Path(own) / "config.json"  # JSON is YAML, which cookiecutter reads
+                config.write_text(json.dumps({"replay_dir": f"{own}/replay", "cookiecutters_dir": f"{own}/templates"}))
+                project = cookiecutter(
+                    str(TEMPLATE_DIR), no_input=no_input, extra_context=extra, output_dir=str(staging), config_file=str(config)
+                )
         except FailedHookException as exc:
             raise ScaffoldFailed(exc.__cause__ if isinstance(exc.__cause__, OSError) else None) from None
         finally:

@@ -186,7 +186,8 @@ def workflow(inv: Inventory) -> str:
     """GitHub Actions: build the pinned tools (cached), then the repo's own nox sessions."""
     packages = sorted(tool.apt for tool in DEBIAN_TOOLS.values() if not tool.optional)
     steps = [
-        {"uses": "actions/checkout@v5"},
+        # The job needs no token after the checkout: none is left in .git/config for the tools it runs.
+        {"uses": "actions/checkout@v5", "with": {"persist-credentials": False}},
         {"uses": "actions/setup-python@v6", "with": {"python-version": "3.11"}},
         # Only `nox -s tools` needs Go, and there is no go.sum to key setup-go's own cache on.
         {"uses": "actions/setup-go@v6", "with": {"go-version": "stable", "cache": False}},

@@ -383,6 +383,21 @@ def session(root: Path, *, scratch: str = layout.SCRATCH_DIR) -> Iterator[Tree]:
             tree.remove_scratch()
 
 
+def read_texts(repo: Path, paths: list[str]) -> dict[str, tuple[str | None, str]]:
+    """What is at each path, as (kind, text): the text of a regular file (read as
+    `plan` shows it, never through a link), "" for anything else or nothing."""
+    found: dict[str, tuple[str | None, str]] = {}
+    with opened(repo) as disk:
+        for rel in paths:
+            kind = disk.kind(rel)
+            text = ""
+            if kind == "file":
+                with disk.reading(rel) as file:
+                    text = file.read().decode("utf-8", errors="replace")
+            found[rel] = (kind, text)
+    return found
+
+
 # --- the lock ---------------------------------------------------------------------
 
 

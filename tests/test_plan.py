@@ -86,3 +86,17 @@ def test_hand_edits_are_named(lab):
     values = lab / "infrastructure/controllers/cilium/values.yaml"
     values.write_text(values.read_text() + "debug: {enabled: true}\n")
     assert plan.plan(lab).steps[0].startswith("1 file(s) were edited by hand")
+
+
+def test_a_linked_file_is_named_but_never_read(lab, tmp_path):
+    """A link where a rendered file belongs (a pull request may add one) could print any
+    file the runner may read: plan names it and shows none of the target's text."""
+    outside = tmp_path / "outside"
+    outside.write_text("FAKE-text-outside-the-repository\n")
+    user_data = lab / "nodes/cp1/user-data"
+    user_data.unlink()
+    user_data.symlink_to(outside)
+    result = plan.plan(lab)
+    assert "FAKE-text" not in result.diff
+    assert "--- a/nodes/cp1/user-data (a symbolic link, not read)\n+++ b/nodes/cp1/user-data\n" in result.diff
+    assert result.steps[0].startswith("1 file(s) were edited by hand")

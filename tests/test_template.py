@@ -129,6 +129,23 @@ def test_inventory_is_used_verbatim_without_prompts(tmp_path, capsys, monkeypatc
     assert (dest / "clusters" / "other-lab").is_dir()
 
 
+def test_new_ignores_the_users_cookiecutter_config_and_leaves_no_replay(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".cookiecutterrc").write_text("default_context:\n  cluster_name: not-asked-for\n")
+    dest = tmp_path / "lab"
+    # A process of its own: cookiecutter reads HOME when it is imported.
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "COOKIECUTTER_CONFIG"} | {"HOME": str(home), "TMPDIR": str(tmp)}
+    subprocess.run([sys.executable, "-m", "generator", "new", str(dest), "--no-input"], env=env, check=True, capture_output=True)
+    assert (dest / "clusters" / "koedo-lab").is_dir()  # the template's answers, not the rc file's
+    # cookiecutter's replay copy holds the whole inventory: nothing is written outside DEST.
+    assert sorted(p.name for p in home.iterdir()) == [".cookiecutterrc"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "lab", "tmp"]
+    assert list(tmp.iterdir()) == []
+
+
 def test_git_init_commits_everything_but_the_secrets(tmp_path, capsys):
     dest = tmp_path / "lab"
     assert cli.main(["new", str(dest), "--example", "--git-init"]) == 0
@@ -146,6 +163,8 @@ def test_skeleton_files_parse_and_point_at_the_cluster(tmp_path):
     workflow = yamlio.loader().load(files[scaffold.WORKFLOW])
     steps = workflow["jobs"]["validate"]["steps"]
     assert workflow["on"]["push"]["branches"] == [REFERENCE.gitops.branch]
+    assert workflow["permissions"] == {"contents": "read"}
+    assert steps[0] == {"uses": "actions/checkout@v5", "with": {"persist-credentials": False}}  # no token left for the tools
     assert steps[-1]["run"] == "pipx run nox -s tools render_check validate"
     assert next(s for s in steps if s.get("uses", "").startswith("actions/cache"))["with"]["path"].split() == ["~/.cache/clusterforge", ".tools"]
     hooks = yamlio.loader().load(files[scaffold.PRE_COMMIT])["repos"][0]["hooks"]

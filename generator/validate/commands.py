@@ -33,7 +33,7 @@ def validate_results(repo: Path, no_cache: bool, out: TextIO) -> tuple[list[Resu
     """Every result for one repository and each check's seconds: from the run record when
     none of its inputs changed (see runs.py; every time then reads 0), else by running."""
     cache = runs.cache_dir()
-    run_key = None if no_cache else runs.key(cache, repo)
+    run_key = None if no_cache else runs.key(cache, repo)  # None for a repository holding a link
     if run_key is not None and (remembered := runs.lookup(cache, repo, run_key)) is not None:
         return remembered, {check: 0.0 for check in {r.check for r in remembered}}
     from .. import repo as repository
@@ -41,6 +41,8 @@ def validate_results(repo: Path, no_cache: bool, out: TextIO) -> tuple[list[Resu
     from . import limits, runner
     from .base import Context
 
+    if (repo / layout.INVENTORY).is_symlink():  # before reading it: a link may point anywhere
+        raise limits.LinkedInput([layout.INVENTORY])
     inv = repository.load(repo).inventory
     limits.check(repo)
     redact = secrets.redactor(repository.secrets_path(repo))

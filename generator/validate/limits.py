@@ -52,10 +52,25 @@ def count_documents(data: bytes) -> int:
     return len(starts) + (1 if _CONTENT.search(head) else 0)
 
 
+class LinkedInput(ClusterforgeError):
+    """Symbolic links in the repository: nothing was read through them."""
+
+    def __init__(self, links: list[str]):
+        listed = "\n".join(f"  {link}" for link in links)
+        super().__init__(
+            "refusing to validate: symbolic links in the repository (validate reads no file through a link, "
+            f"which could point outside the repository; clusterforge renders none)\n{listed}"
+        )
+
+
 def check(repo: Path) -> None:
-    """Raise InputTooLarge naming every file meant for git that is over a limit."""
+    """Raise LinkedInput naming every symbolic link meant for git, then InputTooLarge
+    naming every file meant for git that is over a limit."""
     from .checks import _common  # not for MAX_FILE_BYTES alone (see runs.py)
 
+    links = _common.committed_links(repo)
+    if links:
+        raise LinkedInput(links)
     problems = over_limits(repo, _common.committed_files(repo))
     if problems:
         raise InputTooLarge(problems)

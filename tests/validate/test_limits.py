@@ -4,6 +4,7 @@ running any tool, naming each file and the limit."""
 from __future__ import annotations
 
 import io
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,40 @@ def test_documents_are_counted_without_parsing(text: str, documents: int) -> Non
 def test_the_readme_states_the_limits() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert f"a file over {limits.MAX_FILE_BYTES:,} bytes or a YAML file of over {limits.MAX_DOCUMENTS:,} documents" in readme
+
+
+@pytest.mark.parametrize("in_git", [False, True], ids=["plain folder", "git work tree"])
+def test_symbolic_links_are_refused_before_anything_is_read_through_them(
+    reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], in_git: bool
+) -> None:
+    """A pull request may add links; validate in its CI must not print what they point at."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "token").write_text("FAKE-not-a-secret-but-outside-the-repository\n")
+    root = copy(reference, tmp_path)
+    (root / "infrastructure/configs/leak.yaml").symlink_to(outside / "token")
+    (root / "infrastructure/linked").symlink_to(outside, target_is_directory=True)
+    if in_git:
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+    code, err, out = validate(root, tmp_path, monkeypatch, capsys)
+    assert (code, out) == (2, "")
+    assert err == [
+        "clusterforge: refusing to validate: symbolic links in the repository (validate reads no file through a link, "
+        "which could point outside the repository; clusterforge renders none)",
+        "  infrastructure/configs/leak.yaml",
+        "  infrastructure/linked",
+    ]
+    assert not caches.results_dir(tmp_path / "cache").exists()  # no check ran
+
+
+def test_a_linked_inventory_is_refused_before_it_is_read(
+    reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = copy(reference, tmp_path)
+    (tmp_path / "passwd").write_text("root:x:0:0:FAKE:/root:/bin/sh\n")
+    (root / "cluster.yaml").unlink()
+    (root / "cluster.yaml").symlink_to(tmp_path / "passwd")
+    code, err, _ = validate(root, tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert "root:x" not in "\n".join(err)
+    assert err[-1] == "  cluster.yaml"

@@ -115,21 +115,32 @@ def file_jobs(
 
 
 def committed_files(repo: Path) -> list[str]:
-    """Every file of the repository that is not ignored: what `git add -A` would take.
+    """Every file of the repository that is not ignored: what `git add -A` would take."""
+    return [p for p in committed_entries(repo) if (repo / p).is_file()]
+
+
+def committed_links(repo: Path) -> list[str]:
+    """The symbolic links among them, to files or folders."""
+    return [p for p in committed_entries(repo) if (repo / p).is_symlink()]
+
+
+def committed_entries(repo: Path) -> list[str]:
+    """What `git add -A` would take: files and symbolic links (to folders too).
 
     git itself decides in a git work tree; otherwise the repository's own .gitignore
     is applied (the simple patterns clusterforge writes: `/anchored`, `dir/`, `*.glob`).
     """
     if (repo / ".git").exists():
         out = tools.run(["git", "ls-files", "--others", "--cached", "--exclude-standard", "-z"], cwd=repo).stdout
-        return sorted({p for p in out.split("\0") if p and (repo / p).is_file()})
+        return sorted({p for p in out.split("\0") if p})
     ignore = repo / ".gitignore"
     patterns = _ignore_patterns(ignore.read_text(encoding="utf-8", errors="replace")) if ignore.is_file() else []
     found = []
-    for root, dirs, files in os.walk(repo):
+    for root, dirs, files in os.walk(repo):  # does not follow linked folders, lists them in dirs
         rel_root = Path(root).relative_to(repo).as_posix()
         prefix = "" if rel_root == "." else rel_root + "/"
         dirs[:] = sorted(d for d in dirs if d != ".git" and not _ignored(prefix + d, True, patterns))
+        found += [prefix + d for d in dirs if os.path.islink(os.path.join(root, d))]
         found += [prefix + f for f in files if not _ignored(prefix + f, False, patterns)]
     return sorted(found)
 
