@@ -57,7 +57,8 @@ def _read(path: Path) -> list[Result] | None:
 
 def _write(path: Path, results: list[Result]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Per thread too: two jobs of one run may share a key (the same check of the same files).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 

@@ -95,6 +95,13 @@ def test_a_missing_tool_fails_the_job_and_is_not_cached(ctx: Context) -> None:
     assert len(calls) == 2
 
 
+def test_jobs_with_one_key_in_one_run_store_their_results_side_by_side(ctx: Context) -> None:
+    """Two workers storing the same key at once each write their own scratch file."""
+    check = Counting()
+    results = runner.run(ctx, factories=[check.jobs] * 16, use_cache=False, workers=4)
+    assert results == [Result("counting", "a.conf", True)] * 16
+
+
 def test_jobs_run_in_parallel_within_the_bound(ctx: Context) -> None:
     lock, running, peak = threading.Lock(), [0], [0]
 
