@@ -12,15 +12,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, loader, plan, repo, secrets, tools
-from .explain import answer as explain_answer
+from typing import TYPE_CHECKING
+
 from .errors import ClusterforgeError, InventoryError
-from .model import Inventory
 from .toolpins import KUBERNETES_VERSION
-from .render import layout, meta
-from .validate import caches as validate_caches
-from .validate import commands as validate_commands
-from .validate import report as validate_report
+from .validate.report import FORMATS
+
+if TYPE_CHECKING:
+    from .model import Inventory
+
+# Each command imports what it needs when it runs: `check` must not pay for the validators,
+# nor a warm `validate` for the model (see validate/commands.py).
+CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"  # caches.CATALOG_URL (a test holds them equal)
 
 Handler = Callable[[argparse.Namespace, TextIO], int]
 
@@ -35,11 +38,15 @@ def cmd_example(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from .render import meta
+
     out.write(json.dumps(meta.inventory_schema(), indent=2, sort_keys=True) + "\n")
     return 0
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from . import loader
+
     checked = loader.check_file(Path(args.file))
     for warning in checked.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -70,6 +77,8 @@ def summary(inv: Inventory, path: Path) -> str:
 
 
 def cmd_render(args: argparse.Namespace, out: TextIO) -> int:
+    from . import repo
+
     directory = Path(args.directory)
     plan = repo.render_repo(directory, check=args.check, force=args.force)
     if args.check:
@@ -89,6 +98,8 @@ def _report_plan(plan, out: TextIO) -> None:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    from . import plan
+
     result = plan.plan(Path(args.directory))
     if not result.diff:
         print("nothing to change: the repository is what cluster.yaml renders to", file=out)
@@ -103,6 +114,9 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_new(args: argparse.Namespace, out: TextIO) -> int:
+    from . import loader, repo
+    from .render import layout
+
     text, source = None, layout.INVENTORY
     if args.inventory:
         text, source = loader.read_text(Path(args.inventory)), Path(args.inventory).name
@@ -118,18 +132,25 @@ def cmd_new(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
+    from . import repo
+
     for path in repo.write_seed(Path(args.directory), args.node, Path(args.outdir), iso=args.iso):
         print(path, file=out)
     return 0
 
 
 def cmd_bgp_secrets(args: argparse.Namespace, out: TextIO) -> int:
+    from . import repo
+
     out.write(repo.bgp_secret_manifests(Path(args.directory)))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    return validate_commands.validate_command(Path(args.directory), args.format, args.no_cache, out)
+    from .validate import commands as validate_commands
+
+    dirs = [Path(d) for d in args.repositories] or [Path(args.directory)]
+    return validate_commands.validate_many(dirs, args.format, args.no_cache, out, args.strict, args.verbose)
 
 
 def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
@@ -139,14 +160,20 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
+    from .validate import commands as validate_commands
+
     return validate_commands.schemas_pull(args.source, out, repo=Path(args.directory), refresh=args.refresh)
 
 
 def cmd_charts_pull(args: argparse.Namespace, out: TextIO) -> int:
+    from .validate import commands as validate_commands
+
     return validate_commands.charts_pull(Path(args.directory), args.mirror, out, refresh=args.refresh)
 
 
 def cmd_explain(args: argparse.Namespace, out: TextIO) -> int:
+    from .explain import answer as explain_answer
+
     repository = explain_answer.open_repository(Path(args.directory))
     language = args.language or (repository.inventory.docs.language if repository else "en")
     out.write(explain_answer.explain(args.target, repository, language))
@@ -163,6 +190,7 @@ def cmd_tools_install(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from . import tools
     from .toolchain import install
 
     statuses = tools.doctor(install.kubernetes_versions(args.kubernetes, Path(args.directory)))
@@ -185,9 +213,19 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     return 1 if missing else 0
 
 
+class _Version(argparse.Action):
+    """argparse's "version" action, reading the version only when asked (see generator.__init__)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        from . import __version__
+
+        print(f"clusterforge {__version__}")  # on stdout, as argparse's own action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clusterforge", description="One cluster.yaml in, a validated GitOps-ready cluster repository out.")
-    parser.add_argument("--version", action="version", version=f"clusterforge {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -222,15 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     bgp_secrets.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     validate = command("validate", cmd_validate, "run every validator offline and print one report")
     validate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
-    validate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
+    validate.add_argument(
+        "repositories", nargs="*", metavar="DIR",
+        help="repositories to validate in one process (instead of -C); a folder without cluster.yaml: each DIR/*/ or DIR/clusters/*/ holding one",
+    )
+    validate.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     validate.add_argument("--no-cache", action="store_true", help="run every check again (results are still stored)")
+    validate.add_argument("-v", "--verbose", action="store_true", help="show every result in full, the passes too (text format)")
+    validate.add_argument("--strict", action="store_true", help="fail when a check is skipped because its tool (a Debian daemon) is missing; CI uses it")
     simulate = command("simulate", cmd_simulate, "prove the cluster's network in network namespaces with the real daemons (Linux, root)")
     simulate.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
-    simulate.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
+    simulate.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     simulate.add_argument("--keep", action="store_true", help="leave the namespaces and daemons running and print how to enter and remove them")
     schemas_pull = _pull_command(commands, "schemas", "the CRD schema cache", "fill the CRD schema cache from a catalog folder or URL")
     schemas_pull.set_defaults(handler=cmd_schemas_pull)
-    schemas_pull.add_argument("--from", dest="source", metavar="URL|DIR", help=f"catalog folder or URL (default: {validate_caches.CATALOG_URL})")
+    schemas_pull.add_argument("--from", dest="source", metavar="URL|DIR", help=f"catalog folder or URL (default: {CATALOG_URL})")
     schemas_pull.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository whose kinds a URL pull fetches (default: .)")
     charts_pull = _pull_command(commands, "charts", "the Helm chart cache", "download every chart the repository's releases use")
     charts_pull.set_defaults(handler=cmd_charts_pull)
@@ -273,9 +317,14 @@ def _pull_command(commands, name: str, help: str, pull_help: str) -> argparse.Ar
     return pull
 
 
-def report_error(exc: ClusterforgeError, err: TextIO, redact: Callable[[str], str] = secrets.Redactor()) -> int:
+def report_error(exc: ClusterforgeError, err: TextIO, redact: Callable[[str], str] | None = None) -> int:
     """Print a user error as every command does (the template's hooks too) and return its exit code.
-    `redact` is the last line of defence: a message may quote a tool or a file that holds a secret."""
+    `redact` is the last line of defence: a message may quote a tool or a file that holds a secret
+    (default: the secret patterns alone)."""
+    if redact is None:
+        from .secrets import Redactor
+
+        redact = Redactor()
     if isinstance(exc, InventoryError):
         for warning in exc.warnings:
             print(redact(f"warning: {warning}"), file=err)
@@ -298,6 +347,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             raise
         # The secrets of the repository the command works on, whatever it read so far.
         directory = getattr(args, "directory", None)
+        from . import secrets
+        from .render import layout
+
         redact = secrets.redactor(Path(directory) / layout.SECRETS_FILE) if directory else secrets.Redactor()
         return report_error(exc, sys.stderr, redact)
     except KeyboardInterrupt:

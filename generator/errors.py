@@ -42,7 +42,7 @@ class ToolMissing(ClusterforgeError):
     exit_code = 1
 
     def __init__(self, tool: str, hint: str):
-        self.tool = tool
+        self.tool, self.hint = tool, hint
         super().__init__(f"{tool} not found ({hint}); run `clusterforge doctor` to see every tool")
 
 

@@ -225,7 +225,8 @@ def pre_commit_config() -> str:
 
     hooks = [
         hook("clusterforge-render-check", "rendered files match cluster.yaml", "clusterforge render --check"),
-        hook("clusterforge-validate", "the real tools accept the rendered files", "clusterforge validate"),
+        # --strict: a commit is never checked with a daemon missing (install it, or skip the hook).
+        hook("clusterforge-validate", "the real tools accept the rendered files", "clusterforge validate --strict"),
     ]
     return yamlio.dump({"minimum_pre_commit_version": "4.4.0", "repos": [{"repo": "local", "hooks": hooks}]})
 

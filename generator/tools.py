@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import sh
-
 from .errors import ToolFailed, ToolMissing
 from .toolpins import DEBIAN_TOOLS, GO_TOOLS, KUBEADM_PACKAGE, KUBERNETES_VERSION, buildinfo_version, kubeadm_binary
 
@@ -203,6 +201,8 @@ def run(
 def helm(*args: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 300) -> str:
     """Run the pinned helm through `sh` and return its stdout; failures become ToolFailed
     exactly as in run()."""
+    import sh  # only helm runs through it
+
     argv = [str(require("helm")), *args]
     workdir = None if cwd is None else os.fspath(cwd)
     try:

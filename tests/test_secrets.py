@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from generator import cli, repo, tools
-from generator.errors import ToolFailed
+from generator.errors import ClusterforgeError, ToolFailed
 from generator.render import layout
 from generator.secrets import ClusterSecrets, Redactor, named_values, redactor
 
@@ -227,6 +227,22 @@ def test_an_empty_redactor_changes_nothing(tmp_path: Path) -> None:
     assert Redactor()("anything") == "anything"
     for missing in (tmp_path / "no" / "secrets.yaml", tmp_path / ("x" * 300) / "secrets.yaml"):  # the second: a name too long
         assert redactor(missing)("anything") == "anything"
+
+
+def test_the_redactor_takes_the_values_of_a_secrets_file_whose_keys_do_not_match(lab: Path) -> None:
+    """Redaction needs the values, not proof that each key belongs to its certificate (that
+    proof costs 0.6 CPU-s per validate): a secrets file with swapped CA keys is still redacted."""
+    values = repo.read_secrets(lab)
+    keys = {name: pem for name, pem in values.pki.items() if name.endswith("ca.key")}
+    first, second = sorted(keys)[:2]
+    path = lab / layout.SECRETS_FILE
+    text = path.read_text(encoding="utf-8")
+    indent = lambda pem: "\n".join("    " + line for line in pem.splitlines())  # noqa: E731  as the block scalars are written
+    assert indent(keys[first]) in text and indent(keys[second]) in text
+    path.write_text(text.replace(indent(keys[first]), "@@").replace(indent(keys[second]), indent(keys[first])).replace("@@", indent(keys[second])))
+    with pytest.raises(ClusterforgeError, match="is not the key of"):
+        repo.read_secrets(lab)  # what render and seed read is still proven
+    assert redactor(path)(f"token {values.certificate_key}") == "token <redacted certificateKey>"
 
 
 def test_a_tool_failure_quoting_a_secret_is_redacted(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:

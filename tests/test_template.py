@@ -170,7 +170,7 @@ def test_skeleton_files_parse_and_point_at_the_cluster(tmp_path):
     assert steps[-1]["run"] == "pipx run nox -s tools render_check validate"
     assert next(s for s in steps if s.get("uses", "").startswith("actions/cache"))["with"]["path"].split() == ["~/.cache/clusterforge"]
     hooks = yamlio.loader().load(files[scaffold.PRE_COMMIT])["repos"][0]["hooks"]
-    assert [h["entry"] for h in hooks] == ["clusterforge render --check", "clusterforge validate"]
+    assert [h["entry"] for h in hooks] == ["clusterforge render --check", "clusterforge validate --strict"]
     renovate = json.loads(files[scaffold.RENOVATE])
     assert [m["depNameTemplate"] for m in renovate["customManagers"]] == ["kubernetes/kubernetes", "cilium", "clusterforge"]
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 
-from ..model import BgpPeer, Inventory, Node
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: the CLI reads these paths without loading the model
+    from ..model import BgpPeer, Inventory, Node
 
 SECRETS_FILE = ".clusterforge/secrets.yaml"  # git-ignored, mode 0600 (SOPS-encrypted with age recipients)
 LOCK_FILE = ".clusterforge/lock"

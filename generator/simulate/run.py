@@ -265,5 +265,5 @@ def simulate_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO 
     from ..validate import report
 
     results = Simulation(repo, keep).run(err or sys.stderr)
-    out.write(report.render(results, fmt))
+    out.write(report.render(results, fmt, verbose=True))  # a handful of scenarios, each worth its line
     return report.exit_code(results)

@@ -7,12 +7,21 @@ version) and returns one Result per file (or per cross-file finding).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..model import Inventory
-from ..secrets import Redactor
+if TYPE_CHECKING:  # a warm `validate` reads results without the model (pydantic) loaded
+    from ..model import Inventory
+    from .gitops import Discovery
+
+
+def _no_secrets() -> Callable[[str], str]:
+    from ..secrets import Redactor
+
+    return Redactor()
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,9 @@ class Result:
     ok: bool
     message: str = ""  # the tool's own words on failure
     hint: str = ""  # what to do about it
+    # Not judged: the checker (a Debian daemon) is not installed here. Not a failure
+    # unless `validate --strict`; never cached.
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -40,10 +52,16 @@ class Context:
     repo: Path
     inventory: Inventory
     cache_dir: Path  # $CLUSTERFORGE_CACHE_DIR or ~/.cache/clusterforge
-    rendered: dict[str, str] = field(default_factory=dict)  # what render would write (for consistency checks)
     # Applied to every result before it is cached or shown: tools quote files, and a
     # secret pasted into one by hand must not spread into reports and caches.
-    redact: Callable[[str], str] = field(default_factory=Redactor)
+    redact: Callable[[str], str] = field(default_factory=_no_secrets)
+
+    @functools.cached_property
+    def discovery(self) -> Discovery:
+        """What the GitOps engine applies (gitops.discover), found once per run for every check."""
+        from .gitops import discover
+
+        return discover(self.repo, self.inventory)
 
 
 # A check module exposes `jobs(ctx: Context) -> list[Job]`.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -31,15 +32,15 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
 from .. import versions, yamlio
 from . import crd2schema
 from ..errors import ClusterforgeError
+from . import runs
+from .runs import CACHE_ENV, cache_dir  # defined there: a warm validate needs nothing more of this module
 
-CACHE_ENV = "CLUSTERFORGE_CACHE_DIR"
 CATALOG_URL = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main"
 HTTP_TIMEOUT = 60
 # kubernetes-validate's schemas give every file an https $id and refs such as
@@ -49,11 +50,6 @@ _DEFINITIONS_REF = "/api/_definitions.json"
 
 
 PACKAGED = Path(__file__).resolve().parents[1] / "data" / "offline"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "clusterforge"
 
 
 def user_catalog(cache: Path) -> Path:
@@ -230,38 +226,76 @@ def kubernetes_schema_dir_name(kubernetes_version: str) -> str:
 
 
 def _package_schemas(kubernetes_version: str) -> Path:
-    root = resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
-    source = Path(str(root)) / kubernetes_schema_dir_name(kubernetes_version)
+    # Found, not imported: the package itself loads jsonschema, which validation never uses.
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ClusterforgeError("kubernetes-validate is not installed: `pip install kubernetes-validate`")
+    root = Path(list(spec.submodule_search_locations)[0]) / "kubernetes-json-schema"
+    source = root / kubernetes_schema_dir_name(kubernetes_version)
     if not source.is_dir():
-        have = sorted(p.name.removesuffix("-local-strict") for p in Path(str(root)).glob("v*-local-strict"))
+        have = sorted(p.name.removesuffix("-local-strict") for p in root.glob("v*-local-strict"))
         raise ClusterforgeError(
-            f"kubernetes-validate {metadata.version('kubernetes-validate')} has no schemas for Kubernetes "
+            f"kubernetes-validate {runs.kubernetes_validate_version()} has no schemas for Kubernetes "
             f"{kubernetes_version} (it has {', '.join(have)}): upgrade it with `pip install -U kubernetes-validate`"
         )
     return source
 
 
-def _relative_refs(node: Any) -> Any:
+_DEFS_PREFIX = "#/$defs/"
+
+
+def _local_refs(node: Any, used: set[str]) -> Any:
+    """A schema with every ref into _definitions.json (from a kind's file, or from within
+    _definitions.json itself) made a ref into its own $defs, collecting the names in `used`."""
     if isinstance(node, dict):
-        return {
-            k: v.replace(_DEFINITIONS_REF, "_definitions.json") if k == "$ref" and isinstance(v, str) else _relative_refs(v)
-            for k, v in node.items()
-        }
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.removeprefix(_DEFINITIONS_REF).startswith(_DEFS_PREFIX):
+                name = v.removeprefix(_DEFINITIONS_REF).removeprefix(_DEFS_PREFIX)
+                used.add(name)
+                out[k] = _DEFS_PREFIX + name
+            else:
+                out[k] = _local_refs(v, used)
+        return out
     if isinstance(node, list):
-        return [_relative_refs(v) for v in node]
+        return [_local_refs(v, used) for v in node]
     return node
 
 
+def self_contained(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """A kind's schema with the definitions it reaches (transitively) copied into its own
+    $defs: kubeconform then compiles a few kilobytes per kind instead of parsing the shared
+    1.2 MB _definitions.json for each one, and resolves every ref offline."""
+    used: set[str] = set()
+    out = _local_refs(schema, used)
+    out.pop("$id", None)  # only the top-level $id: "$id" may also be a property name
+    defs: dict[str, Any] = {}
+    pending = sorted(used)
+    while pending:
+        name = pending.pop()
+        if name in defs or name not in definitions:
+            continue  # a dangling ref stays dangling: kubeconform reports it
+        reached: set[str] = set()
+        defs[name] = _local_refs(definitions[name], reached)
+        pending += sorted(reached - defs.keys())
+    if defs:
+        out["$defs"] = dict(sorted(defs.items()))
+    return out
+
+
 def kubernetes_schemas(cache: Path, kubernetes_version: str) -> Path:
-    """The strict core schemas of the cluster's minor, rewritten once so that kubeconform
-    resolves their refs from the folder itself (see _DEFINITIONS_REF)."""
+    """The strict core schemas of the cluster's minor, each made self-contained once (see
+    self_contained; refs into _definitions.json would resolve to a URL, see _DEFINITIONS_REF).
+    The folder name says the layout, so a cache of the former layout is never mistaken for it."""
     source = _package_schemas(kubernetes_version)
-    target = cache / "schemas" / "kubernetes" / metadata.version("kubernetes-validate") / source.name
+    target = cache / "schemas" / "kubernetes" / runs.kubernetes_validate_version() / f"{source.name}-self-contained"
 
     def fill(tmp: Path) -> None:
+        definitions = json.loads((source / "_definitions.json").read_text(encoding="utf-8")).get("$defs", {})
         for path in source.glob("*.json"):
-            schema = _relative_refs(json.loads(path.read_text(encoding="utf-8")))
-            schema.pop("$id", None)  # only the top-level $id: "$id" may also be a property name
+            if path.name == "_definitions.json":
+                continue
+            schema = self_contained(json.loads(path.read_text(encoding="utf-8")), definitions)
             (tmp / path.name).write_text(json.dumps(schema), encoding="utf-8")
 
     return _atomic_dir(target, fill)

@@ -3,6 +3,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from generator.errors import ClusterforgeError
 from generator.validate import caches, commands
+from generator.validate.checks import _common
 
 from . import CATALOG, CHARTS, example_repo, serve
 
@@ -31,15 +34,21 @@ def test_cache_dir_follows_the_environment(cache: Path) -> None:
     assert caches.chart_archive(cache, "cilium", "1.20.0") == cache / "charts" / "cilium-1.20.0.tgz"
 
 
-def test_core_schemas_resolve_their_refs_from_their_own_folder(cache: Path) -> None:
+def test_core_schemas_are_self_contained(cache: Path) -> None:
+    """Each kind carries the definitions it reaches: no ref leaves the file (kubeconform would
+    otherwise parse the shared 1.2 MB _definitions.json once per kind, or fetch it by URL)."""
     folder = caches.kubernetes_schemas(cache, "1.35.4")
-    assert folder.name == "v1.35.0-local-strict" and folder.is_relative_to(cache)
+    assert folder.name == "v1.35.0-local-strict-self-contained" and folder.is_relative_to(cache)
     deployment = (folder / "deployment-apps-v1.json").read_text()
-    assert "/api/_definitions.json" not in deployment
+    assert "_definitions.json" not in deployment
     schema = json.loads(deployment)
     assert "$id" not in schema  # an https $id would send relative refs to kubernetes.io
-    assert schema["properties"]["spec"]["$ref"] == "_definitions.json#/$defs/io.k8s.api.apps.v1.DeploymentSpec"
-    assert (folder / "_definitions.json").is_file()
+    assert schema["properties"]["spec"]["$ref"] == "#/$defs/io.k8s.api.apps.v1.DeploymentSpec"
+    # Reached only through the DeploymentSpec -> PodTemplateSpec -> PodSpec -> Container chain:
+    refs = set(re.findall(r'"\$ref": "([^"]*)"', deployment))
+    assert "#/$defs/io.k8s.api.core.v1.Container" in refs
+    assert {ref.removeprefix("#/$defs/") for ref in refs} <= set(schema["$defs"])  # every ref resolves
+    assert not (folder / "_definitions.json").exists()
     assert caches.kubernetes_schemas(cache, "1.35.0") == folder  # one folder per minor, made once
 
 
@@ -124,3 +133,20 @@ def test_an_unreachable_repository_is_a_user_error(cache: Path) -> None:
         pass  # shut down: nothing listens there any more
     with pytest.raises(ClusterforgeError, match="GET .*index.yaml"):
         caches.pull_chart(caches.ChartRef(UPSTREAM, "cilium", "1.19.6"), cache, mirror)
+
+
+def test_a_tool_is_known_by_its_path_and_stamp(tmp_path: Path, need_tool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No version probe at all (nine cost half a warm run): the binary's path, size and mtime
+    are its identity in the cache keys, and another binary in the same place is another tool."""
+    shellcheck = tmp_path / "bin" / "shellcheck"
+    shellcheck.parent.mkdir()
+    shutil.copy2(need_tool("shellcheck"), shellcheck)
+    monkeypatch.setenv("CLUSTERFORGE_TOOLS_DIR", str(shellcheck.parent))
+    first = _common.find("shellcheck")
+    assert first.path == shellcheck and first.version == f"{shellcheck} {caches.stamp(shellcheck)}"
+    os.utime(shellcheck, ns=(1, 1))
+    assert _common.find("shellcheck").version not in ("", first.version)
+    monkeypatch.setenv("CLUSTERFORGE_TOOLS_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    missing = _common.find("shellcheck")
+    assert missing.path is None and missing.install == "apt-get install shellcheck"

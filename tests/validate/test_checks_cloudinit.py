@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from generator import loader
+from generator.errors import ClusterforgeError
 from generator.render import layout
+from generator.validate.base import Context
 from generator.validate.checks import cloudinit
 
 from . import NeedTool, copy, edit, failures, run
@@ -60,6 +62,21 @@ def test_a_wrong_type_fails_cloud_init_schema(reference: Path, tmp_path: Path, n
     failed = failures(run(root, cloudinit.schema_jobs))
     assert list(failed) == [f"{CP1}/user-data"]
     assert "hostname: 5 is not of type 'string'" in failed[f"{CP1}/user-data"]
+
+
+def test_cloud_init_schema_runs_once_for_every_user_data(reference: Path) -> None:
+    ctx = Context(reference, loader.check_file(reference / layout.INVENTORY).inventory, reference.parent / "cache")
+    [job] = cloudinit.schema_jobs(ctx)
+    assert set(job.inputs) == {p.relative_to(reference).as_posix() for p in reference.glob("nodes/*/user-data")}
+
+
+def test_cloud_init_must_be_a_python_script(tmp_path: Path) -> None:
+    """Its schema check runs in cloud-init's own interpreter, named by its shebang."""
+    (tmp_path / "cloud-init").write_text("#!/bin/sh\nexec true\n")
+    with pytest.raises(ClusterforgeError, match="is not a Python script"):
+        cloudinit.python_of(tmp_path / "cloud-init")
+    (tmp_path / "cloud-init").write_text("#!/usr/bin/env python3\nimport sys\n")
+    assert cloudinit.python_of(tmp_path / "cloud-init") == ["/usr/bin/env", "python3"]
 
 
 @pytest.mark.tools

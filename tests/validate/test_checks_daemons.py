@@ -12,6 +12,7 @@ import pytest
 from generator import loader, tools
 from generator.render import layout
 from generator.validate import netns
+from generator.validate.base import Context
 from generator.validate.checks import daemons
 
 from . import NeedTool, copy, edit, failures, run
@@ -151,6 +152,13 @@ def test_shellcheck_names_a_broken_embedded_script(reference: Path, tmp_path: Pa
     assert list(failed) == [f"nodes/{node}/user-data"]
     assert f"nodes/{node}/user-data " in failed[f"nodes/{node}/user-data"]  # labelled by file and entry
     assert "SC2086" in failed[f"nodes/{node}/user-data"]
+
+
+def test_shellcheck_runs_once_per_shell_flag(reference: Path) -> None:
+    """Every script in one job, so three shellcheck calls at most, not one per file (25 for the lab)."""
+    ctx = Context(reference, loader.check_file(reference / layout.INVENTORY).inventory, reference.parent / "cache")
+    [job] = daemons.shellcheck_jobs(ctx)
+    assert {layout.CILIUM_BOOTSTRAP, "nodes/cp1/user-data", "nodes/haproxy1/user-data"} <= set(job.inputs)
 
 
 def test_embedded_scripts_finds_shell_scripts_only() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ToolMissing
-from generator import loader
+from generator import loader, yamlio
+from generator.render import kubeadm as renderer
 from generator.render import layout
 from generator.validate.checks import kubeadm
 
@@ -69,3 +70,16 @@ def test_filling_in_secrets_keeps_the_quotes_kubeadm_needs(reference: Path) -> N
     (found by tests/test_property.py): the filled-in config keeps the rendered quotes."""
     join = (reference / "kubeadm/worker1-join.yaml").read_text().replace("name: worker1", "name: 'y'")
     assert "name: 'y'" in kubeadm.with_dummy_secrets(join, kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory))
+
+
+def test_secret_fields_from_one_node_per_shape_are_every_nodes(reference: Path, variant: Path) -> None:
+    """The fields come from one node per kind of kubeadm file; every node's would add none."""
+    for root in (reference, variant):
+        inv = loader.check_file(root / layout.INVENTORY).inventory
+        every: dict = {}
+        for node in inv.kubernetes_nodes:
+            plain = yamlio.loader().load_all(renderer.config(inv, node))
+            filled = yamlio.loader().load_all(renderer.with_secrets(inv, node, kubeadm.DUMMY_SECRETS))
+            for before, after in zip(plain, filled, strict=True):
+                every.setdefault(after["kind"], {}).update(kubeadm._added(before, after, ()))
+        assert kubeadm.secret_fields(inv) == every

@@ -206,7 +206,7 @@ def test_a_kustomization_path_that_does_not_exist_is_reported(cache: Path, tmp_p
 
 def test_schema_locations_put_core_schemas_first(cache: Path) -> None:
     locations = schemas_for(cache, cache / "conv").locations()
-    assert locations[0].endswith("v1.35.0-local-strict/{{.ResourceKind}}{{.KindSuffix}}.json")
+    assert locations[0].endswith("v1.35.0-local-strict-self-contained/{{.ResourceKind}}{{.KindSuffix}}.json")
     assert locations[1] == f"{caches.crd_catalog(cache)}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
     assert locations[2].startswith(str(cache / "conv"))
 

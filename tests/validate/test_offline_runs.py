@@ -52,10 +52,10 @@ def test_the_demo_works_offline_from_an_empty_cache(tmp_path: Path, offline_env:
     spec.loader.exec_module(noxfile)
     work = tmp_path / "work"  # no ../shared beside it
     work.mkdir()
-    for command in noxfile.demo_commands(work / "koedo-lab"):
+    for command in noxfile.demo_commands(work / "koedo-lab", strict=IN_CI):
         done = subprocess.run([*prefix, sys.executable, "-m", "generator", *command], cwd=work, env=offline_env, capture_output=True, text=True)
         assert done.returncode == 0, f"{command}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    assert done.stdout.rstrip().endswith(" 0 failed")
+    assert " 0 failed, 0 skipped" in done.stdout
     assert not (tmp_path / "cache" / "charts").exists()  # nothing was pulled: the package's data served
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -94,6 +95,13 @@ def test_a_missing_tool_fails_the_job_and_is_not_cached(ctx: Context) -> None:
     assert len(calls) == 2
 
 
+def test_jobs_with_one_key_in_one_run_store_their_results_side_by_side(ctx: Context) -> None:
+    """Two workers storing the same key at once each write their own scratch file."""
+    check = Counting()
+    results = runner.run(ctx, factories=[check.jobs] * 16, use_cache=False, workers=4)
+    assert results == [Result("counting", "a.conf", True)] * 16
+
+
 def test_jobs_run_in_parallel_within_the_bound(ctx: Context) -> None:
     lock, running, peak = threading.Lock(), [0], [0]
 
@@ -131,22 +139,67 @@ RESULTS = [
 ]
 
 
-def test_text_report() -> None:
-    assert report.text(RESULTS) == (
+def test_text_report_shows_a_line_per_check_and_every_failure_in_full() -> None:
+    assert report.text(RESULTS, timings={"haproxy -c": 0.014, "kubeconform": 0.3149}) == (
+        "PASS  haproxy -c   1 file  0.01 s\n"
+        "FAIL  kubeconform  2 files, 1 failed  0.31 s\n"
+        "FAIL  kubeconform  infra\n"
+        "    v1/ConfigMap x: at '/data': got object\n"
+        "      second line\n"
+        "    hint: fix it\n"
+        "2 passed, 1 failed, 0 skipped\n"
+    )
+
+
+def test_verbose_text_report_shows_every_result() -> None:
+    assert report.text(RESULTS, verbose=True) == (
+        "PASS  haproxy -c   1 file\n"
+        "FAIL  kubeconform  2 files, 1 failed\n"
         "PASS  haproxy -c  lb/haproxy.cfg\n"
         "FAIL  kubeconform  infra\n"
         "    v1/ConfigMap x: at '/data': got object\n"
         "      second line\n"
         "    hint: fix it\n"
         "PASS  kubeconform  clusters/a.yaml\n"
-        "2 passed, 1 failed\n"
+        "2 passed, 1 failed, 0 skipped\n"
     )
+
+
+def test_a_run_times_each_check_and_reports_progress(ctx: Context) -> None:
+    check, seen = Counting(), []
+    timings: dict[str, float] = {}
+    runner.run(ctx, factories=[check.jobs, check.jobs], timings=timings, progress=lambda *a: seen.append(a))
+    assert set(timings) == {"counting"} and timings["counting"] > 0
+    assert seen == [(1, 2, "counting"), (2, 2, "counting")]
+
+
+def test_the_progress_line_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    primary, secondary = os.openpty()
+    with os.fdopen(secondary, "w") as terminal:
+        with commands.progress_line(terminal) as progress:
+            assert progress is not None
+            progress(1, 2, "kubeconform")
+    drawn = b""
+    while True:  # all of it: a terminal may hand it over in parts; EIO once the other end is closed
+        try:
+            chunk = os.read(primary, 1000)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(primary)
+    assert drawn.startswith(b"\r\x1b[K[1/2] kubeconform") and drawn.endswith(b"\r\x1b[K")
+    with (tmp_path / "report.txt").open("w") as file, commands.progress_line(file) as progress:
+        assert progress is None
+    with commands.progress_line(io.StringIO()) as progress:
+        assert progress is None
 
 
 def test_json_report() -> None:
     data = json.loads(report.as_json(RESULTS))
-    assert data["summary"] == {"passed": 2, "failed": 1}
-    assert data["results"][1] == {"check": "kubeconform", "file": "infra", "ok": False, "message": RESULTS[1].message, "hint": "fix it"}
+    assert data["summary"] == {"passed": 2, "failed": 1, "skipped": 0}
+    assert data["results"][1] == {"check": "kubeconform", "file": "infra", "ok": False, "message": RESULTS[1].message, "hint": "fix it", "skipped": False}
 
 
 def test_junit_report() -> None:
@@ -182,14 +235,15 @@ def test_validate_command_on_a_new_repository(need_tool, tmp_path: Path, monkeyp
     out = io.StringIO()
     assert commands.validate_command(repo, "json", False, out) == 0
     data = json.loads(out.getvalue())
-    assert data["summary"] == {"passed": 6, "failed": 0}
+    assert data["summary"] == {"passed": 6, "failed": 0, "skipped": 0}
     assert {r["check"] for r in data["results"]} == {"kubeconform", "helm template", "helm values"}
     values = repo / "infrastructure/controllers/cilium/values.yaml"
     values.write_text(values.read_text() + "bgp: {enabled: true}\n")
     out = io.StringIO()
     assert commands.validate_command(repo, "text", False, out) == 1
     assert "FAIL  helm values  infrastructure/controllers/cilium/helmrelease.yaml" in out.getvalue()
-    assert out.getvalue().endswith("5 passed, 1 failed\n")
+    assert "PASS  kubeconform" in out.getvalue() and "PASS  kubeconform  clusters" not in out.getvalue()  # passes only with -v
+    assert out.getvalue().endswith("5 passed, 1 failed, 0 skipped\n")
 
 
 def test_validate_command_on_a_bad_inventory_exits_2(tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ... import tools
+from ...toolpins import KUBERNETES_VERSION, kubeadm_binary
 from ...errors import ToolMissing
+from .. import caches
 from ..base import Context, Job, Result
 
 TIMEOUT = 60  # seconds for one tool run on one file: they all take well under one
@@ -35,9 +37,14 @@ class Tool:
 
 
 def find(name: str, **kw: str) -> Tool:
-    """The tool and its version, never raising: a missing tool fails each Job when it runs."""
-    status = tools.probe(name, **kw)
-    return Tool(status.name, status.path, status.version or "", status.hint)
+    """The tool, never raising (a missing tool fails each Job when it runs), identified for
+    the cache by its path, size and modification time: a stat instead of a version probe,
+    and stronger (the pinned Go builds print "development" or "v3.22" as their version)."""
+    path = tools.find_kubeadm(**kw) if name == "kubeadm" else tools.find_tool(name)
+    version = kw.get("kubernetes_version", KUBERNETES_VERSION)
+    shown = kubeadm_binary(version) if name == "kubeadm" else name
+    identity = f"{path} {caches.stamp(path)}" if path else ""
+    return Tool(shown, path, identity, tools.install_hint(name, version))
 
 
 def repo_files(ctx: Context, *patterns: str) -> list[str]:

@@ -93,7 +93,7 @@ def _unit_job(ctx: Context, unit: gitops.Unit, tool_version: str) -> Job:
 
 
 def jobs(ctx: Context) -> list[Job]:
-    discovery = gitops.discover(ctx.repo, ctx.inventory)
+    discovery = ctx.discovery
     tool_version = kubeconform.tool_version("kustomize")
     # Paths that do not exist are the kubeconform check's finding; there is nothing to read here.
     return [_unit_job(ctx, unit, tool_version) for unit in discovery.units]

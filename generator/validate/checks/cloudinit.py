@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
+import shlex
 import tempfile
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
@@ -18,8 +20,8 @@ from typing import Any
 from ... import tools
 from ...model import Inventory, Node
 from ...render import layout
-from ...errors import ToolMissing
-from .. import gitops
+from ...errors import ClusterforgeError, ToolFailed, ToolMissing
+from .. import caches, gitops
 from ..base import Context, Job, Result
 from . import _common
 from ._common import RERENDER, Tool
@@ -36,8 +38,11 @@ NETWORK = "network-config"
 # Where Debian's cloud-init keeps the schema its `schema` command applies.
 CLOUD_CONFIG_SCHEMA = Path("/usr/lib/python3/dist-packages/cloudinit/config/schemas/schema-cloud-config-v1.json")
 NETPLAN_PACKAGE = "netplan.io"
+# Where netplan.io installs its generator: Debian 12 and Ubuntu 24.04, then older layouts.
+NETPLAN_GENERATORS = ("/usr/libexec/netplan/generate", "/usr/lib/netplan/generate", "/lib/netplan/generate")
 NETPLAN_FILE = "etc/netplan/50-cloud-init.yaml"  # where cloud-init writes it on the VM
 DEFAULT_ROUTES = ("default", "0.0.0.0/0")
+BATCH_SCRIPT = Path(__file__).resolve().parents[1] / "cloud_init_batch.py"
 
 
 def jobs(ctx: Context) -> list[Job]:
@@ -56,13 +61,57 @@ def _load(ctx: Context, path: str) -> tuple[Any, str | None]:
 
 
 def schema_jobs(ctx: Context) -> list[Job]:
+    """One job, one process for every user-data (see cloud_init_batch.py)."""
     tool = _common.find("cloud-init")
+    paths = _common.repo_files(ctx, USER_DATA_FILES)
+    if not paths:
+        return []
+
+    def run() -> list[Result]:
+        return schema_results(ctx, tool.require(), paths)
+
+    return [Job(SCHEMA, tuple(paths), run, tool.version, schema_identity(CLOUD_CONFIG_SCHEMA))]
+
+
+def schema_identity(schema_file: Path) -> str:
+    """Part of the cache key: cloud-init's executable is a small wrapper that need not change
+    when its package does, its schema file does."""
+    return f"{schema_file} {caches.stamp(schema_file) if schema_file.is_file() else 'missing'}"
+
+
+def python_of(script: Path) -> list[str]:
+    """The interpreter a Python script's shebang names (cloud-init's own, with its modules)."""
+    with script.open("rb") as f:
+        first = f.readline(4096).decode("utf-8", errors="replace")
+    argv = shlex.split(first[2:]) if first.startswith("#!") else []
+    if not argv or not any("python" in Path(part).name for part in argv):
+        raise ClusterforgeError(f"{script} is not a Python script (its first line: {first.strip()!r}): cannot run cloud-init's schema check")
+    return argv
+
+
+def schema_results(ctx: Context, cloud_init: Path, paths: list[str]) -> list[Result]:
+    """`cloud-init schema --config-file` on each file, in one cloud-init process: exit 0 passes,
+    1 fails in the tool's own words, anything else means it could not judge (ToolFailed)."""
+    argv = [*python_of(cloud_init), str(BATCH_SCRIPT), *paths]
+    done = tools.run(argv, cwd=ctx.repo, timeout=_common.TIMEOUT + 5 * len(paths))
+    verdicts = {}
+    for line in done.stdout.splitlines():
+        try:
+            entry = json.loads(line)
+            verdicts[str(entry["file"])] = (entry["code"], str(entry["stdout"]), str(entry["stderr"]))
+        except (ValueError, KeyError, TypeError):
+            raise ToolFailed(argv, done.returncode, done.stdout, done.stderr) from None
     hint = f"cloud-init rejects this user-data; {RERENDER}"
-
-    def check(path: str) -> Result:
-        return _common.verdict(SCHEMA, path, [tool.require(), "schema", "--config-file", path], hint, cwd=ctx.repo)
-
-    return _common.file_jobs(ctx, SCHEMA, tool, _common.repo_files(ctx, USER_DATA_FILES), check)
+    results = []
+    for path in paths:
+        code, stdout, stderr = verdicts.get(path, (None, "", ""))
+        if code == 0:
+            results.append(Result(SCHEMA, path, True))
+        elif code == 1:
+            results.append(Result(SCHEMA, path, False, _common.tool_output(stdout, stderr) or "exit code 1", hint))
+        else:
+            raise ToolFailed([str(cloud_init), "schema", "--config-file", path], code, stdout, stderr or done.stderr)
+    return results
 
 
 def schema_keys(schema: dict) -> set[str]:
@@ -110,18 +159,27 @@ def key_jobs(ctx: Context, schema_file: Path = CLOUD_CONFIG_SCHEMA) -> list[Job]
         hint = f"a key outside cloud-init's schema is silently ignored at boot; {RERENDER}"
         return Result(KEYS, path, not problems, "\n".join(problems), hint if problems else "")
 
-    return _common.file_jobs(ctx, KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=str(schema_file))
+    return _common.file_jobs(ctx, KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=schema_identity(schema_file))
 
 
 # --- network-config --------------------------------------------------------------
 
 
+def netplan_generator() -> Path | None:
+    """The program `netplan generate` runs (it only execs it, after a Python start that costs
+    ten times the check): $NETPLAN_GENERATE_PATH, as netplan reads it, or where the netplan.io
+    packages put it; None when netplan is not installed."""
+    if tools.find_tool("netplan") is None:
+        return None
+    env = os.environ.get("NETPLAN_GENERATE_PATH")
+    candidates = [Path(env)] if env else [Path(p) for p in NETPLAN_GENERATORS]
+    return next((p for p in candidates if p.is_file() and os.access(p, os.X_OK)), None)
+
+
 def netplan_tool() -> Tool:
-    """netplan has no version option: Debian's package version is the cache key."""
-    path = tools.find_tool("netplan")
-    version = ""
-    if path is not None:
-        version = tools.run(["dpkg-query", "--show", "--showformat=${Version}", NETPLAN_PACKAGE], ok_codes=(0, 1)).stdout.strip()
+    """netplan has no version option: the generator's path and stamp are the cache key."""
+    path = netplan_generator()
+    version = f"{path} {caches.stamp(path)}" if path else ""
     return Tool("netplan", path, version, f"apt-get install {NETPLAN_PACKAGE}")
 
 
@@ -130,9 +188,10 @@ def netplan_jobs(ctx: Context) -> list[Job]:
     return _common.file_jobs(ctx, NETPLAN, tool, _common.repo_files(ctx, NETWORK_CONFIG_FILES), lambda path: netplan_result(ctx, tool.require(), path))
 
 
-def netplan_result(ctx: Context, netplan: Path, path: str) -> Result:
-    """`netplan generate` on the file as cloud-init installs it: under a top-level `network:`
-    (added here when the seed has the bare v2 form), in a scratch root directory."""
+def netplan_result(ctx: Context, netplan_generate: Path, path: str) -> Result:
+    """netplan's generator (what `netplan generate` runs) on the file as cloud-init installs it:
+    under a top-level `network:` (added here when the seed has the bare v2 form), in a scratch
+    root directory."""
     text = _common.read(ctx, path)
     data, _ = _load(ctx, path)
     wrapped = not (isinstance(data, dict) and "network" in data)
@@ -143,7 +202,7 @@ def netplan_result(ctx: Context, netplan: Path, path: str) -> Result:
         target.parent.mkdir(parents=True)
         target.write_text(text, encoding="utf-8")
         target.chmod(0o600)  # netplan warns about readable configs
-        result = _common.verdict(NETPLAN, path, [netplan, "generate", "--root-dir", tmp], f"netplan rejects this network-config; {RERENDER}")
+        result = _common.verdict(NETPLAN, path, [netplan_generate, "--root-dir", tmp], f"netplan rejects this network-config; {RERENDER}")
     if result.ok:
         return result
     # Point at the seed's own lines: undo the added `network:` line and indentation.

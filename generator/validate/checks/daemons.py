@@ -11,6 +11,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from ... import tools
+from ...errors import ToolFailed
 from ...render import loadbalancer
 from .. import gitops, netns
 from ..base import Context, Job, Result
@@ -102,22 +104,71 @@ def keepalived_result(ctx: Context, tool: Tool, path: str, interface: str) -> Re
 
 
 def shellcheck_jobs(ctx: Context) -> list[Job]:
+    """One job for every script: the repository's *.sh files and the scripts each user-data
+    writes or runs, checked in one shellcheck call per shell flag (three at most)."""
     tool = _common.find("shellcheck")
     committed = _common.committed_files(ctx.repo)
     scripts = [p for p in committed if p.endswith(".sh")]
     seeds = _common.repo_files(ctx, USER_DATA_FILES)
+    if not scripts and not seeds:
+        return []
+
+    def run() -> list[Result]:
+        return shellcheck_results(ctx, tool.require(), scripts, seeds)
+
+    return [Job(SHELLCHECK, (*scripts, *seeds), run, tool.version)]
+
+
+# shellcheck's gcc format: FILE:LINE:COLUMN: LEVEL: MESSAGE [SCxxxx]
+GCC_LINE = re.compile(r"(?P<file>[^\n]*?):[0-9]+:[0-9]+: [^\n]*")
+SHELLCHECK_FOUND = 1  # exit code: it found problems (others: it could not run)
+
+
+def shellcheck_results(ctx: Context, shellcheck: Path, scripts: list[str], seeds: list[str]) -> list[Result]:
+    """shellcheck on every script at once per shell flag; each finding goes back to the file
+    (or the user-data and its entry) it is about."""
+    findings: dict[str, list[str]] = {path: [] for path in [*scripts, *seeds]}
+    broken: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="cf-shellcheck-") as tmp:
+        # shell flag -> {file shellcheck is given: (the result's file, what to call it in messages)}
+        batches: dict[str | None, dict[str, tuple[str, str]]] = {None: {path: (path, path) for path in scripts}}
+        for seed in seeds:
+            try:
+                data = gitops.parse(_common.read(ctx, seed), seed)
+            except gitops.ManifestError as e:
+                broken[seed] = f"its scripts were not checked: {e}"
+                continue
+            for n, (label, text, shell) in enumerate(embedded_scripts(data)):
+                script = Path(tmp) / f"seed{seeds.index(seed)}-script{n}"
+                script.write_text(text, encoding="utf-8")
+                batches.setdefault(shell, {})[str(script)] = (seed, f"{seed} {label}")
+        for shell, files in batches.items():
+            if files:
+                _shellcheck(ctx, shellcheck, shell, files, findings)
     hint = f"shellcheck finds problems in this script; {RERENDER}"
+    seed_hint = f"shellcheck finds problems in a script this user-data writes or runs (line numbers count from the script's first line); {RERENDER}"
+    results = []
+    for path, lines in findings.items():
+        if path in broken:
+            results.append(Result(SHELLCHECK, path, False, broken[path], "see the cloud-init schema check"))
+        elif lines:
+            results.append(Result(SHELLCHECK, path, False, "\n".join(lines), seed_hint if path in seeds else hint))
+        else:
+            results.append(Result(SHELLCHECK, path, True))
+    return results
 
-    def script(path: str) -> Result:
-        return _common.verdict(SHELLCHECK, path, [tool.require(), "--format=gcc", path], hint, cwd=ctx.repo)
 
-    def embedded(path: str) -> Result:
-        return embedded_result(ctx, tool, path)
-
-    return [
-        *_common.file_jobs(ctx, SHELLCHECK, tool, scripts, script),
-        *_common.file_jobs(ctx, SHELLCHECK, tool, seeds, embedded),
-    ]
+def _shellcheck(ctx: Context, shellcheck: Path, shell: str | None, files: dict[str, tuple[str, str]], findings: dict[str, list[str]]) -> None:
+    argv = [shellcheck, "--format=gcc", *([f"--shell={shell}"] if shell else []), *files]
+    done = tools.run(argv, cwd=ctx.repo, ok_codes=(0, SHELLCHECK_FOUND), timeout=_common.TIMEOUT)
+    for line in done.stdout.splitlines():
+        m = GCC_LINE.fullmatch(line)
+        if m is None or m.group("file") not in files:
+            raise ToolFailed([str(a) for a in argv], done.returncode, done.stdout, done.stderr)  # not its gcc format: cannot attribute
+        owner, shown = files[m.group("file")]
+        findings[owner].append(shown + line[len(m.group("file")) :])
+    if done.returncode == SHELLCHECK_FOUND and not done.stdout.strip():
+        raise ToolFailed([str(a) for a in argv], done.returncode, done.stdout, done.stderr)
 
 
 def embedded_scripts(user_data: object) -> list[tuple[str, str, str | None]]:
@@ -150,23 +201,3 @@ def _decoded(content: object, encoding: object) -> str | None:
     if encoding in ("gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64"):
         raw = gzip.decompress(raw)
     return raw.decode("utf-8", errors="replace")
-
-
-def embedded_result(ctx: Context, tool: Tool, path: str) -> Result:
-    try:
-        data = gitops.parse(_common.read(ctx, path), path)
-    except gitops.ManifestError as e:
-        return Result(SHELLCHECK, path, False, f"its scripts were not checked: {e}", "see the cloud-init schema check")
-    failures = []
-    with tempfile.TemporaryDirectory(prefix="cf-shellcheck-") as tmp:
-        for n, (label, text, shell) in enumerate(embedded_scripts(data)):
-            script = Path(tmp) / f"script{n}"
-            script.write_text(text, encoding="utf-8")
-            argv = [tool.require(), "--format=gcc", *([f"--shell={shell}"] if shell else []), script]
-            result = _common.verdict(SHELLCHECK, path, argv, "", renames={str(script): f"{path} {label}"})
-            if not result.ok:
-                failures.append(result.message)
-    if failures:
-        hint = f"shellcheck finds problems in a script this user-data writes or runs (line numbers count from the script's first line); {RERENDER}"
-        return Result(SHELLCHECK, path, False, "\n".join(failures), hint)
-    return Result(SHELLCHECK, path, True)

@@ -265,7 +265,7 @@ def _inputs(release: gitops.Release) -> tuple[str, ...]:
 
 
 def jobs(ctx: Context) -> list[Job]:
-    discovery = gitops.discover(ctx.repo, ctx.inventory)
+    discovery = ctx.discovery
     if not discovery.releases:
         return []
     schemas = kubeconform.prepare(ctx, discovery)

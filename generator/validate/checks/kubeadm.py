@@ -48,7 +48,10 @@ def jobs(ctx: Context) -> list[Job]:
 def secret_fields(inv: Inventory) -> dict[str, dict[Path_, Any]]:
     """kind -> {field path: dummy value}: where `with_secrets` adds secrets to each kind of document."""
     fields: dict[str, dict[Path_, Any]] = {}
-    for node in inv.kubernetes_nodes:
+    # One node per shape of kubeadm file (init on the first control plane, join per role):
+    # the secrets sit in the same fields for every node of a shape.
+    shapes = {(node == inv.control_planes[0], node.role): node for node in reversed(inv.kubernetes_nodes)}
+    for node in shapes.values():
         plain = yamlio.loader().load_all(renderer.config(inv, node))
         filled = yamlio.loader().load_all(renderer.with_secrets(inv, node, DUMMY_SECRETS))
         for before, after in zip(plain, filled, strict=True):

@@ -187,7 +187,7 @@ def _problem_job(file: str, message: str) -> Job:
 
 
 def jobs(ctx: Context) -> list[Job]:
-    discovery = gitops.discover(ctx.repo, ctx.inventory)
+    discovery = ctx.discovery
     schemas = prepare(ctx, discovery)
     versions = f"{tool_version('kubeconform')}; {tool_version('kustomize')}"
     return [
