@@ -326,13 +326,23 @@ def report(modules: list[str], docs: Path | None) -> int:
     print(f"\n{TABLE_HEADER}\n" + "|---" * TABLE_HEADER.count(" | ") + "|---|")
     for row in rows.values():
         print(f"| {row.module} | {row.mutants} | {row.killed} | {row.equivalent} | {row.survived} | {row.score:.1f} % | {row.minutes} | {date.today()} | {machine()} |")
-    failed = [r.module for r in rows.values() if r.score < THRESHOLD]
+    failed = below_threshold(list(rows.values()))
     for path, function, original, mutated in stale:
         print(f"{EQUIVALENT.name}: no surviving mutant of {path} {function} changes {original!r} into {mutated!r}: remove or update the entry")
     if docs is not None:
         update_docs(docs, list(rows.values()))
     if failed:
         print(f"below {THRESHOLD:.0f} % of non-equivalent mutants killed: {', '.join(failed)}")
+    return exit_code(failed, stale)
+
+
+def below_threshold(rows: list[Row]) -> list[str]:
+    """The modules that kill less than THRESHOLD % of their non-equivalent mutants."""
+    return [r.module for r in rows if r.score < THRESHOLD]
+
+
+def exit_code(failed: list[str], stale: list[tuple[str, str, str, str]]) -> int:
+    """1 (the gate fails) when a module is below the threshold or an equivalent entry is out of date."""
     return 1 if failed or stale else 0
 
 
