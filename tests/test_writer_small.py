@@ -13,7 +13,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
+import shutil
 import stat
+import struct
 import subprocess
 import sys
 from collections.abc import Callable
@@ -42,6 +45,11 @@ def on_disk(root: Path) -> dict[str, bytes]:
             if stat.S_ISREG(path.lstat().st_mode):
                 found[path.relative_to(root).as_posix()] = path.read_bytes()
     return found
+
+
+def listing(root: Path) -> dict[str, bytes | None]:
+    """Every path below root: a regular file's bytes, None for anything else (folders too)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() if stat.S_ISREG(p.lstat().st_mode) else None for p in sorted(root.rglob("*"))}
 
 
 def lock_text(tree: dict[str, str]) -> str:
@@ -152,10 +160,10 @@ def test_an_unowned_file_is_a_conflict_and_an_identical_one_is_adopted(repo: Pat
 def test_plan_changes_nothing(repo: Path) -> None:
     writer.write(repo, TREE)
     (repo / README).write_text("mine\n")
-    before = on_disk(repo)
+    before = listing(repo)
     plan = writer.plan(repo, CHANGED)
     assert (plan.create, plan.update, plan.remove, plan.conflicts) == ([META_DATA, OTHER], [], [SCRIPT, USER_DATA], [README])
-    assert on_disk(repo) == before and not (repo / SCRATCH_DIR).exists()
+    assert listing(repo) == before  # not even a folder for nodes/cp2
 
 
 def test_a_dropped_file_edited_by_hand_is_a_conflict_and_one_already_gone_is_nothing(repo: Path) -> None:
@@ -251,6 +259,49 @@ def test_a_refused_write_names_the_file(repo: Path) -> None:
 
 def test_a_repository_that_cannot_be_opened(tmp_path: Path) -> None:
     assert message(lambda: writer.plan(tmp_path / "missing", TREE)) == f"cannot open {tmp_path / 'missing'}: No such file or directory"
+    (tmp_path / "a-file").write_text("x")
+    assert message(lambda: writer.plan(tmp_path / "a-file", TREE)) == f"cannot open {tmp_path / 'a-file'}: Not a directory"
+
+
+def test_the_repository_stays_open_in_no_child_process(repo: Path) -> None:
+    with writer.opened(repo) as tree:
+        assert fcntl.fcntl(tree.fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC
+
+
+def test_two_things_of_a_kind_in_the_way_are_each_named(repo: Path, elsewhere: Path) -> None:
+    (repo / "nodes").symlink_to(elsewhere, target_is_directory=True)
+    (repo / "bootstrap").symlink_to(elsewhere, target_is_directory=True)
+    (repo / README).mkdir()
+    (repo / "README.ja.md").mkdir()
+    assert message(lambda: writer.write(repo, {**TREE, "README.ja.md": "r\n"}, force=True)).splitlines() == [
+        f"{repo / 'README.ja.md'} is a folder, but clusterforge writes a file there: move it away and render again",
+        f"{repo / README} is a folder, but clusterforge writes a file there: move it away and render again",
+        f"{repo / 'bootstrap'} is a symbolic link: clusterforge never writes, replaces or deletes through one ({SCRIPT} is below it)",
+        f"{repo / 'nodes'} is a symbolic link: clusterforge never writes, replaces or deletes through one ({USER_DATA} is below it)",
+    ]
+
+
+FS_IOC_SETFLAGS, FS_IMMUTABLE_FL = 0x40086602, 0x10  # linux/fs.h (x86-64): chattr +i
+
+
+def immutable(folder: Path, on: bool) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("l", FS_IMMUTABLE_FL if on else 0))
+    finally:
+        os.close(fd)
+
+
+def test_a_file_that_cannot_be_removed_is_named(repo: Path) -> None:
+    writer.write(repo, TREE)
+    try:
+        immutable(repo / "nodes" / "cp1", True)
+    except OSError as exc:
+        pytest.skip(f"no immutable folders here (needs root and ext4 or the like): {exc.strerror}")
+    try:
+        assert message(lambda: writer.write(repo, {README: TREE[README]})) == f"cannot write {repo / USER_DATA}: Operation not permitted"
+    finally:
+        immutable(repo / "nodes" / "cp1", False)
 
 
 def test_the_repository_itself_may_be_a_link(tmp_path: Path, repo: Path) -> None:
@@ -467,13 +518,23 @@ def test_stale_temporaries_of_a_killed_session_are_removed(repo: Path) -> None:
     assert on_disk(repo) == holding(TREE)
 
 
-def test_a_linked_scratch_folder_is_neither_used_nor_emptied(repo: Path, elsewhere: Path) -> None:
+def test_a_linked_scratch_folder_is_neither_used_nor_emptied_and_stops_the_write_first(repo: Path, elsewhere: Path) -> None:
     (repo / ".clusterforge").mkdir()
     (repo / SCRATCH_DIR).symlink_to(elsewhere, target_is_directory=True)
-    assert message(lambda: writer.write(repo, TREE)) == (
+    (repo / ".README.md.abcdefgh").write_text("an old temporary\n")
+    before = listing(repo)
+    assert message(lambda: writer.write(repo, {USER_DATA: "u\n", README: "r\n"})) == (
         f"{repo / SCRATCH_DIR} is a symbolic link: clusterforge never writes, replaces or deletes through one ({SCRATCH_DIR}/.gitignore is below it)"
     )
-    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"] and not (repo / README).exists()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    assert listing(repo) == before  # no folder made, no old temporary removed
+
+
+def test_a_scratch_folder_that_cannot_be_made_ready_is_named(repo: Path) -> None:
+    (repo / SCRATCH_DIR / ".gitignore").mkdir(parents=True)
+    (repo / SCRATCH_DIR / ".gitignore" / "x").write_text("x")
+    assert message(lambda: writer.write(repo, TREE)) == f"cannot write {repo / SCRATCH_DIR}: Is a directory"
+    assert not (repo / README).exists()
 
 
 def test_a_scratch_folder_below_a_linked_folder_is_not_emptied(repo: Path, elsewhere: Path) -> None:
@@ -518,13 +579,15 @@ def test_temporaries_of_clusterforge_0_1_are_removed(repo: Path, elsewhere: Path
     assert (repo / ".README.md.linked01").is_symlink() and (elsewhere / "keep.txt").exists()
 
 
-def test_old_temporaries_below_a_linked_or_missing_folder_are_left(repo: Path, elsewhere: Path) -> None:
+def test_old_temporaries_below_a_linked_or_missing_folder_are_left_and_the_others_removed(repo: Path, elsewhere: Path) -> None:
     (elsewhere / ".user-data.abcdefgh").write_text("x")
-    (repo / "nodes").mkdir()
-    (repo / "nodes" / "cp1").symlink_to(elsewhere, target_is_directory=True)
+    (repo / "bootstrap").symlink_to(elsewhere, target_is_directory=True)  # sorted before nodes/
+    (repo / "nodes" / "cp2").mkdir(parents=True)
+    (repo / "nodes" / "cp2" / ".user-data.abcdefgh").write_text("x")
     with writer.opened(repo) as tree:
-        tree.remove_old_temporaries({USER_DATA, OTHER, README})
+        tree.remove_old_temporaries({".clusterforge/lock", "bootstrap/.user-data", "nodes/cp1/user-data", OTHER})
     assert (elsewhere / ".user-data.abcdefgh").exists()
+    assert not (repo / "nodes" / "cp2" / ".user-data.abcdefgh").exists()
 
 
 def test_writes_are_whole_and_private_until_written(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -597,6 +660,38 @@ def test_opened_locks_nothing_and_keeps_the_scratch_folder(repo: Path) -> None:
     assert (repo / SCRATCH_DIR).is_dir()
 
 
+def test_a_session_writes_refuse_conflicts_unless_forced(repo: Path) -> None:
+    (repo / README).write_text("mine\n")
+    with writer.session(repo) as disk, pytest.raises(writer.WriteConflict):
+        disk.write(TREE)
+    assert (repo / README).read_text() == "mine\n"
+    with writer.session(repo) as disk:
+        assert disk.write(TREE, force=True).conflicts == [README]
+
+
+def test_the_scratch_gitignore_is_left_alone_when_it_holds_the_marker(repo: Path) -> None:
+    with writer.session(repo) as disk:
+        os.close(disk._scratch_folder())
+        first = (repo / SCRATCH_DIR / ".gitignore").stat().st_ino
+        (repo / SCRATCH_DIR / "other").write_text("x")  # the old inode number stays taken
+        os.close(disk._scratch_folder())
+        assert (repo / SCRATCH_DIR / ".gitignore").stat().st_ino == first
+
+
+def test_a_new_file_never_replaces_what_is_there_unless_told(repo: Path, elsewhere: Path) -> None:
+    """Temporaries are created, never opened: a link planted at the name is neither followed nor removed."""
+    (repo / "planted").symlink_to(elsewhere / "keep.txt")
+    fd = os.open(repo, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(FileExistsError):
+            writer._write_new(fd, "planted", "x\n", mode=0o600)
+        assert (repo / "planted").is_symlink() and (elsewhere / "keep.txt").read_text() == "not the repository's\n"
+        writer._write_new(fd, "planted", "x\n", mode=0o600, replace=True)
+    finally:
+        os.close(fd)
+    assert not (repo / "planted").is_symlink() and (repo / "planted").read_text() == "x\n"
+
+
 def test_a_session_may_use_another_scratch_folder(repo: Path) -> None:
     with writer.session(repo, scratch=".tmp") as disk:
         disk.write_file(README, "x\n")
@@ -661,6 +756,7 @@ def test_a_write_killed_at_any_point_converges(tmp_path: Path) -> None:
 def builds(files: dict[str, str]) -> Callable[[Path], tuple[Path, str]]:
     def build(staging: Path) -> tuple[Path, str]:
         assert stat.S_IMODE(staging.stat().st_mode) == 0o700
+        assert re.fullmatch(re.escape(writer.STAGING_PREFIX) + "[0-9a-f]{16}", staging.name)
         assert (staging / ".gitignore").read_text() == writer.IGNORE_ALL
         assert stat.S_IMODE((staging / ".gitignore").stat().st_mode) == 0o644
         with pytest.raises(BlockingIOError):  # locked while in use
@@ -680,12 +776,27 @@ def builds(files: dict[str, str]) -> Callable[[Path], tuple[Path, str]]:
 
 @pytest.mark.parametrize("exists", [False, True], ids=["missing", "empty-folder"])
 def test_staged_moves_the_finished_folder_into_place(tmp_path: Path, exists: bool) -> None:
-    dest = tmp_path / "deep" / "lab"
+    dest = tmp_path / "deep" / "er" / "lab"
     if exists:
         dest.mkdir(parents=True)
     assert writer.staged(dest, builds(TREE)) == "result"
     assert on_disk(dest) == {rel: text.encode() for rel, text in TREE.items()}
-    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["lab"]
+    assert sorted(p.name for p in (tmp_path / "deep" / "er").iterdir()) == ["lab"]
+
+
+def test_a_staging_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "parent").symlink_to(tmp_path / "missing")
+    dest = tmp_path / "parent" / "lab"
+    assert message(lambda: writer.staged(dest, builds(TREE))) == f"cannot create {dest}: File exists"
+
+
+def test_a_build_that_removed_its_staging_folder_reports_its_own_failure(tmp_path: Path) -> None:
+    def fails(staging: Path) -> tuple[Path, str]:
+        shutil.rmtree(staging)
+        raise ClusterforgeError("bad inventory")
+
+    assert message(lambda: writer.staged(tmp_path / "lab", fails)) == "bad inventory"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_build_leaves_nothing_and_names_dest_as_given(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -729,10 +840,13 @@ def test_staged_names_a_name_too_long(tmp_path: Path) -> None:
 
 
 def test_staged_refuses_a_mount_point(tmp_path: Path) -> None:
+    """An empty folder is replaced; the same with a file system mounted on it is refused."""
     if os.geteuid() != 0:
         pytest.skip("mounting a file system needs root")
     dest = tmp_path / "lab"
     dest.mkdir()
+    writer.staged(tmp_path / "plain", builds({README: "r\n"}))
+    shutil.rmtree(tmp_path / "plain")
     script = "import sys; from pathlib import Path; from generator import writer; writer.staged(Path(sys.argv[1]), lambda s: (s, 0))"
     package_root = Path(writer.__file__).resolve().parents[1]
     done = subprocess.run(
