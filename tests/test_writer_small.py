@@ -672,10 +672,9 @@ def test_a_session_writes_refuse_conflicts_unless_forced(repo: Path) -> None:
 def test_the_scratch_gitignore_is_left_alone_when_it_holds_the_marker(repo: Path) -> None:
     with writer.session(repo) as disk:
         os.close(disk._scratch_folder())
-        first = (repo / SCRATCH_DIR / ".gitignore").stat().st_ino
-        (repo / SCRATCH_DIR / "other").write_text("x")  # the old inode number stays taken
+        os.link(repo / SCRATCH_DIR / ".gitignore", repo / SCRATCH_DIR / "first")  # a rewrite would make another file
         os.close(disk._scratch_folder())
-        assert (repo / SCRATCH_DIR / ".gitignore").stat().st_ino == first
+        assert (repo / SCRATCH_DIR / ".gitignore").samefile(repo / SCRATCH_DIR / "first")
 
 
 def test_a_new_file_never_replaces_what_is_there_unless_told(repo: Path, elsewhere: Path) -> None:
