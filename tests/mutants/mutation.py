@@ -56,7 +56,7 @@ MODULES = {
     # busy machine) and would be where every surviving mutant of a check spends its time.
     "checks": (["generator/validate/checks/*"], ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py"]),
 }
-LINKS = ("generator", "tests", "cookiecutter-cluster")
+LINKS = ("generator", "tests", "cookiecutter-cluster", "README.md")  # tests/validate/test_limits.py reads the README
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255, -11, -9}  # tests failed, errored, timed out or crashed
 SURVIVED = {0}
@@ -121,13 +121,14 @@ def prepare(module: str) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name in LINKS:
-        (folder / name).symlink_to(ROOT / name, target_is_directory=True)
+        (folder / name).symlink_to(ROOT / name, target_is_directory=(ROOT / name).is_dir())
     shared = ROOT.parent / "shared"
     if shared.is_dir():
         (folder / "shared").symlink_to(shared, target_is_directory=True)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     globs, tests = MODULES[module]
-    mutmut = {**project["tool"]["mutmut"], "only_mutate": globs, "pytest_add_cli_args_test_selection": tests}
+    config = project["tool"]["mutmut"]
+    mutmut = {**config, "only_mutate": globs, "pytest_add_cli_args_test_selection": tests, "also_copy": [*config["also_copy"], "README.md"]}
     pytest_options = project["tool"]["pytest"]["ini_options"]
     lines = ["[tool.mutmut]", *(f"{k} = {toml_value(v)}" for k, v in mutmut.items()), "", "[tool.pytest.ini_options]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in pytest_options.items()]
