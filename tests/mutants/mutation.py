@@ -52,9 +52,14 @@ MODULES = {
     # Not the `tools` tests: real cloud-init, helm, shellcheck... take seconds each, and whatever
     # they see in a rendered file the golden files pin byte for byte.
     "render": (["generator/render/*"], ["tests/render", "tests/test_golden.py", "tests/test_plan.py", "-m", "not tools"]),
-    # Not the runner's and the caches' tests: they run every check end to end (a minute each on a
-    # busy machine) and would be where every surviving mutant of a check spends its time.
-    "checks": (["generator/validate/checks/*"], ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py"]),
+    # Not the runner's, the caches' and the offline runs' tests: they run every check end to end (a
+    # minute each on a busy machine) and would be where every surviving mutant of a check spends its
+    # time; nor the offline data's, which checks generator/data/offline against tools/offline.
+    "checks": (
+        ["generator/validate/checks/*"],
+        ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py",
+         "--ignore=tests/validate/test_offline_runs.py", "--ignore=tests/validate/test_offline_data.py"],
+    ),
 }
 LINKS = ("generator", "tests", "cookiecutter-cluster", "README.md")  # tests/validate/test_limits.py reads the README
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
