@@ -4,7 +4,7 @@
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
-    nox -s mutants_gate             # rules and writer (to join CI once measured on the hardened writer)
+    nox -s mutants_gate             # rules and writer, as CI runs it on every submission (the README's test command)
     nox -s docs                     # the documentation site, built strictly into build/site
 """
 
@@ -56,7 +56,8 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session
 def mutants_gate(session: nox.Session) -> None:
-    """The mutation score of rules.py and writer.py, which CI requires on every submission (90 %)."""
+    """The mutation score of rules.py and writer.py, which CI requires on every submission (90 %):
+    the last session of the README's test command, which .ci/run runs."""
     run_mutation(session, "rules", "writer")
 
 

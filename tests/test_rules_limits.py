@@ -504,3 +504,39 @@ def test_a_peer_off_the_node_subnet_is_a_warning(asn: int, multihop: int | None,
         [],
         [f"bgp.peers[0].address: peer rtx1220 address 10.0.0.1 is outside network.subnet 192.168.100.0/24: every node needs a route to it{hint}"],
     )
+
+
+# --- which of two nested pools is the wide one -----------------------------------------------
+
+
+def two_pools(first: dict[str, str], second: dict[str, str]) -> Data:
+    return edited(lambda data: data.update(loadBalancerPools=[
+        {"name": "first", "cidr": "192.168.101.0/24", "serviceSelector": first},
+        {"name": "second", "cidr": "192.168.102.0/24", "serviceSelector": second},
+    ]))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "wide", "narrow"),
+    [({"tier": "web"}, {"tier": "web", "zone": "dmz"}, "first", "second"), ({"tier": "web", "zone": "dmz"}, {"tier": "web"}, "second", "first")],
+    ids=["wide-first", "wide-second"],
+)
+def test_nested_selectors_name_the_wide_pool_in_either_order(first: dict[str, str], second: dict[str, str], wide: str, narrow: str) -> None:
+    assert errors(two_pools(first, second)) == [
+        f"loadBalancerPools[1].serviceSelector: every Service pool {narrow} selects, pool {wide} selects too "
+        f"(its labels are among {narrow}'s): Cilium would pick between them at random"
+    ]
+
+
+def test_equal_selectors_are_nested_both_ways() -> None:
+    assert errors(two_pools({"tier": "web"}, {"tier": "web"})) == [
+        "loadBalancerPools[1].serviceSelector: every Service pool second selects, pool first selects too "
+        "(its labels are among second's): Cilium would pick between them at random"
+    ]
+
+
+@pytest.mark.parametrize(("length", "shown_as_is"), [(1, True), (64, True), (65, False)])
+def test_a_key_is_shown_as_is_up_to_64_characters(length: int, shown_as_is: bool) -> None:
+    key = "k" * length
+    shown = rules.show_path(("nodes", 0, key))
+    assert shown == (f"nodes[0].{key}" if shown_as_is else f"nodes[0].{'k' * 64!r}... (65 characters)")

@@ -53,9 +53,18 @@ def test_an_owned_file_turned_binary_is_a_conflict(tmp_path: Path) -> None:
 def test_a_folder_at_a_rendered_path_is_refused_not_taken_for_absent(tmp_path: Path) -> None:
     (tmp_path / A).mkdir()
     (tmp_path / A / "mine.txt").write_text("keep\n")
-    with pytest.raises(ClusterforgeError, match=f"{tmp_path / A}"):
+    with pytest.raises(ClusterforgeError) as refused:
         writer.write(tmp_path, TREE, force=True)
+    assert str(refused.value) == f"{tmp_path / A} is a folder, but clusterforge writes a file there: move it away and render again"
     assert (tmp_path / A / "mine.txt").read_text() == "keep\n"
+
+
+def test_a_fifo_at_a_rendered_path_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / A)
+    with pytest.raises(ClusterforgeError) as refused:
+        writer.write(tmp_path, TREE, force=True)
+    assert str(refused.value) == f"{tmp_path / A} is not a regular file, but clusterforge writes a file there: move it away and render again"
+    assert stat.S_ISFIFO((tmp_path / A).lstat().st_mode)
 
 
 def test_an_owned_file_deleted_by_hand_is_created_again(tmp_path: Path) -> None:
