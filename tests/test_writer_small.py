@@ -901,3 +901,26 @@ def test_staged_removes_stale_staging_beside_it_first(tmp_path: Path) -> None:
 
 def test_no_parent_has_no_stale_staging(tmp_path: Path) -> None:
     writer.remove_stale_staging(tmp_path / "missing")
+
+
+# --- reading for plan -------------------------------------------------------------------------
+
+
+def test_read_texts_reads_regular_files_only_and_never_through_a_link(repo: Path, elsewhere: Path) -> None:
+    writer.write(repo, TREE)
+    (repo / "nodes/cp1/meta-data").symlink_to(elsewhere / "keep.txt")
+    (repo / "nodes/cp2").mkdir()
+    (repo / "nodes/cp2/user-data").mkdir()
+    (repo / "bad.txt").write_bytes(b"caf\xe9\n")
+    found = writer.read_texts(repo, [README, USER_DATA, META_DATA, OTHER, "bad.txt", "docs/missing.md"])
+    assert found == {
+        README: ("file", "readme\n"),
+        USER_DATA: ("file", "#cloud-config\n"),
+        META_DATA: ("link", ""),
+        OTHER: ("folder", ""),
+        "bad.txt": ("file", "caf\ufffd\n"),
+        "docs/missing.md": (None, ""),
+    }
+    (repo / "nodes/linked").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(writer.Blocked, match="is a symbolic link"):
+        writer.read_texts(repo, ["nodes/linked/keep.txt"])
