@@ -75,13 +75,39 @@ def build_kubeadm(session: nox.Session, kubernetes_version: str) -> None:
     )
 
 
+# --- the rehearsal's builds (clusterforge rehearse) -------------------------------------
+# A separate step of `nox -s tools`, to merge with `clusterforge tools install`: etcd, the
+# control plane and kubectl per Kubernetes version, Flux's controllers (with their CRDs), the
+# Cilium operator of the default Cilium version. Each module build is skipped when every
+# binary it makes already carries the pinned module version.
+
+
+def build_modules(session: nox.Session, kubernetes_version: str) -> None:
+    go = _go(session)
+    for build in pins.module_builds(kubernetes_version).values():
+        crds = [TOOLS_BIN / pins.crds_file(build)] if build.crds else []
+        if all(_built_version(go, TOOLS_BIN / binary, package) == build.version for binary, package in build.binaries) and all(
+            f.is_file() for f in crds
+        ):
+            session.log(f"{build.name} {build.version} already built")
+            continue
+        session.run(
+            sys.executable, str(ROOT / "tools" / "gomodule" / "build.py"), build.name, "--kubernetes", kubernetes_version,
+            "--out-dir", str(TOOLS_BIN), "--workdir", str(TOOLS_BUILD / f"{build.name}-{build.version}"), "--go", go,
+            external=True,
+        )
+
+
 @nox.session(python=False)
 def tools(session: nox.Session) -> None:
-    """Build the pinned Go tools and kubeadm (Kubernetes versions as arguments) into .tools/bin."""
+    """Build the pinned Go tools and kubeadm (Kubernetes versions as arguments) into .tools/bin,
+    and the rehearsal's binaries for each of those versions."""
     TOOLS_BIN.mkdir(parents=True, exist_ok=True)
     install_go_tools(session)
     for version in session.posargs or [pins.KUBERNETES_VERSION]:
         build_kubeadm(session, version)
+    for version in session.posargs or [pins.KUBERNETES_VERSION]:
+        build_modules(session, version)  # the rehearsal's step
 
 
 @nox.session

@@ -1,0 +1,75 @@
+"""The cluster's Kubernetes nodes as Node objects, labelled and tainted as the kubelet and
+kubeadm would, and kwok acting as their kubelets: it keeps them Ready and runs their pods
+(every pod bound to one becomes Running and Ready), so DaemonSets and Deployments roll out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import yamlio
+from ..model import Inventory, Node
+from . import toolset
+from .kube import Kubectl
+from .processes import Daemons, free_port
+
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
+# What a node of unknown size offers the scheduler (kwok's own example node's values).
+DEFAULT_CPUS, DEFAULT_MEMORY_GIB, MAX_PODS = 32, 256, 110
+
+
+def kubernetes_nodes(inv: Inventory) -> list[Node]:
+    return [n for n in inv.nodes if n.role in ("control-plane", "worker")]
+
+
+def labels(node: Node) -> dict[str, str]:
+    """The kubelet's well-known labels, and kubeadm's on a control plane
+    (cmd/kubeadm/app/constants: LabelNodeRoleControlPlane, LabelExcludeFromExternalLB)."""
+    found = {
+        "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
+    }
+    if node.role == "control-plane":
+        found[CONTROL_PLANE_ROLE] = ""
+        found["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+    return found
+
+
+def taints(node: Node) -> list[dict[str, str]]:
+    """kubeadm taints a control plane NoSchedule (ControlPlaneTaint); workers have none."""
+    return [{"key": CONTROL_PLANE_ROLE, "effect": "NoSchedule"}] if node.role == "control-plane" else []
+
+
+def node_object(node: Node) -> dict[str, Any]:
+    cpus = node.vm.cpus if node.vm and node.vm.cpus else DEFAULT_CPUS
+    memory = node.vm.memory_gib if node.vm and node.vm.memory_gib else DEFAULT_MEMORY_GIB
+    capacity = {"cpu": str(cpus), "memory": f"{memory}Gi", "pods": str(MAX_PODS)}
+    spec: dict[str, Any] = {"taints": taints(node)} if taints(node) else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": node.name, "labels": labels(node), "annotations": {KWOK_ANNOTATION: "fake"}},
+        "spec": spec,
+        "status": {
+            "capacity": capacity, "allocatable": capacity,
+            "addresses": [{"type": "InternalIP", "address": str(node.ip)}, {"type": "Hostname", "address": node.name}],
+            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "", "osImage": "Ubuntu 22.04 (kwok)"},
+        },
+    }
+
+
+def start_kwok(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> None:
+    """kwok first, then the nodes: it adopts each as it appears."""
+    daemons.start("kwok", [
+        toolset.kwok(), "--kubeconfig", kubectl.kubeconfig, "--manage-all-nodes=false",
+        f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+        "--server-address", f"127.0.0.1:{free_port()}", "--cidr", str(inv.kubernetes.pod_cidr),
+        "--node-lease-duration-seconds", "40",
+    ], cwd=folder)
+    documents = []
+    for node in kubernetes_nodes(inv):
+        obj = node_object(node)
+        obj["status"]["nodeInfo"]["kubeletVersion"] = f"v{inv.kubernetes.version}"
+        documents.append(obj)
+    kubectl("create", "-f", "-", input=yamlio.dump_all(documents))

@@ -1,0 +1,217 @@
+"""`clusterforge rehearse`: start the local control plane and kwok nodes, run the
+bootstrap, start Cilium's operator and the GitOps engine, wait for convergence, assert,
+and take everything down again on every way out (normal end, failure, Ctrl-C, SIGTERM).
+`--keep` leaves the daemons running with a kubeconfig to look around."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import repo as repository
+from .. import toolpins, yamlio
+from ..errors import ClusterforgeError
+from ..model import Inventory
+from ..render import cilium as cilium_render
+from ..render import layout
+from ..simulate.run import _signals_raise_interrupt
+from ..validate.base import Result
+from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve
+from .kube import Kubectl, load_yaml
+from .processes import Daemons
+
+CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready
+POLL = 1.0
+REHEARSAL = "0. rehearsal"
+CONTROL_PLANE = "1. control plane"
+NODES = "2. nodes"
+BOOTSTRAP = "3. bootstrap"
+ENGINE = "4. GitOps engine"
+NOT_REHEARSED = (
+    "not rehearsed: the nodes' kubelets and containers (kwok runs every pod as Running and Ready without running it); "
+    "Cilium's agents and datapath (the operator runs; the agents' CiliumNode objects are written for them); "
+    "the kube-proxy and CoreDNS addons"
+)
+
+
+@dataclass
+class Rehearsal:
+    repo: Path
+    keep: bool = False
+    converge_limit: float = CONVERGE_LIMIT
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    folder: Path | None = None
+    kubectl: Kubectl | None = None
+    _start: float = field(default_factory=time.monotonic)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def run(self, err: TextIO) -> list[Result]:
+        inv = repository.load(self.repo).inventory
+        folder = self.folder = Path(tempfile.mkdtemp(prefix="clusterforge-rehearse-"))  # mode 0700
+        (folder / "logs").mkdir()
+        daemons = Daemons(folder / "logs")
+        restore = _signals_raise_interrupt()
+
+        def teardown() -> None:
+            daemons.stop_all()
+            shutil.rmtree(folder, ignore_errors=True)
+
+        if not self.keep:
+            atexit.register(teardown)
+        try:
+            with ExitStack() as servers:
+                self._rehearse(inv, folder, daemons, servers)
+        except ClusterforgeError as e:
+            # A failure on the way is a failing report line, with the logs' ends, not a traceback.
+            self.results.append(Result(self._stage, "cluster.yaml", False, f"{e}{self._logs(daemons)}"))
+        finally:
+            restore()
+            if self.keep:
+                print(self.keep_instructions(daemons), file=err)
+            else:
+                teardown()
+                atexit.unregister(teardown)
+        self.results.insert(0, Result(REHEARSAL, "cluster.yaml", True, "\n".join([*self.notes, NOT_REHEARSED])))
+        return self.results
+
+    _stage = REHEARSAL
+
+    def _logs(self, daemons: Daemons) -> str:
+        dead = [d for d in daemons.running if d.process.poll() is not None]
+        return "".join(f"\n{d.name} exited with code {d.process.returncode}:\n{d.tail()}" for d in dead)
+
+    def _rehearse(self, inv: Inventory, folder: Path, daemons: Daemons, servers: ExitStack) -> None:
+        self._stage = CONTROL_PLANE
+        plane = controlplane.start(daemons, folder, inv.kubernetes.version, inv.kubernetes.service_cidr)
+        kubectl = self.kubectl = Kubectl.of(plane.kubeconfig, inv.kubernetes.version)
+        self.results.append(Result(CONTROL_PLANE, "cluster.yaml", True,
+                                   f"etcd {toolpins.ETCD.version.removeprefix('v')} and Kubernetes {inv.kubernetes.version} "
+                                   f"(kube-apiserver, controller manager, scheduler) at {plane.url}, ready after {self.elapsed():.1f} s"))
+
+        self._stage = NODES
+        nodes.start_kwok(daemons, kubectl, inv, folder)
+        names = [n.name for n in nodes.kubernetes_nodes(inv)]
+        kubectl("wait", "--for=condition=Ready", "--timeout=60s", *(f"node/{n}" for n in names), timeout=90)
+        self.results.append(Result(NODES, "cluster.yaml", True,
+                                   f"{len(names)} nodes Ready under kwok after {self.elapsed():.1f} s: "
+                                   + ", ".join(f"{n.name} ({n.role})" for n in nodes.kubernetes_nodes(inv))))
+
+        self._stage = BOOTSTRAP
+        charts = bootstrap.chart_folder(inv, folder)
+        chart_url = servers.enter_context(serve.chart_server(charts))
+        bootstrap.index_charts(charts, chart_url, bootstrap.helm_env(folder))
+        served = gitrepo.create(folder, self.repo, inv.gitops.branch)
+        redirected = gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
+        served.commit("rehearsal: charts from the loopback chart server")
+        git_url = servers.enter_context(serve.git_server(served.bare.parent)) + f"/{gitrepo.REPOSITORY}"
+        self.notes.append(f"repository {inv.gitops.repository} served as {git_url} (branch {inv.gitops.branch})")
+        self.notes.append(f"chart repository {cilium_render.CHART_REPOSITORY} served as {chart_url} from the offline chart cache; "
+                          f"URL changed in the served copy: {', '.join(redirected)}")
+        bootstrap.run_script(served.work, kubectl, folder, inv.kubernetes.version)
+        self.results.append(Result(BOOTSTRAP, layout.CILIUM_BOOTSTRAP, True,
+                                   f"install-cilium.sh installed Cilium {inv.cilium.version} and its rollouts finished after {self.elapsed():.1f} s"))
+
+        self._stage = ENGINE
+        cilium.start(daemons, kubectl, inv, folder)
+        cilium.write_cilium_nodes(kubectl)
+        self.notes.append(cilium.AGENT_STAND_IN)
+        flux.start(daemons, kubectl, folder)
+        kubectl.apply(yamlio.dump_all(flux.bootstrap_objects(inv, git_url)))
+        self.notes.append(f"Flux {toolpins.FLUX_VERSION}: " + ", ".join(f"{b.name} {b.version}" for b in toolpins.FLUX_CONTROLLERS)
+                          + f"; Cilium operator {inv.cilium.version}")
+        self._converge(daemons, kubectl)
+        self._assert(inv, served, kubectl)
+
+    def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
+        """Wait until every Kustomization and HelmRelease is Ready (or one stalls, or time
+        runs out); a report line per object, with when it became Ready."""
+        became: dict[str, float] = {}
+        deadline = time.monotonic() + self.converge_limit
+        while True:
+            daemons.check_alive()
+            objs = [o for o in flux.objects(kubectl) if o["kind"] in ("Kustomization", "HelmRelease")]
+            for o in objs:
+                if flux.ready(o)[0]:
+                    became.setdefault(_key(o), self.elapsed())
+            stalled = [o for o in objs if any(c["type"] == "Stalled" and c["status"] == "True" for c in o.get("status", {}).get("conditions", []))]
+            all_ready = objs and all(flux.ready(o)[0] for o in objs) and len(objs) >= 2
+            if all_ready or stalled or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        for o in sorted(objs, key=_key):
+            ok, message = flux.ready(o)
+            when = f"Ready after {became[_key(o)]:.1f} s" if ok else f"not Ready after {self.elapsed():.1f} s"
+            applied = len(o.get("status", {}).get("inventory", {}).get("entries", []) or [])
+            detail = f"; {applied} objects applied" if o["kind"] == "Kustomization" and ok else ""
+            self.results.append(Result(ENGINE, _source_file(o), bool(ok), f"{_key(o)}: {when}{detail}: {message}"))
+
+    def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
+        if not all(r.ok for r in self.results):
+            return  # the checks below read what the engine applied
+        release = kubectl.get("helmrelease", "cilium", "kube-system")
+        if release is not None:
+            history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
+            values_file = load_yaml((served.work / layout.CILIUM_VALUES).read_text())
+            adopted = bootstrap.helm_values(kubectl, self.folder, "cilium", "kube-system", revision=2)
+            self.results.append(checks.helm_history(history, "cilium", "kube-system", values_file, adopted, self.elapsed()))
+        services = checks.probe_services(inv)
+        if services:
+            kubectl.apply(yamlio.dump_all(services))
+            start = time.monotonic()
+            live = []
+            while time.monotonic() - start < 60:
+                live = [kubectl.get("service", s["metadata"]["name"], "default") or {} for s in services]
+                if all(s.get("status", {}).get("loadBalancer", {}).get("ingress") for s in live):
+                    break
+                time.sleep(POLL)
+            self.results += checks.lb_addresses(inv, live, self.elapsed())
+            self.results += checks.pools(kubectl.items("ciliumloadbalancerippools.cilium.io"))
+        if inv.bgp:
+            all_services = kubectl.items("services")
+            self.results += checks.advertisements(kubectl.items("ciliumbgpadvertisements.cilium.io"), all_services)
+            node_objs = kubectl.items("nodes")
+            cluster_configs = kubectl.items("ciliumbgpclusterconfigs.cilium.io")
+            start = time.monotonic()
+            found = []
+            while time.monotonic() - start < 60:
+                found = kubectl.items("ciliumbgpnodeconfigs.cilium.io")
+                if len(found) >= len(node_objs):
+                    break
+                time.sleep(POLL)
+            self.results += checks.node_configs(inv, node_objs, cluster_configs, found, self.elapsed())
+
+    def keep_instructions(self, daemons: Daemons) -> str:
+        lines = [f"kept: the rehearsal's files are in {self.folder}", f"  export KUBECONFIG={self.folder}/kubeconfig"]
+        lines += [f"  {d.name}: pid {d.process.pid}, log {d.log}" for d in daemons.running]
+        pids = " ".join(f"-{d.process.pid}" for d in daemons.running)
+        lines.append(f"remove it all: kill -- {pids}; rm -rf {self.folder}" if pids else f"remove it: rm -rf {self.folder}")
+        lines.append("(the git and chart servers stopped with this command: the engine's next fetch fails)")
+        return "\n".join(lines)
+
+
+def _key(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _source_file(obj: dict[str, Any]) -> str:
+    if obj["kind"] == "HelmRelease":
+        return f"{layout.CILIUM_DIR}/helmrelease.yaml"
+    return "cluster.yaml"
+
+
+def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None) -> int:
+    from ..validate import report
+
+    results = Rehearsal(repo, keep).run(err or sys.stderr)
+    out.write(report.render(results, fmt))
+    return report.exit_code(results)

@@ -1,0 +1,44 @@
+"""The rehearsal's binaries, found like every pinned tool (tools.find_tool); a missing
+one names the build that makes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import toolpins
+from ..errors import ToolMissing
+from ..tools import find_tool, require
+
+BUILD_HINT = "nox -s tools (or: python tools/gomodule/build.py {build} --out-dir .tools/bin)"
+
+
+def _built(binary: str, build: str) -> Path:
+    path = find_tool(binary)
+    if path is None:
+        raise ToolMissing(binary, BUILD_HINT.format(build=build))
+    return path
+
+
+def etcd() -> Path:
+    return _built("etcd", toolpins.ETCD.name)
+
+
+def kubernetes(name: str, kubernetes_version: str) -> Path:
+    """kube-apiserver, kube-controller-manager, kube-scheduler or kubectl of exactly this version."""
+    return _built(toolpins.kubernetes_binary(name, kubernetes_version), toolpins.kubernetes_build(kubernetes_version).name)
+
+
+def flux(controller: str) -> Path:
+    return _built(controller, controller)
+
+
+def cilium_operator(cilium_version: str) -> Path:
+    return _built(toolpins.cilium_operator_binary(cilium_version), toolpins.cilium_operator_build(cilium_version).name)
+
+
+def kwok() -> Path:
+    return _built("kwok", toolpins.KWOK.name)
+
+
+def helm() -> Path:
+    return require("helm")
