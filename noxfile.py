@@ -85,9 +85,9 @@ def build_kubeadm(session: nox.Session, kubernetes_version: str) -> None:
 def build_modules(session: nox.Session, kubernetes_version: str) -> None:
     go = _go(session)
     for build in pins.module_builds(kubernetes_version).values():
-        crds = [TOOLS_BIN / pins.crds_file(build)] if build.crds else []
+        data = [TOOLS_BIN / pins.data_file(build)] if build.data else []
         if all(_built_version(go, TOOLS_BIN / binary, package) == build.version for binary, package in build.binaries) and all(
-            f.is_file() for f in crds
+            f.is_file() for f in data
         ):
             session.log(f"{build.name} {build.version} already built")
             continue

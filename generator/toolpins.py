@@ -65,30 +65,44 @@ class ModuleBuild:
     tags: tuple[str, ...] = ()
     ldflags: tuple[str, ...] = ()
     toolchain: str | None = None  # GOTOOLCHAIN, for a module that needs a newer Go
-    crds: str | None = None  # the module's folder of CRDs, copied beside the first binary
+    # YAML files of the module (a folder: its *.yaml) that the rehearsal applies or loads,
+    # copied in one file beside the first binary: (what they are, their paths in the module).
+    data: tuple[str, tuple[str, ...]] | None = None
 
 
-def crds_file(build: ModuleBuild) -> str:
-    """Where tools/gomodule/build.py puts a build's CRDs, in the tools folder."""
-    return f"{build.binaries[0][0]}.crds.yaml"
+def data_file(build: ModuleBuild) -> str:
+    """Where tools/gomodule/build.py puts a build's data files, in the tools folder."""
+    assert build.data is not None
+    return f"{build.binaries[0][0]}.{build.data[0]}.yaml"
 
 
 # etcd: the server release k8s.io/kubernetes 1.35 requires its etcd client modules at.
 ETCD = ModuleBuild("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", (("etcd", "go.etcd.io/etcd/server/v3"),))
 # The rendered repository names no Flux version (`flux bootstrap` installs its CLI's own):
 # the rehearsal runs the controllers of this Flux release (flux2 v2.9.5's manifests/bases
-# pin source- and kustomize-controller v1.9.5, helm-controller v1.6.4). Flux's API
-# versions (source v1, kustomize v1, helm v2) are the ones the renderers write.
+# pin source- and kustomize-controller v1.9.5, helm-controller v1.6.4), save one: the
+# module proxy refuses github.com/fluxcd/pkg/artifact v0.18.1 to v0.18.3, which
+# source-controller v1.9.1 to v1.9.6 need, so source-controller is v1.9.0 (same API,
+# source.toolkit.fluxcd.io/v1). Flux's API versions (source v1, kustomize v1, helm v2)
+# are the ones the renderers write.
 FLUX_VERSION = "v2.9.5"
 FLUX_CONTROLLERS = tuple(
-    ModuleBuild(name, f"github.com/fluxcd/{name}", version, ((name, f"github.com/fluxcd/{name}"),), crds="config/crd/bases")
-    for name, version in (("source-controller", "v1.9.5"), ("kustomize-controller", "v1.9.5"), ("helm-controller", "v1.6.4"))
+    ModuleBuild(name, f"github.com/fluxcd/{name}", version, ((name, f"github.com/fluxcd/{name}"),),
+                data=("crds", ("config/crd/bases",)))
+    for name, version in (("source-controller", "v1.9.0"), ("kustomize-controller", "v1.9.5"), ("helm-controller", "v1.6.4"))
 )
 # A controller manager and scheduler too: without them no DaemonSet or Deployment gets a pod.
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # The nodes' stand-in kubelets. Built like the others although its go.mod replaces nothing,
 # so that every binary of the rehearsal comes from one list.
-KWOK = ModuleBuild("kwok", "sigs.k8s.io/kwok", "v0.8.0", (("kwok", "sigs.k8s.io/kwok/cmd/kwok"),))
+# Its Stages (how a node and a pod go through their lives) are the ones kwokctl gives it by
+# default (pkg/kwokctl/runtime/cluster.go: getDefaultNodeStages, getDefaultPodStages).
+KWOK = ModuleBuild(
+    "kwok", "sigs.k8s.io/kwok", "v0.8.0", (("kwok", "sigs.k8s.io/kwok/cmd/kwok"),),
+    data=("stages", tuple(f"kustomize/stage/{s}.yaml" for s in (
+        "node/fast/node-initialize", "node/heartbeat-with-lease/node-heartbeat-with-lease",
+        "pod/fast/pod-ready", "pod/fast/pod-complete", "pod/fast/pod-delete"))),
+)
 CILIUM_VERSION = "1.19.6"  # the reference inventory's version; the default build
 CILIUM_OPERATOR_PACKAGE = "github.com/cilium/cilium/operator"
 

@@ -50,7 +50,7 @@ def _ready(url: str, pki: certs.Pki) -> bool:
         return False
 
 
-def start(daemons: Daemons, folder: Path, kubernetes_version: str, service_cidr: IPv4Network) -> ControlPlane:
+def start(daemons: Daemons, folder: Path, kubernetes_version: str, service_cidr: IPv4Network, pod_cidr: IPv4Network) -> ControlPlane:
     pki_dir = folder / "pki"
     pki_dir.mkdir(mode=0o700)
     pki = certs.generate(pki_dir, service_cidr[1])
@@ -90,6 +90,8 @@ def start(daemons: Daemons, folder: Path, kubernetes_version: str, service_cidr:
         "--kubeconfig", kubeconfig, "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
         "--leader-elect=false", "--service-account-private-key-file", pki.sa_key, "--root-ca-file", pki.ca_crt,
         "--service-cluster-ip-range", str(service_cidr), "--authentication-skip-lookup=true",
+        # As kubeadm runs it when networking.podSubnet is set: each node gets a pod CIDR (Cilium's ipam mode kubernetes).
+        "--allocate-node-cidrs=true", f"--cluster-cidr={pod_cidr}",
         "--authentication-kubeconfig", kubeconfig, "--authorization-kubeconfig", kubeconfig,
     ])
     daemons.start("kube-scheduler", [

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import toolpins, yamlio
-from ..errors import ToolMissing
 from ..model import Inventory
 from ..render import gitops, layout
-from ..tools import find_tool
 from . import toolset
 from .kube import Kubectl
 from .processes import Daemons, free_port
@@ -25,14 +23,7 @@ GIT_INTERVAL = "1m"
 
 
 def crds() -> str:
-    found = []
-    for build in toolpins.FLUX_CONTROLLERS:
-        path = find_tool(build.binaries[0][0])
-        crd_file = path.parent / toolpins.crds_file(build) if path else None
-        if crd_file is None or not crd_file.is_file():
-            raise ToolMissing(toolpins.crds_file(build), toolset.BUILD_HINT.format(build=build.name))
-        found.append(crd_file.read_text())
-    return "".join(found)
+    return "".join(toolset.data(toolset.flux(b.name), b).read_text() for b in toolpins.FLUX_CONTROLLERS)
 
 
 def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:

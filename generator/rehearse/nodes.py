@@ -60,16 +60,29 @@ def node_object(node: Node) -> dict[str, Any]:
 
 
 def start_kwok(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> None:
-    """kwok first, then the nodes: it adopts each as it appears."""
+    kwok, stages = toolset.kwok()
     daemons.start("kwok", [
-        toolset.kwok(), "--kubeconfig", kubectl.kubeconfig, "--manage-all-nodes=false",
+        kwok, f"--config={stages}", "--kubeconfig", kubectl.kubeconfig, "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
         "--server-address", f"127.0.0.1:{free_port()}", "--cidr", str(inv.kubernetes.pod_cidr),
         "--node-lease-duration-seconds", "40",
     ], cwd=folder)
+
+
+def first_and_joining(inv: Inventory) -> tuple[list[Node], list[Node]]:
+    """The README's order: `kubeadm init` on the first control plane, the bootstrap while it is the
+    only node, then the other nodes join."""
+    found = kubernetes_nodes(inv)
+    first = next(n for n in found if n.role == "control-plane")
+    return [first], [n for n in found if n is not first]
+
+
+def register(kubectl: Kubectl, inv: Inventory, names: list[Node]) -> None:
+    """Create the Node objects (kwok adopts each as it appears) and wait until they are Ready."""
     documents = []
-    for node in kubernetes_nodes(inv):
+    for node in names:
         obj = node_object(node)
         obj["status"]["nodeInfo"]["kubeletVersion"] = f"v{inv.kubernetes.version}"
         documents.append(obj)
     kubectl("create", "-f", "-", input=yamlio.dump_all(documents))
+    kubectl("wait", "--for=condition=Ready", "--timeout=60s", *(f"node/{n.name}" for n in names), timeout=90)

@@ -36,8 +36,18 @@ def cilium_operator(cilium_version: str) -> Path:
     return _built(toolpins.cilium_operator_binary(cilium_version), toolpins.cilium_operator_build(cilium_version).name)
 
 
-def kwok() -> Path:
-    return _built("kwok", toolpins.KWOK.name)
+def kwok() -> tuple[Path, Path]:
+    """kwok and its Stages file."""
+    path = _built("kwok", toolpins.KWOK.name)
+    return path, data(path, toolpins.KWOK)
+
+
+def data(binary: Path, build: toolpins.ModuleBuild) -> Path:
+    """The data file a build leaves beside its binary (CRDs, kwok's stages)."""
+    path = binary.parent / toolpins.data_file(build)
+    if not path.is_file():
+        raise ToolMissing(path.name, BUILD_HINT.format(build=build.name))
+    return path
 
 
 def helm() -> Path:

@@ -99,7 +99,9 @@ def build(build, out_dir: Path, workdir: Path, go: str = "go") -> list[Path]:
     (workdir / "go.mod").write_text(render_go_mod(build, upstream_go_mod(build.module, build.version, go, env)))
     (workdir / "go.sum").unlink(missing_ok=True)
     (workdir / "tools.go").write_text(tools_go(build))
-    _go(go, "mod", "tidy", cwd=workdir, env=env)
+    # -e: a test-only dependency of a dependency that the proxy does not serve must not stop
+    # the build; a missing build dependency still fails `go build` below.
+    _go(go, "mod", "tidy", "-e", cwd=workdir, env=env)
     built = []
     for binary, package in build.binaries:
         out = (out_dir / binary).absolute()
@@ -108,23 +110,25 @@ def build(build, out_dir: Path, workdir: Path, go: str = "go") -> list[Path]:
             args += ["-tags", ",".join(build.tags)]
         _go(go, *args, package, cwd=workdir, env=env)
         built.append(out)
-    if build.crds:
-        built.append(copy_crds(build, out_dir, go, env))
+    if build.data:
+        built.append(copy_data(build, out_dir, go, env))
     return built
 
 
-def copy_crds(build, out_dir: Path, go: str, env: dict[str, str]) -> Path:
-    """The module's CRDs, in one file beside its binary: the rehearsal applies the CRDs of
-    the very release it runs, without Go or the module cache at hand."""
+def copy_data(build, out_dir: Path, go: str, env: dict[str, str]) -> Path:
+    """The module's data files (CRDs, kwok's stages) in one file beside its binary: the
+    rehearsal uses those of the very release it runs, without Go or the module cache."""
     info = json.loads(_go(go, "mod", "download", "-json", f"{build.module}@{build.version}", env=env))
-    folder = Path(info["Dir"]) / build.crds
-    files = sorted(folder.glob("*.yaml"))
-    if not files:
-        raise SystemExit(f"no CRDs in {folder}")
-    out = out_dir / _pins().crds_file(build)
-    out.write_text("".join(f"---\n# {build.module}@{build.version}/{build.crds}/{f.name}\n{f.read_text()}" for f in files))
+    root = Path(info["Dir"])
+    files = []
+    for rel in build.data[1]:
+        found = sorted((root / rel).glob("*.yaml")) if (root / rel).is_dir() else [root / rel]
+        if not found or not all(f.is_file() for f in found):
+            raise SystemExit(f"{build.module}@{build.version} has no {rel}")
+        files += found
+    out = out_dir / _pins().data_file(build)
+    out.write_text("".join(f"---\n# {build.module}@{build.version}/{f.relative_to(root)}\n{f.read_text()}" for f in files))
     return out
-
 
 
 def main(argv: list[str] | None = None) -> int:
