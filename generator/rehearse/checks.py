@@ -56,7 +56,7 @@ def probe_services(inv: Inventory) -> list[dict[str, Any]]:
     return out
 
 
-def lb_addresses(inv: Inventory, services: list[dict[str, Any]], elapsed: float) -> list[Result]:
+def lb_addresses(inv: Inventory, services: list[dict[str, Any]], elapsed: float, check: str = LB_IPS) -> list[Result]:
     by_pool = {s["metadata"]["labels"].get(PROBE_LABEL): s for s in services}
     results = []
     for pool in inv.load_balancer_pools:
@@ -66,7 +66,7 @@ def lb_addresses(inv: Inventory, services: list[dict[str, Any]], elapsed: float)
         ok = bool(ips) and all(IPv4Address(ip) in IPv4Network(pool.cidr) for ip in ips)
         got = ", ".join(ips) or "no address"
         message = f"Service default/rehearse-{pool.name} (labels {json.dumps(pool.service_selector or {})}): {got}, pool {pool.name} is {pool.cidr} (after {elapsed:.1f} s)"
-        results.append(Result(LB_IPS, "infrastructure/configs/lb-ippools.yaml", ok, message))
+        results.append(Result(check, "infrastructure/configs/lb-ippools.yaml", ok, message))
     return results
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ClusterforgeError, ToolMissing
+from ..simulate.namespaces import _die_with_parent
 from ..tools import install_hint
 
 STOP_GRACE = 10.0  # seconds a daemon gets to exit after SIGTERM
@@ -47,6 +48,7 @@ class Daemon:
 @dataclass
 class Daemons:
     logs: Path
+    keep: bool = False  # kept daemons outlive clusterforge; others die with it, even on SIGKILL
     running: list[Daemon] = field(default_factory=list)
 
     def start(self, name: str, argv: Sequence[str | os.PathLike[str]], env: Mapping[str, str] | None = None,
@@ -59,6 +61,7 @@ class Daemons:
                     args, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                     env={**os.environ, **env} if env is not None else None,
                     start_new_session=True,  # its own group: stopping it stops what it started
+                    preexec_fn=None if self.keep else _die_with_parent,
                 )
             except FileNotFoundError:
                 raise ToolMissing(Path(args[0]).name, install_hint(Path(args[0]).name)) from None

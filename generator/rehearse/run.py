@@ -23,17 +23,20 @@ from ..render import cilium as cilium_render
 from ..render import layout
 from ..simulate.run import _signals_raise_interrupt
 from ..validate.base import Result
-from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve
+from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve, update
 from .kube import Kubectl, load_yaml
 from .processes import Daemons
 
 CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready
 POLL = 1.0
+SETTLE = 20.0  # seconds of unchanged, definite verdicts that end the wait
 REHEARSAL = "0. rehearsal"
 CONTROL_PLANE = "1. control plane"
 NODES = "2. nodes"
 BOOTSTRAP = "3. bootstrap"
 ENGINE = "4. GitOps engine"
+UPDATE = "8. git-driven update"
+UPDATE_LIMIT = 180.0  # seconds for the engine to apply a new commit
 NOT_REHEARSED = (
     "not rehearsed: the nodes' kubelets and containers (kwok runs every pod as Running and Ready without running it); "
     "Cilium's agents and datapath (the operator runs; the agents' CiliumNode objects are written for them); "
@@ -46,6 +49,7 @@ class Rehearsal:
     repo: Path
     keep: bool = False
     converge_limit: float = CONVERGE_LIMIT
+    update: bool = True  # also rehearse a git-driven change (tests of breakage skip it)
     results: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     folder: Path | None = None
@@ -59,7 +63,7 @@ class Rehearsal:
         inv = repository.load(self.repo).inventory
         folder = self.folder = Path(tempfile.mkdtemp(prefix="clusterforge-rehearse-"))  # mode 0700
         (folder / "logs").mkdir()
-        daemons = Daemons(folder / "logs")
+        daemons = Daemons(folder / "logs", keep=self.keep)
         restore = _signals_raise_interrupt()
 
         def teardown() -> None:
@@ -132,21 +136,32 @@ class Rehearsal:
                           + f"; Cilium operator {inv.cilium.version}")
         self._converge(daemons, kubectl)
         self._assert(inv, served, kubectl)
+        if self.update and all(r.ok for r in self.results):
+            self._stage = UPDATE
+            self._update(inv, served, kubectl, daemons, chart_url)
 
     def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
-        """Wait until every Kustomization and HelmRelease is Ready (or one stalls, or time
-        runs out); a report line per object, with when it became Ready."""
+        """Wait until every Kustomization and HelmRelease is Ready, or the engine has settled
+        on a failure (one stalled, or every verdict definite and unchanged for SETTLE seconds:
+        a dependsOn cycle, a failed release), or time runs out; a report line per object."""
         became: dict[str, float] = {}
         deadline = time.monotonic() + self.converge_limit
+        last: tuple[tuple[str, bool | None, str], ...] = ()
+        since = time.monotonic()
         while True:
             daemons.check_alive()
             objs = [o for o in flux.objects(kubectl) if o["kind"] in ("Kustomization", "HelmRelease")]
-            for o in objs:
-                if flux.ready(o)[0]:
-                    became.setdefault(_key(o), self.elapsed())
-            stalled = [o for o in objs if any(c["type"] == "Stalled" and c["status"] == "True" for c in o.get("status", {}).get("conditions", []))]
-            all_ready = objs and all(flux.ready(o)[0] for o in objs) and len(objs) >= 2
-            if all_ready or stalled or time.monotonic() > deadline:
+            verdicts = tuple(sorted((_key(o), *flux.ready(o)) for o in objs))
+            for key, ok, _ in verdicts:
+                if ok:
+                    became.setdefault(key, self.elapsed())
+            if verdicts != last:
+                last, since = verdicts, time.monotonic()
+            definite = bool(verdicts) and all(ok is not None for _, ok, _ in verdicts)
+            settled = definite and time.monotonic() - since >= SETTLE
+            stalled = any(c["type"] == "Stalled" and c["status"] == "True" for o in objs for c in o.get("status", {}).get("conditions", []))
+            # The cluster folder's Kustomization applies the others: all Ready before they exist is not the end.
+            if (definite and all(ok for _, ok, _ in verdicts) and len(verdicts) > 1) or settled or stalled or time.monotonic() > deadline:
                 break
             time.sleep(POLL)
         for o in sorted(objs, key=_key):
@@ -155,6 +170,54 @@ class Rehearsal:
             applied = len(o.get("status", {}).get("inventory", {}).get("entries", []) or [])
             detail = f"; {applied} objects applied" if o["kind"] == "Kustomization" and ok else ""
             self.results.append(Result(ENGINE, _source_file(o), bool(ok), f"{_key(o)}: {when}{detail}: {message}"))
+
+    def _probe(self, inv: Inventory, kubectl: Kubectl) -> list[dict[str, Any]]:
+        """Apply one LoadBalancer Service per pool and wait (bounded) for their addresses."""
+        services = checks.probe_services(inv)
+        kubectl.apply(yamlio.dump_all(services))
+        start = time.monotonic()
+        live: list[dict[str, Any]] = []
+        while time.monotonic() - start < 60:
+            live = [kubectl.get("service", s["metadata"]["name"], "default") or {} for s in services]
+            if all(s.get("status", {}).get("loadBalancer", {}).get("ingress") for s in live):
+                break
+            time.sleep(POLL)
+        return live
+
+    def _update(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, daemons: Daemons, chart_url: str) -> None:
+        assert self.folder is not None
+        change = update.changed_repository(self.repo, inv, self.folder / "updated")
+        before = update.snapshot(kubectl)
+        revisions_before = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
+        gitrepo.refresh(served, self.folder / "updated")
+        gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
+        revision = served.commit(f"clusterforge rehearse: {change.description}")
+        start = self.elapsed()
+        flux.reconcile_now(kubectl, revision)
+        deadline = time.monotonic() + UPDATE_LIMIT
+        while time.monotonic() < deadline:
+            daemons.check_alive()
+            kustomizations = kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
+            if all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0] for k in kustomizations):
+                break
+            time.sleep(POLL)
+        else:
+            self.results.append(Result(UPDATE, "cluster.yaml", False, f"{change.description}: commit {revision[:12]} not applied within {UPDATE_LIMIT:.0f} s"))
+            return
+        applied = self.elapsed()
+        after = update.snapshot(kubectl)
+        changes = update.differences(before, after)
+        revisions_after = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
+        wanted = [f"added CiliumLoadBalancerIPPool {change.pool}"]
+        problems = [] if changes == wanted else [f"expected only: {wanted[0]}"]
+        if revisions_after != revisions_before:
+            problems.append(f"the Cilium release got {revisions_after - revisions_before} new revision(s)")
+        lines = [change.description, f"commit {revision[:12]} applied by every Kustomization {applied - start:.1f} s after the push",
+                 "what changed in the cluster:", *(f"  {c}" for c in changes or ["nothing"]),
+                 f"Helm release cilium: {revisions_after} revisions (unchanged)" if revisions_after == revisions_before else "", *problems]
+        self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
+        updated = repository.load(self.folder / "updated").inventory
+        self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
 
     def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
         if not all(r.ok for r in self.results):
@@ -165,17 +228,8 @@ class Rehearsal:
             values_file = load_yaml((served.work / layout.CILIUM_VALUES).read_text())
             adopted = bootstrap.helm_values(kubectl, self.folder, "cilium", "kube-system", revision=2)
             self.results.append(checks.helm_history(history, "cilium", "kube-system", values_file, adopted, self.elapsed()))
-        services = checks.probe_services(inv)
-        if services:
-            kubectl.apply(yamlio.dump_all(services))
-            start = time.monotonic()
-            live = []
-            while time.monotonic() - start < 60:
-                live = [kubectl.get("service", s["metadata"]["name"], "default") or {} for s in services]
-                if all(s.get("status", {}).get("loadBalancer", {}).get("ingress") for s in live):
-                    break
-                time.sleep(POLL)
-            self.results += checks.lb_addresses(inv, live, self.elapsed())
+        if inv.load_balancer_pools:
+            self.results += checks.lb_addresses(inv, self._probe(inv, kubectl), self.elapsed())
             self.results += checks.pools(kubectl.items("ciliumloadbalancerippools.cilium.io"))
         if inv.bgp:
             all_services = kubectl.items("services")

@@ -45,6 +45,12 @@ def upstream_go_mod(module: str, version: str, go: str = "go", env: dict[str, st
     return Path(info["GoMod"]).read_text()
 
 
+def upstream_go_sum(module: str, version: str, go: str = "go", env: dict[str, str] | None = None) -> str:
+    info = json.loads(_go(go, "mod", "download", "-json", f"{module}@{version}", env=env))
+    path = Path(info["Dir"]) / "go.sum"
+    return path.read_text() if path.is_file() else ""
+
+
 # A replace directive, alone on its line or inside a replace ( ... ) block.
 _REPLACE = re.compile(r"^(?:replace\s+)?\s*([\w./~-]+)(?:\s+(v\S+))?\s+=>\s+(\S+)(?:\s+(v\S+))?\s*$")
 
@@ -97,7 +103,9 @@ def build(build, out_dir: Path, workdir: Path, go: str = "go") -> list[Path]:
         env["GOTOOLCHAIN"] = build.toolchain
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "go.mod").write_text(render_go_mod(build, upstream_go_mod(build.module, build.version, go, env)))
-    (workdir / "go.sum").unlink(missing_ok=True)
+    # Upstream's own checksums first: a replacement such as cilium's fork of gobgp is not in
+    # the checksum database (sum.golang.org answers 404), so only upstream's go.sum vouches for it.
+    (workdir / "go.sum").write_text(upstream_go_sum(build.module, build.version, go, env))
     (workdir / "tools.go").write_text(tools_go(build))
     # -e: a test-only dependency of a dependency that the proxy does not serve must not stop
     # the build; a missing build dependency still fails `go build` below.

@@ -1,0 +1,213 @@
+"""`clusterforge rehearse` for real: the reference lab's bootstrap and Flux sync against a
+local control plane with the real controllers and Cilium operator; each breakage fails
+the rehearsal naming the object; a cluster.yaml change converges; nothing is left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from generator import cli, repo, toolpins
+from generator.errors import ToolMissing
+from generator.rehearse import toolset
+from generator.rehearse.run import Rehearsal
+from generator.render import layout
+from generator.validate.base import Result
+
+pytestmark = pytest.mark.tools
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture(scope="session")
+def rehearsal_tools() -> None:
+    """Every binary the rehearsal runs, at the reference lab's versions (a failure in CI)."""
+    version, cilium_version = toolpins.KUBERNETES_VERSION, toolpins.CILIUM_VERSION
+    try:
+        toolset.etcd()
+        for name in toolpins.KUBERNETES_BINARIES:
+            toolset.kubernetes(name, version)
+        toolset.kwok()
+        for build in toolpins.FLUX_CONTROLLERS:
+            toolset.data(toolset.flux(build.name), build)
+        toolset.cilium_operator(cilium_version)
+        toolset.helm()
+    except ToolMissing as e:
+        if IN_CI:
+            pytest.fail(f"CI must provide every tool: {e}")
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reference") / "lab"
+    repo.new(path, cli.example_text())
+    return path
+
+
+def copy(root: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / root.name
+    shutil.copytree(root, dest)
+    return dest
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = (root / path).read_text()
+    assert old in text, f"{old!r} not in {path}"
+    (root / path).write_text(text.replace(old, new, 1))
+
+
+def failures(results: list[Result]) -> list[Result]:
+    return [r for r in results if not r.ok]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(f"{entry}: {cmdline}")
+    return found
+
+
+def rehearse(root: Path, *, update: bool = False) -> tuple[list[Result], Rehearsal]:
+    rehearsal = Rehearsal(root, update=update)
+    results = rehearsal.run(sys.stderr)
+    assert rehearsal.folder is not None and not rehearsal.folder.exists(), "the rehearsal's folder is left behind"
+    assert _processes_mentioning(str(rehearsal.folder)) == [], "a daemon is left running"
+    return results, rehearsal
+
+
+# --- the reference lab, through the CLI ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference_report(reference: Path, rehearsal_tools: None) -> dict:
+    out = io.StringIO()
+    code = cli.main(["rehearse", "-C", str(reference), "--format", "json"], out=out)
+    report = json.loads(out.getvalue())
+    report["exit_code"] = code
+    return report
+
+
+def lines(report: dict, check: str) -> list[dict]:
+    found = [r for r in report["results"] if r["check"] == check]
+    assert found, f"no report line for {check}"
+    return found
+
+
+def test_reference_lab_rehearses(reference_report: dict) -> None:
+    assert [r for r in reference_report["results"] if not r["ok"]] == []
+    assert reference_report["exit_code"] == 0
+
+
+def test_flux_reconciles_every_kustomization_and_the_helmrelease(reference_report: dict) -> None:
+    engine = [r["message"].split(":")[0] for r in lines(reference_report, "4. GitOps engine")]
+    assert engine == [
+        "HelmRelease kube-system/cilium",
+        "Kustomization flux-system/flux-system",
+        "Kustomization flux-system/infra-configs",
+        "Kustomization flux-system/infra-controllers",
+    ]
+
+
+def test_the_helmrelease_upgrades_the_bootstrap_release(reference_report: dict) -> None:
+    (adopted,) = lines(reference_report, "5. HelmRelease adopted the bootstrap release")
+    assert "revision 1: superseded, Install complete" in adopted["message"]
+    assert "revision 2: deployed, Upgrade complete" in adopted["message"]
+
+
+def test_every_node_gets_its_bgp_config_from_the_operator(reference_report: dict) -> None:
+    found = lines(reference_report, "7. CiliumBGPNodeConfig per node")
+    assert sorted(r["message"].split(":")[0] for r in found) == [f"node {n}" for n in ("cp1", "cp2", "cp3", "worker1", "worker2", "worker3")]
+    assert all("local AS64512, peers rtx1220 192.168.100.1 AS64513" in r["message"] for r in found)
+
+
+def test_the_pool_serves_a_loadbalancer_service(reference_report: dict) -> None:
+    (line,) = lines(reference_report, "6. LoadBalancer IPs from their pools")
+    assert "192.168.101." in line["message"] and "pool default is 192.168.101.0/24" in line["message"]
+
+
+def test_a_cluster_yaml_change_converges_with_nothing_else_changed(reference_report: dict) -> None:
+    update, served = lines(reference_report, "8. git-driven update")
+    assert "added CiliumLoadBalancerIPPool rehearsal-added" in update["message"]
+    assert "changed " not in update["message"] and "removed " not in update["message"]
+    assert "192.168.102." in served["message"]
+
+
+def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_report: dict) -> None:
+    (line,) = lines(reference_report, "0. rehearsal")
+    assert "ssh://git@github.com/example/koedo-lab.git served as http://127.0.0.1:" in line["message"]
+    assert "https://helm.cilium.io served as http://127.0.0.1:" in line["message"]
+    assert "not rehearsed:" in line["message"]
+
+
+# --- breakages: each fails the rehearsal naming the object --------------------------------
+
+
+def test_values_from_a_missing_configmap_fails_naming_the_helmrelease(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, f"{layout.CILIUM_DIR}/helmrelease.yaml", "name: cilium-values", "name: cilium-values-typo")
+    results, _ = rehearse(root)
+    bad = [r for r in failures(results) if r.message.startswith("HelmRelease kube-system/cilium")]
+    assert bad and "cilium-values-typo" in bad[0].message, failures(results)
+
+
+def test_a_depends_on_cycle_fails_naming_both_kustomizations(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    root = copy(reference, tmp_path)
+    cluster = f"clusters/{'koedo-lab'}/infrastructure.yaml"
+    edit(root, cluster, "  path: ./infrastructure/controllers\n", "  path: ./infrastructure/controllers\n  dependsOn:\n    - name: infra-configs\n")
+    results, _ = rehearse(root)
+    named = {r.message.split(":")[0] for r in failures(results)}
+    assert {"Kustomization flux-system/infra-controllers", "Kustomization flux-system/infra-configs"} <= named, failures(results)
+
+
+def test_an_advertisement_selecting_no_service_and_an_overlapping_pool_fail_naming_them(
+    reference: Path, tmp_path: Path, rehearsal_tools: None
+) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, layout.CILIUM_BGP, "key: somekey\n            operator: NotIn", "key: somekey\n            operator: In")
+    with (root / layout.LB_IPPOOLS).open("a") as f:
+        f.write("---\napiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: overlapping\nspec:\n  blocks:\n    - cidr: 192.168.101.128/25\n")
+    results, _ = rehearse(root)
+    bad = {r.check: r.message for r in failures(results)}
+    assert bad.get("7. BGP advertisements select Services") == "CiliumBGPAdvertisement load-balancer-ips selects no LoadBalancer Service", bad
+    assert "CiliumLoadBalancerIPPool" in bad.get("6. LoadBalancer pools", "") and "conflicting" in bad["6. LoadBalancer pools"], bad
+
+
+# --- nothing left behind --------------------------------------------------------------------
+
+
+def test_sigterm_stops_everything(reference: Path, rehearsal_tools: None) -> None:
+    """A run ended from outside (SIGTERM, as Ctrl-C) stops its daemons and removes its folder."""
+    before = set(Path("/tmp").glob("clusterforge-rehearse-*"))
+    process = subprocess.Popen([sys.executable, "-m", "generator", "rehearse", "-C", reference], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        folder = None
+        for _ in range(600):  # up to 60 s for the API server to run
+            new = set(Path("/tmp").glob("clusterforge-rehearse-*")) - before
+            if len(new) == 1 and [p for p in _processes_mentioning(str(next(iter(new)))) if "kube-apiserver" in p]:
+                folder = new.pop()
+                break
+            time.sleep(0.1)
+        assert folder is not None, "the rehearsal did not start its API server"
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert not folder.exists()
+    assert _processes_mentioning(str(folder)) == []
