@@ -9,7 +9,7 @@ from typing import Any
 
 from ..model import Inventory
 from ..validate.base import Result
-from . import selectors
+from ..simulate.speakers import selects
 from .kube import Kubectl
 
 ADOPTED = "5. HelmRelease adopted the bootstrap release"
@@ -91,7 +91,8 @@ def advertisements(adverts: list[dict[str, Any]], services: list[dict[str, Any]]
         for entry in advert["spec"].get("advertisements", []):
             if entry.get("advertisementType") != "Service":
                 continue
-            picked = [s["metadata"]["name"] for s in lb if selectors.matches(entry.get("selector"), s["metadata"].get("labels", {}), empty_matches=False)]
+            # As Cilium reads it: no selector selects nothing, an empty one everything.
+            picked = [s["metadata"]["name"] for s in lb if selects(entry.get("selector"), s["metadata"].get("labels", {}))]
             ok = bool(picked)
             message = f"{_name(advert)} selects " + (", ".join(sorted(picked)) if ok else "no LoadBalancer Service")
             results.append(Result(ADVERTISED, "infrastructure/configs/cilium-bgp.yaml", ok, message))
@@ -108,7 +109,8 @@ def node_configs(inv: Inventory, nodes: list[dict[str, Any]], cluster_configs: l
     results = []
     for node in nodes:
         name = node["metadata"]["name"]
-        selected = any(selectors.matches(c["spec"].get("nodeSelector"), node["metadata"].get("labels", {})) for c in cluster_configs)
+        # An absent nodeSelector selects every node (Cilium's default).
+        selected = any(selects(c["spec"].get("nodeSelector", {}), node["metadata"].get("labels", {})) for c in cluster_configs)
         config = found.get(name)
         if not selected:
             ok = config is None

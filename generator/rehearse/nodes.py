@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import yamlio
 from ..model import Inventory, Node
+from ..simulate.speakers import node_labels
 from . import toolset
 from .kube import Kubectl
 from .processes import Daemons, free_port
@@ -19,29 +20,12 @@ CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 DEFAULT_CPUS, DEFAULT_MEMORY_GIB, MAX_PODS = 32, 256, 110
 
 
-def kubernetes_nodes(inv: Inventory) -> list[Node]:
-    return [n for n in inv.nodes if n.role in ("control-plane", "worker")]
-
-
-def labels(node: Node) -> dict[str, str]:
-    """The kubelet's well-known labels, and kubeadm's on a control plane
-    (cmd/kubeadm/app/constants: LabelNodeRoleControlPlane, LabelExcludeFromExternalLB)."""
-    found = {
-        "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64",
-    }
-    if node.role == "control-plane":
-        found[CONTROL_PLANE_ROLE] = ""
-        found["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
-    return found
-
-
 def taints(node: Node) -> list[dict[str, str]]:
     """kubeadm taints a control plane NoSchedule (ControlPlaneTaint); workers have none."""
     return [{"key": CONTROL_PLANE_ROLE, "effect": "NoSchedule"}] if node.role == "control-plane" else []
 
 
-def node_object(node: Node) -> dict[str, Any]:
+def node_object(inv: Inventory, node: Node) -> dict[str, Any]:
     cpus = node.vm.cpus if node.vm and node.vm.cpus else DEFAULT_CPUS
     memory = node.vm.memory_gib if node.vm and node.vm.memory_gib else DEFAULT_MEMORY_GIB
     capacity = {"cpu": str(cpus), "memory": f"{memory}Gi", "pods": str(MAX_PODS)}
@@ -49,7 +33,7 @@ def node_object(node: Node) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": node.name, "labels": labels(node), "annotations": {KWOK_ANNOTATION: "fake"}},
+        "metadata": {"name": node.name, "labels": node_labels(inv, node), "annotations": {KWOK_ANNOTATION: "fake"}},
         "spec": spec,
         "status": {
             "capacity": capacity, "allocatable": capacity,
@@ -72,7 +56,7 @@ def start_kwok(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path)
 def first_and_joining(inv: Inventory) -> tuple[list[Node], list[Node]]:
     """The README's order: `kubeadm init` on the first control plane, the bootstrap while it is the
     only node, then the other nodes join."""
-    found = kubernetes_nodes(inv)
+    found = inv.kubernetes_nodes
     first = next(n for n in found if n.role == "control-plane")
     return [first], [n for n in found if n is not first]
 
@@ -81,7 +65,7 @@ def register(kubectl: Kubectl, inv: Inventory, names: list[Node]) -> None:
     """Create the Node objects (kwok adopts each as it appears) and wait until they are Ready."""
     documents = []
     for node in names:
-        obj = node_object(node)
+        obj = node_object(inv, node)
         obj["status"]["nodeInfo"]["kubeletVersion"] = f"v{inv.kubernetes.version}"
         documents.append(obj)
     kubectl("create", "-f", "-", input=yamlio.dump_all(documents))

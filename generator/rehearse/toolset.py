@@ -9,7 +9,7 @@ from .. import toolpins
 from ..errors import ToolMissing
 from ..tools import find_tool, require
 
-BUILD_HINT = "nox -s tools (or: python tools/gomodule/build.py {build} --out-dir .tools/bin)"
+BUILD_HINT = "nox -s tools, or: python tools/gomodule/build.py {build} --out-dir .tools/bin"
 
 
 def _built(binary: str, build: str) -> Path:

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from generator import cli, loader
-from generator.rehearse import certs, checks, cilium, nodes, selectors
+from generator.rehearse import certs, checks, cilium, nodes
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def inv():
 
 
 def test_nodes_carry_kubeadm_labels_and_taints(inv) -> None:
-    by_name = {n.name: nodes.node_object(n) for n in nodes.kubernetes_nodes(inv)}
+    by_name = {n.name: nodes.node_object(inv, n) for n in inv.kubernetes_nodes}
     assert set(by_name) == {"cp1", "cp2", "cp3", "worker1", "worker2", "worker3"}  # not the load balancers
     cp1, worker1 = by_name["cp1"], by_name["worker1"]
     assert cp1["spec"]["taints"] == [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
@@ -34,30 +34,6 @@ def test_the_first_control_plane_is_alone_at_bootstrap(inv) -> None:
     first, joining = nodes.first_and_joining(inv)
     assert [n.name for n in first] == ["cp1"]
     assert [n.name for n in joining] == ["cp2", "cp3", "worker1", "worker2", "worker3"]
-
-
-@pytest.mark.parametrize(
-    ("selector", "labels", "expected"),
-    [
-        ({"matchLabels": {"a": "1"}}, {"a": "1", "b": "2"}, True),
-        ({"matchLabels": {"a": "1"}}, {"a": "2"}, False),
-        ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1", "3"]}]}, {"a": "3"}, True),
-        ({"matchExpressions": [{"key": "a", "operator": "In", "values": ["1"]}]}, {}, False),
-        ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {}, True),
-        ({"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["1"]}]}, {"a": "1"}, False),
-        ({"matchExpressions": [{"key": "a", "operator": "Exists"}]}, {"a": ""}, True),
-        ({"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}, {"a": ""}, False),
-        ({"matchExpressions": [{"key": "a", "operator": "Unknown"}]}, {"a": ""}, False),
-        ({}, {"a": "1"}, True),
-        (None, {}, True),
-    ],
-)
-def test_label_selectors(selector, labels, expected) -> None:
-    assert selectors.matches(selector, labels) is expected
-
-
-def test_an_empty_advertisement_selector_selects_nothing() -> None:
-    assert selectors.matches({}, {"a": "1"}, empty_matches=False) is False
 
 
 def _service(name: str, labels: dict[str, str], ip: str | None = None) -> dict:
