@@ -52,16 +52,17 @@ def start(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> N
     kubectl("wait", "--for=condition=Established", f"--timeout={CRD_LIMIT}s", *(f"crd/{c}" for c in CRDS), timeout=CRD_LIMIT + 30)
 
 
-def cilium_node(node: dict[str, Any]) -> dict[str, Any]:
+def cilium_node(node: dict[str, Any], ipam_mode: str) -> dict[str, Any]:
     """The CiliumNode the agent on `node` would write (pkg/nodediscovery: name, labels,
-    addresses; ipam.podCIDRs from the Node in ipam mode kubernetes)."""
+    addresses; ipam.podCIDRs from the Node in ipam mode kubernetes, while in cluster-pool
+    mode the operator allocates them)."""
     addresses = [{"type": a["type"], "ip": a["address"]} for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"]
     spec: dict[str, Any] = {"addresses": addresses}
-    if node["spec"].get("podCIDRs"):
+    if ipam_mode == "kubernetes" and node["spec"].get("podCIDRs"):
         spec["ipam"] = {"podCIDRs": node["spec"]["podCIDRs"]}
     return {"apiVersion": "cilium.io/v2", "kind": "CiliumNode",
             "metadata": {"name": node["metadata"]["name"], "labels": node["metadata"].get("labels", {})}, "spec": spec}
 
 
-def write_cilium_nodes(kubectl: Kubectl) -> None:
-    kubectl.apply(yamlio.dump_all([cilium_node(n) for n in kubectl.items("nodes")]))
+def write_cilium_nodes(kubectl: Kubectl, inv: Inventory) -> None:
+    kubectl.apply(yamlio.dump_all([cilium_node(n, inv.cilium.ipam) for n in kubectl.items("nodes")]))

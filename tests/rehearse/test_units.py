@@ -96,7 +96,8 @@ def test_cilium_node_as_the_agent_writes_it() -> None:
     node = {"metadata": {"name": "w1", "labels": {"k": "v"}},
             "spec": {"podCIDRs": ["10.244.1.0/24"]},
             "status": {"addresses": [{"type": "InternalIP", "address": "192.0.2.5"}, {"type": "Hostname", "address": "w1"}]}}
-    assert cilium.cilium_node(node) == {
+    assert "ipam" not in cilium.cilium_node(node, "cluster-pool")["spec"]  # the operator allocates them
+    assert cilium.cilium_node(node, "kubernetes") == {
         "apiVersion": "cilium.io/v2", "kind": "CiliumNode", "metadata": {"name": "w1", "labels": {"k": "v"}},
         "spec": {"addresses": [{"type": "InternalIP", "ip": "192.0.2.5"}], "ipam": {"podCIDRs": ["10.244.1.0/24"]}},
     }
