@@ -63,7 +63,10 @@ def ready(obj: dict[str, Any]) -> tuple[bool | None, str]:
     status = obj.get("status", {})
     for c in status.get("conditions", []):
         if c.get("type") == "Ready":
-            current = status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 0)
+            # A failed reconciliation leaves status.observedGeneration alone (-1 before the
+            # first success); the condition says which generation it is about.
+            seen = c.get("observedGeneration", status.get("observedGeneration", 0))
+            current = seen >= obj["metadata"].get("generation", 0)
             if not current:
                 return None, c.get("message", "")
             return {"True": True, "False": False}.get(c.get("status")), c.get("message", "")

@@ -118,3 +118,15 @@ def test_certificates_chain_to_the_ca_with_loopback_names(tmp_path: Path) -> Non
     assert admin.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "system:masters"
     assert ExtendedKeyUsageOID.CLIENT_AUTH in admin.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert all((pki_file.stat().st_mode & 0o077) == 0 for pki_file in (pki.ca_key, pki.apiserver_key, pki.admin_key, pki.sa_key))
+
+
+def test_a_failed_reconciliation_is_a_verdict_on_the_current_generation() -> None:
+    from generator.rehearse import flux
+
+    failed = {"metadata": {"generation": 1}, "status": {"observedGeneration": -1, "conditions": [
+        {"type": "Ready", "status": "False", "observedGeneration": 1, "message": "dry-run failed"}]}}
+    stale = {"metadata": {"generation": 2}, "status": {"observedGeneration": 1, "conditions": [
+        {"type": "Ready", "status": "True", "observedGeneration": 1, "message": "Applied"}]}}
+    assert flux.ready(failed) == (False, "dry-run failed")
+    assert flux.ready(stale) == (None, "Applied")
+    assert flux.ready({"metadata": {"generation": 1}}) == (None, "")
