@@ -73,6 +73,13 @@ def ready(obj: dict[str, Any]) -> tuple[bool | None, str]:
     return None, ""
 
 
+DEPENDENCY_NOT_READY = "DependencyNotReady"
+
+
+def reason(obj: dict[str, Any]) -> str:
+    return next((c.get("reason", "") for c in obj.get("status", {}).get("conditions", []) if c.get("type") == "Ready"), "")
+
+
 KINDS = ("kustomizations.kustomize.toolkit.fluxcd.io", "helmreleases.helm.toolkit.fluxcd.io",
          "gitrepositories.source.toolkit.fluxcd.io", "helmrepositories.source.toolkit.fluxcd.io",
          "helmcharts.source.toolkit.fluxcd.io")

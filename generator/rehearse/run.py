@@ -142,26 +142,31 @@ class Rehearsal:
 
     def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
         """Wait until every Kustomization and HelmRelease is Ready, or the engine has settled
-        on a failure (one stalled, or every verdict definite and unchanged for SETTLE seconds:
-        a dependsOn cycle, a failed release), or time runs out; a report line per object."""
+        on a failure, or time runs out; a report line per object.
+
+        Settled: the verdicts unchanged for SETTLE seconds while one is a failure (Ready False
+        for another reason than a dependency not being Ready yet) or while every object that is
+        not Ready waits for a dependency (a dependsOn cycle), or one object stalled."""
         became: dict[str, float] = {}
         deadline = time.monotonic() + self.converge_limit
-        last: tuple[tuple[str, bool | None, str], ...] = ()
+        last: tuple[tuple[str, bool | None, str, str], ...] = ()
         since = time.monotonic()
         while True:
             daemons.check_alive()
             objs = [o for o in flux.objects(kubectl) if o["kind"] in ("Kustomization", "HelmRelease")]
-            verdicts = tuple(sorted((_key(o), *flux.ready(o)) for o in objs))
-            for key, ok, _ in verdicts:
+            verdicts = tuple(sorted((_key(o), *flux.ready(o), flux.reason(o)) for o in objs))
+            for key, ok, _, _ in verdicts:
                 if ok:
                     became.setdefault(key, self.elapsed())
             if verdicts != last:
                 last, since = verdicts, time.monotonic()
-            definite = bool(verdicts) and all(ok is not None for _, ok, _ in verdicts)
-            settled = definite and time.monotonic() - since >= SETTLE
+            waiting = [v for v in verdicts if not v[1]]
+            failed = any(ok is False and why != flux.DEPENDENCY_NOT_READY for _, ok, _, why in waiting)
+            deadlock = bool(waiting) and all(ok is False and why == flux.DEPENDENCY_NOT_READY for _, ok, _, why in waiting)
+            settled = (failed or deadlock) and time.monotonic() - since >= SETTLE
             stalled = any(c["type"] == "Stalled" and c["status"] == "True" for o in objs for c in o.get("status", {}).get("conditions", []))
             # The cluster folder's Kustomization applies the others: all Ready before they exist is not the end.
-            if (definite and all(ok for _, ok, _ in verdicts) and len(verdicts) > 1) or settled or stalled or time.monotonic() > deadline:
+            if (verdicts and not waiting and len(verdicts) > 1) or settled or stalled or time.monotonic() > deadline:
                 break
             time.sleep(POLL)
         for o in sorted(objs, key=_key):
