@@ -10,10 +10,12 @@ pod CIDR), which is all the operator reads of them here."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from .. import yamlio
+from ..errors import ClusterforgeError
 from ..model import Inventory
 from . import toolset
 from .kube import Kubectl
@@ -46,9 +48,16 @@ def write_config(kubectl: Kubectl, folder: Path) -> Path:
 def start(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> None:
     config = write_config(kubectl, folder)
     host = next(n.name for n in inv.nodes if n.role == "control-plane")
-    daemons.start("cilium-operator", [
+    operator = daemons.start("cilium-operator", [
         toolset.cilium_operator(inv.cilium.version), f"--config-dir={config}", f"--k8s-kubeconfig-path={kubectl.kubeconfig}",
     ], env={"K8S_NODE_NAME": host, "CILIUM_K8S_NAMESPACE": NAMESPACE}, cwd=folder)
+    # The operator registers its CRDs one by one after it starts: wait for them to exist, then to be served.
+    deadline = time.monotonic() + CRD_LIMIT
+    while missing := [c for c in CRDS if kubectl.get("crd", c) is None]:
+        operator.check_alive()
+        if time.monotonic() > deadline:
+            raise ClusterforgeError(f"the Cilium operator did not register {', '.join(missing)} within {CRD_LIMIT} s")
+        time.sleep(1)
     kubectl("wait", "--for=condition=Established", f"--timeout={CRD_LIMIT}s", *(f"crd/{c}" for c in CRDS), timeout=CRD_LIMIT + 30)
 
 

@@ -20,6 +20,7 @@ SOURCE = gitops.FLUX_SOURCE
 # How often the engine looks at the repository; the update step asks for a sync at once
 # (the reconcile.fluxcd.io/requestedAt annotation `flux reconcile` sets) and does not wait for it.
 GIT_INTERVAL = "1m"
+REQUEUE_DEPENDENCY = "5s"
 
 
 def crds() -> str:
@@ -41,8 +42,10 @@ def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:
     (folder / "source").mkdir()
     controller("source-controller", f"--storage-path={folder / 'source'}", f"--storage-addr=127.0.0.1:{storage}",
                f"--storage-adv-addr=127.0.0.1:{storage}")
-    controller("kustomize-controller")
-    controller("helm-controller")
+    # A Kustomization or HelmRelease waiting for a dependency looks again after 30 s by default:
+    # the rehearsal's only change to the controllers' settings, to spend less time waiting.
+    controller("kustomize-controller", f"--requeue-dependency={REQUEUE_DEPENDENCY}")
+    controller("helm-controller", f"--requeue-dependency={REQUEUE_DEPENDENCY}")
 
 
 def bootstrap_objects(inv: Inventory, url: str) -> list[dict[str, Any]]:
@@ -74,6 +77,12 @@ def ready(obj: dict[str, Any]) -> tuple[bool | None, str]:
 
 
 DEPENDENCY_NOT_READY = "DependencyNotReady"
+
+
+def dependencies(obj: dict[str, Any]) -> list[str]:
+    """The `kind namespace/name` keys of what an object dependsOn (same kind, same namespace by default)."""
+    namespace = obj["metadata"].get("namespace", "")
+    return [f"{obj['kind']} {d.get('namespace', namespace)}/{d['name']}" for d in obj.get("spec", {}).get("dependsOn", []) or []]
 
 
 def reason(obj: dict[str, Any]) -> str:

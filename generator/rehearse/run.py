@@ -146,7 +146,8 @@ class Rehearsal:
 
         Settled: the verdicts unchanged for SETTLE seconds while one is a failure (Ready False
         for another reason than a dependency not being Ready yet) or while every object that is
-        not Ready waits for a dependency (a dependsOn cycle), or one object stalled."""
+        not Ready waits for dependencies none of which is Ready (a dependsOn cycle), or one
+        object stalled."""
         became: dict[str, float] = {}
         deadline = time.monotonic() + self.converge_limit
         last: tuple[tuple[str, bool | None, str, str], ...] = ()
@@ -154,6 +155,7 @@ class Rehearsal:
         while True:
             daemons.check_alive()
             objs = [o for o in flux.objects(kubectl) if o["kind"] in ("Kustomization", "HelmRelease")]
+            by_key = {_key(o): o for o in objs}
             verdicts = tuple(sorted((_key(o), *flux.ready(o), flux.reason(o)) for o in objs))
             for key, ok, _, _ in verdicts:
                 if ok:
@@ -162,7 +164,12 @@ class Rehearsal:
                 last, since = verdicts, time.monotonic()
             waiting = [v for v in verdicts if not v[1]]
             failed = any(ok is False and why != flux.DEPENDENCY_NOT_READY for _, ok, _, why in waiting)
-            deadlock = bool(waiting) and all(ok is False and why == flux.DEPENDENCY_NOT_READY for _, ok, _, why in waiting)
+            # Waiting on dependencies none of which is Ready: a dependsOn cycle, or a chain ending in one.
+            ready_keys = {key for key, ok, _, _ in verdicts if ok}
+            deadlock = bool(waiting) and all(
+                ok is False and why == flux.DEPENDENCY_NOT_READY and not ready_keys & set(flux.dependencies(by_key[key]))
+                for key, ok, _, why in waiting
+            )
             settled = (failed or deadlock) and time.monotonic() - since >= SETTLE
             stalled = any(c["type"] == "Stalled" and c["status"] == "True" for o in objs for c in o.get("status", {}).get("conditions", []))
             # The cluster folder's Kustomization applies the others: all Ready before they exist is not the end.
