@@ -28,7 +28,11 @@ def crds() -> str:
 
 
 def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:
-    kubectl.apply(crds())
+    definitions = crds()
+    kubectl.apply(definitions)
+    # Served before anything uses them: a controller that starts first exits on the missing API.
+    names = [d["metadata"]["name"] for d in yamlio.loader().load_all(definitions) if d]
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names), timeout=90)
     kubectl.apply(yamlio.dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
     storage = free_port()
     env = {**kubectl.env(), "RUNTIME_NAMESPACE": NAMESPACE, "HOME": str(folder), "TUF_ROOT": str(folder / "sigstore")}

@@ -141,12 +141,12 @@ def test_the_pool_serves_a_loadbalancer_service(reference_report: dict) -> None:
 
 
 def test_a_cluster_yaml_change_converges_with_nothing_else_changed(reference_report: dict) -> None:
-    update, served = lines(reference_report, "8. git-driven update")
+    update, _old_pool, served = lines(reference_report, "8. git-driven update")
     listed = update["message"].split("what changed in the cluster:\n")[1].split("\n")
     # The new pool, and the old one made the default (each pool needs a selector otherwise).
     assert listed[:2] == ["  added CiliumLoadBalancerIPPool rehearsal-added", "  changed CiliumLoadBalancerIPPool default"]
     assert listed[2] == "Helm release cilium: 2 revisions (unchanged)"
-    assert "192.168.102." in served["message"]
+    assert "192.168.102." in served["message"] and "pool rehearsal-added is 192.168.102.0/24" in served["message"]
 
 
 def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_report: dict) -> None:
