@@ -24,6 +24,7 @@ from generator.render import layout
 from generator.validate.base import Result
 
 pytestmark = pytest.mark.tools
+DATA = Path(__file__).parents[1] / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 
 
@@ -154,6 +155,21 @@ def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_
     assert "ssh://git@github.com/example/koedo-lab.git served as http://127.0.0.1:" in line["message"]
     assert "https://helm.cilium.io served as http://127.0.0.1:" in line["message"]
     assert "not rehearsed:" in line["message"]
+
+
+# --- the eBGP variant: two peers, two pools, the operator's cluster-pool IPAM ----------------
+
+
+def test_ebgp_variant_rehearses(tmp_path: Path, rehearsal_tools: None) -> None:
+    root = tmp_path / "rack"
+    repo.new(root, (DATA / "ebgp.yaml").read_text())
+    results, _ = rehearse(root)
+    assert failures(results) == []
+    configs = [r.message for r in results if r.check == "7. CiliumBGPNodeConfig per node"]
+    assert len(configs) == 5 and all("peers edge 172.16.20.1 AS65002, tor 172.16.10.1 AS65001" in m for m in configs)
+    addresses = {r.message.split(":")[0]: r.message for r in results if r.check == "6. LoadBalancer IPs from their pools"}
+    assert "pool dmz is 10.50.1.0/28" in addresses["Service default/rehearse-dmz (labels {\"zone\""]
+    assert ": 10.50.1." in addresses["Service default/rehearse-dmz (labels {\"zone\""]
 
 
 # --- breakages: each fails the rehearsal naming the object --------------------------------
