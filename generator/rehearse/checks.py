@@ -3,7 +3,6 @@ the engine has converged."""
 
 from __future__ import annotations
 
-import json
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
@@ -65,7 +64,8 @@ def lb_addresses(inv: Inventory, services: list[dict[str, Any]], elapsed: float,
         ips = [i["ip"] for i in ingress if "ip" in i]
         ok = bool(ips) and all(IPv4Address(ip) in IPv4Network(pool.cidr) for ip in ips)
         got = ", ".join(ips) or "no address"
-        message = f"Service default/rehearse-{pool.name} (labels {json.dumps(pool.service_selector or {})}): {got}, pool {pool.name} is {pool.cidr} (after {elapsed:.1f} s)"
+        labelled = "".join(f" {k}={v}" for k, v in sorted(pool.service_selector.items()))
+        message = f"Service default/rehearse-{pool.name}{' labelled' + labelled if labelled else ''}: {got}, pool {pool.name} is {pool.cidr} (after {elapsed:.1f} s)"
         results.append(Result(check, "infrastructure/configs/lb-ippools.yaml", ok, message))
     return results
 

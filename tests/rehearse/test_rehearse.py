@@ -168,8 +168,8 @@ def test_ebgp_variant_rehearses(tmp_path: Path, rehearsal_tools: None) -> None:
     configs = [r.message for r in results if r.check == "7. CiliumBGPNodeConfig per node"]
     assert len(configs) == 5 and all("peers edge 172.16.20.1 AS65002, tor 172.16.10.1 AS65001" in m for m in configs)
     addresses = {r.message.split(":")[0]: r.message for r in results if r.check == "6. LoadBalancer IPs from their pools"}
-    assert "pool dmz is 10.50.1.0/28" in addresses["Service default/rehearse-dmz (labels {\"zone\""]
-    assert ": 10.50.1." in addresses["Service default/rehearse-dmz (labels {\"zone\""]
+    assert addresses["Service default/rehearse-dmz labelled zone=dmz"].startswith("Service default/rehearse-dmz labelled zone=dmz: 10.50.1.")
+    assert "pool dmz is 10.50.1.0/28" in addresses["Service default/rehearse-dmz labelled zone=dmz"]
 
 
 # --- breakages: each fails the rehearsal naming the object --------------------------------
