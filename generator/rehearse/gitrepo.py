@@ -80,8 +80,3 @@ def redirect_charts(served: ServedRepository, upstream: str, loopback: str) -> l
         changed.append(layout.CILIUM_BOOTSTRAP)
     return changed
 
-
-def helm_repository_url(served: ServedRepository) -> str:
-    return str(load_yaml((served.work / HELM_REPOSITORY).read_text())["spec"]["url"])
-
-

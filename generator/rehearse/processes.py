@@ -69,16 +69,6 @@ class Daemons:
         self.running.append(daemon)
         return daemon
 
-    def stop(self, daemon: Daemon) -> None:
-        _signal(daemon, signal.SIGTERM)
-        try:
-            daemon.process.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            _signal(daemon, signal.SIGKILL)
-            daemon.process.wait(STOP_GRACE)
-        if daemon in self.running:
-            self.running.remove(daemon)
-
     def stop_all(self) -> None:
         """Newest first: the controllers before the API server, the API server before etcd."""
         for daemon in reversed(list(self.running)):

@@ -23,7 +23,7 @@ from ..render import cilium as cilium_render
 from ..render import layout
 from ..simulate.run import _signals_raise_interrupt
 from ..validate.base import Result
-from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve, update
+from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve, toolset, update
 from .kube import Kubectl, load_yaml
 from .processes import Daemons
 
@@ -55,12 +55,14 @@ class Rehearsal:
     folder: Path | None = None
     kubectl: Kubectl | None = None
     _start: float = field(default_factory=time.monotonic)
+    _stage: str = REHEARSAL  # the report line a failure on the way is written to
 
     def elapsed(self) -> float:
         return time.monotonic() - self._start
 
     def run(self, err: TextIO) -> list[Result]:
         inv = repository.load(self.repo).inventory
+        toolset.require_all(inv.kubernetes.version, inv.cilium.version)
         folder = self.folder = Path(tempfile.mkdtemp(prefix="clusterforge-rehearse-"))  # mode 0700
         (folder / "logs").mkdir()
         daemons = Daemons(folder / "logs", keep=self.keep)
@@ -87,8 +89,6 @@ class Rehearsal:
                 atexit.unregister(teardown)
         self.results.insert(0, Result(REHEARSAL, "cluster.yaml", True, "\n".join([*self.notes, NOT_REHEARSED])))
         return self.results
-
-    _stage = REHEARSAL
 
     def _logs(self, daemons: Daemons) -> str:
         dead = [d for d in daemons.running if d.process.poll() is not None]

@@ -52,3 +52,16 @@ def data(binary: Path, build: toolpins.ModuleBuild) -> Path:
 
 def helm() -> Path:
     return require("helm")
+
+
+def require_all(kubernetes_version: str, cilium_version: str) -> None:
+    """Every binary and data file a rehearsal runs, before anything starts: a missing one is
+    ToolMissing (exit 2 with the command that builds it), not a half-made rehearsal."""
+    etcd()
+    for name in toolpins.KUBERNETES_BINARIES:
+        kubernetes(name, kubernetes_version)
+    kwok()
+    for build in toolpins.FLUX_CONTROLLERS:
+        data(flux(build.name), build)
+    cilium_operator(cilium_version)
+    helm()

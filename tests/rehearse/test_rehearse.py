@@ -31,16 +31,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 @pytest.fixture(scope="session")
 def rehearsal_tools() -> None:
     """Every binary the rehearsal runs, at the reference lab's versions (a failure in CI)."""
-    version, cilium_version = toolpins.KUBERNETES_VERSION, toolpins.CILIUM_VERSION
     try:
-        toolset.etcd()
-        for name in toolpins.KUBERNETES_BINARIES:
-            toolset.kubernetes(name, version)
-        toolset.kwok()
-        for build in toolpins.FLUX_CONTROLLERS:
-            toolset.data(toolset.flux(build.name), build)
-        toolset.cilium_operator(cilium_version)
-        toolset.helm()
+        toolset.require_all(toolpins.KUBERNETES_VERSION, toolpins.CILIUM_VERSION)
     except ToolMissing as e:
         if IN_CI:
             pytest.fail(f"CI must provide every tool: {e}")
@@ -206,6 +198,15 @@ def test_an_advertisement_selecting_no_service_and_an_overlapping_pool_fail_nami
 
 
 # --- nothing left behind --------------------------------------------------------------------
+
+
+def test_a_missing_binary_stops_before_anything_starts(reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLUSTERFORGE_TOOLS_DIR", "")  # PATH only
+    monkeypatch.setenv("PATH", str(tmp_path))
+    before = set(Path("/tmp").glob("clusterforge-rehearse-*"))
+    with pytest.raises(ToolMissing, match="etcd not found"):
+        Rehearsal(reference).run(sys.stderr)
+    assert set(Path("/tmp").glob("clusterforge-rehearse-*")) == before
 
 
 def test_sigterm_stops_everything(reference: Path, rehearsal_tools: None) -> None:
