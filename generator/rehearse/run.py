@@ -23,7 +23,7 @@ from ..render import cilium as cilium_render
 from ..render import layout
 from ..simulate.run import _signals_raise_interrupt
 from ..validate.base import Result
-from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, serve, toolset, update
+from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, record, serve, toolset, update
 from .kube import Kubectl, load_yaml
 from .processes import Daemons
 
@@ -255,7 +255,11 @@ class Rehearsal:
                 if len(found) >= len(node_objs):
                     break
                 time.sleep(POLL)
-            self.results += checks.node_configs(inv, node_objs, cluster_configs, found, self.elapsed())
+            verdicts = checks.node_configs(inv, node_objs, cluster_configs, found, self.elapsed())
+            self.results += verdicts
+            if all(r.ok for r in verdicts):
+                saved = record.save(self.repo, found)
+                self.notes.append(f"CiliumBGPNodeConfig objects saved for `clusterforge simulate`: {saved}")
 
     def keep_instructions(self, daemons: Daemons) -> str:
         lines = [f"kept: the rehearsal's files are in {self.folder}", f"  export KUBECONFIG={self.folder}/kubeconfig"]

@@ -12,15 +12,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from generator import cli, repo, toolpins
 from generator.errors import ToolMissing
-from generator.rehearse import toolset
+from generator.rehearse import record, toolset
 from generator.rehearse.run import Rehearsal
 from generator.render import layout
+from generator.validate import caches
 from generator.validate.base import Result
 
 pytestmark = pytest.mark.tools
@@ -86,8 +88,17 @@ def rehearse(root: Path, *, update: bool = False) -> tuple[list[Result], Rehears
 # --- the reference lab, through the CLI ---------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache every rehearsal here leaves its record for `simulate` in (not the real one)."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(caches.CACHE_ENV, str(path))
+        yield path
+
+
 @pytest.fixture(scope="module")
-def reference_report(reference: Path, rehearsal_tools: None) -> dict:
+def reference_report(reference: Path, rehearsal_tools: None, cache: Path) -> dict:
     out = io.StringIO()
     code = cli.main(["rehearse", "-C", str(reference), "--format", "json"], out=out)
     report = json.loads(out.getvalue())
@@ -140,6 +151,16 @@ def test_a_cluster_yaml_change_converges_with_nothing_else_changed(reference_rep
     assert listed[:2] == ["  added CiliumLoadBalancerIPPool rehearsal-added", "  changed CiliumLoadBalancerIPPool default"]
     assert listed[2] == "Helm release cilium: 2 revisions (unchanged)"
     assert "192.168.102." in served["message"] and "pool rehearsal-added is 192.168.102.0/24" in served["message"]
+
+
+def test_simulate_gets_the_operators_node_configs(reference_report: dict, reference: Path, cache: Path) -> None:
+    found = record.load(reference)
+    assert found is not None
+    path, specs = found
+    assert path.is_relative_to(cache) and sorted(specs) == ["cp1", "cp2", "cp3", "worker1", "worker2", "worker3"]
+    assert all(spec["bgpInstances"][0]["localASN"] == 64512 for spec in specs.values())
+    (line,) = lines(reference_report, "0. rehearsal")
+    assert f"CiliumBGPNodeConfig objects saved for `clusterforge simulate`: {path}" in line["message"]
 
 
 def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_report: dict) -> None:
