@@ -1,6 +1,6 @@
 """Developer and CI entry points.
 
-    nox -s tools                    # pinned Go tools + kubeadm for the default Kubernetes version
+    nox -s tools                    # pinned Go tools + kubeadm + the rehearsal's binaries, default versions
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
