@@ -78,24 +78,15 @@ def build_kubeadm(session: nox.Session, kubernetes_version: str) -> None:
 # --- the rehearsal's builds (clusterforge rehearse) -------------------------------------
 # A separate step of `nox -s tools`, to merge with `clusterforge tools install`: etcd, the
 # control plane and kubectl per Kubernetes version, Flux's controllers (with their CRDs), the
-# Cilium operator of the default Cilium version. Each module build is skipped when every
-# binary it makes already carries the pinned module version.
+# Cilium operator of the default Cilium version. tools/gomodule/build.py skips a build whose
+# binaries already carry the pinned module version.
 
 
 def build_modules(session: nox.Session, kubernetes_version: str) -> None:
-    go = _go(session)
-    for build in pins.module_builds(kubernetes_version).values():
-        data = [TOOLS_BIN / pins.data_file(build)] if build.data else []
-        if all(_built_version(go, TOOLS_BIN / binary, package) == build.version for binary, package in build.binaries) and all(
-            f.is_file() for f in data
-        ):
-            session.log(f"{build.name} {build.version} already built")
-            continue
-        session.run(
-            sys.executable, str(ROOT / "tools" / "gomodule" / "build.py"), build.name, "--kubernetes", kubernetes_version,
-            "--out-dir", str(TOOLS_BIN), "--workdir", str(TOOLS_BUILD / f"{build.name}-{build.version}"), "--go", go,
-            external=True,
-        )
+    session.run(
+        sys.executable, str(ROOT / "tools" / "gomodule" / "build.py"), "all", "--kubernetes", kubernetes_version,
+        "--out-dir", str(TOOLS_BIN), "--go", _go(session), external=True,
+    )
 
 
 @nox.session(python=False)

@@ -94,3 +94,9 @@ def test_builds_are_named_by_the_cluster_versions() -> None:
     assert builds["cilium-v1.18.12"].tags == ("ipam_provider_operator",)
     assert toolpins.data_file(builds["kwok"]) == "kwok.stages.yaml"
     assert toolpins.data_file(builds["helm-controller"]) == "helm-controller.crds.yaml"
+
+
+def test_a_missing_or_foreign_binary_is_not_up_to_date(builder, tmp_path: Path) -> None:
+    assert not builder.up_to_date(toolpins.ETCD, tmp_path, "go")
+    (tmp_path / "etcd").write_text("#!/bin/sh\n")  # no Go build info: rebuilt
+    assert not builder.up_to_date(toolpins.ETCD, tmp_path, "go")

@@ -8,7 +8,8 @@ repeats its replace directives: a directive to another module is copied; one to 
 local folder (etcd's ../api, Flux's ./api, Kubernetes' ./staging/...) becomes the
 published release of that module, at the pin's `local_version`.
 
-Stdlib only: noxfile.py loads this file by path, and it also runs on its own:
+Stdlib only; `nox -s tools` runs it for every build, skipping those up to date:
+    python tools/gomodule/build.py all --kubernetes 1.35.4 --out-dir .tools/bin
     python tools/gomodule/build.py etcd --out-dir .tools/bin
 """
 
@@ -139,18 +140,41 @@ def copy_data(build, out_dir: Path, go: str, env: dict[str, str]) -> Path:
     return out
 
 
+def up_to_date(build, out_dir: Path, go: str) -> bool:
+    """Every binary of the build carries the pinned module version (as `go version -m` reads
+    it) and its data file is there: nothing to rebuild."""
+    pins = _pins()
+    for binary, package in build.binaries:
+        path = out_dir / binary
+        if not path.is_file():
+            return False
+        done = subprocess.run([go, "version", "-m", str(path)], capture_output=True, text=True)
+        if done.returncode or pins.buildinfo_version(done.stdout, package) != build.version:
+            return False
+    return not build.data or (out_dir / pins.data_file(build)).is_file()
+
+
 def main(argv: list[str] | None = None) -> int:
     pins = _pins()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("name", help="a build of generator/toolpins.py: " + ", ".join(pins.module_builds()))
+    ap.add_argument("name", help="a build of generator/toolpins.py, or `all` (each skipped when up to date): "
+                    + ", ".join(pins.module_builds()))
     ap.add_argument("--kubernetes", default=pins.KUBERNETES_VERSION)
     ap.add_argument("--cilium", default=pins.CILIUM_VERSION)
     ap.add_argument("--out-dir", type=Path, required=True)
-    ap.add_argument("--workdir", type=Path, help="scratch module dir (default: .tools/build/NAME)")
+    ap.add_argument("--workdir", type=Path, help="scratch module dir (default: .tools/build/NAME-VERSION)")
     ap.add_argument("--go", default="go")
     a = ap.parse_args(argv)
-    b = pins.module_builds(a.kubernetes, a.cilium)[a.name]
+    builds = pins.module_builds(a.kubernetes, a.cilium)
     a.out_dir.mkdir(parents=True, exist_ok=True)
+    if a.name == "all":
+        for b in builds.values():
+            if up_to_date(b, a.out_dir, a.go):
+                print(f"{b.name} {b.version} already built", flush=True)
+            else:
+                build(b, a.out_dir, Path(".tools/build") / f"{b.name}-{b.version}", a.go)
+        return 0
+    b = builds[a.name]
     build(b, a.out_dir, a.workdir or Path(".tools/build") / f"{b.name}-{b.version}", a.go)
     return 0
 
