@@ -1,6 +1,6 @@
 """Developer and CI entry points.
 
-    nox -s tools                    # clusterforge tools install: pinned tools + kubeadm for the default Kubernetes version, into .tools/bin
+    nox -s tools                    # clusterforge tools install (pinned tools + kubeadm) and the rehearsal's binaries, into .tools/bin
     nox -s tools -- 1.34.4 1.35.4   # ... + kubeadm for each given version
     nox -s mutants                  # mutation testing of every module, table in docs/mutation.md
     nox -s mutants -- rules writer  # ... of some modules (rules, writer, render, checks)
@@ -23,10 +23,19 @@ TOOLS_BIN = ROOT / ".tools" / "bin"
 @nox.session(reuse_venv=True)  # installing the package takes a minute (kubernetes-validate's 17,000 files)
 def tools(session: nox.Session) -> None:
     """`clusterforge tools install` into .tools/bin: the pinned tools, and kubeadm for each
-    Kubernetes version given as an argument (default: toolpins.KUBERNETES_VERSION)."""
+    Kubernetes version given as an argument (default: toolpins.KUBERNETES_VERSION); then the
+    rehearsal's binaries for each of those versions (etcd, the control plane, kubectl, kwok,
+    Flux's controllers, the Cilium operator: tools/gomodule/build.py skips a build whose
+    binaries already carry the pinned module version)."""
     session.install("-e", ".")
     versions = [arg for version in session.posargs for arg in ("--kubernetes", version)]
     session.run("clusterforge", "tools", "install", "--dir", str(TOOLS_BIN), *versions)
+    go = shutil.which("go")
+    if go is None:
+        session.error("go not found: the rehearsal's binaries are built from their Go modules (Go >= 1.25)")
+    build = ["python", str(ROOT / "tools" / "gomodule" / "build.py"), "all", "--out-dir", str(TOOLS_BIN), "--go", go]
+    for version in session.posargs or [None]:  # None: the build's default, toolpins.KUBERNETES_VERSION
+        session.run(*build, *(["--kubernetes", version] if version else []))
 
 
 @nox.session

@@ -47,6 +47,104 @@ GO_TOOLS: dict[str, GoTool] = {
 KUBEADM_PACKAGE = "k8s.io/kubernetes/cmd/kubeadm"
 KUBERNETES_VERSION = "1.35.4"  # the reference inventory's version; the default build
 
+# --- The rehearsal's control plane, GitOps engine and CNI operator ---------------------
+# (clusterforge rehearse). Built with tools/gomodule/build.py: each of these modules has
+# replace directives, which `go install MODULE@VERSION` refuses.
+
+
+@dataclass(frozen=True)
+class ModuleBuild:
+    """Binaries built with `go build` in a scratch module that requires `module` at `version`
+    and repeats its replace directives (local folders become releases at `local_version`)."""
+
+    name: str
+    module: str
+    version: str
+    binaries: tuple[tuple[str, str], ...]  # (file name in the tools dir, package)
+    local_version: str | None = None  # default: `version`
+    tags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    toolchain: str | None = None  # GOTOOLCHAIN, for a module that needs a newer Go
+    # YAML files of the module (a folder: its *.yaml) that the rehearsal applies or loads,
+    # copied in one file beside the first binary: (what they are, their paths in the module).
+    data: tuple[str, tuple[str, ...]] | None = None
+
+
+def data_file(build: ModuleBuild) -> str:
+    """Where tools/gomodule/build.py puts a build's data files, in the tools folder."""
+    assert build.data is not None
+    return f"{build.binaries[0][0]}.{build.data[0]}.yaml"
+
+
+# etcd: the server release k8s.io/kubernetes 1.35 requires its etcd client modules at.
+ETCD = ModuleBuild("etcd", "go.etcd.io/etcd/server/v3", "v3.6.5", (("etcd", "go.etcd.io/etcd/server/v3"),))
+# The rendered repository names no Flux version (`flux bootstrap` installs its CLI's own):
+# the rehearsal runs the controllers of this Flux release (flux2 v2.9.5's manifests/bases
+# pin source- and kustomize-controller v1.9.5, helm-controller v1.6.4), save one: the
+# module proxy refuses github.com/fluxcd/pkg/artifact v0.18.1 to v0.18.3, which
+# source-controller v1.9.1 to v1.9.6 need, so source-controller is v1.9.0 (same API,
+# source.toolkit.fluxcd.io/v1). Flux's API versions (source v1, kustomize v1, helm v2)
+# are the ones the renderers write.
+FLUX_VERSION = "v2.9.5"
+FLUX_CONTROLLERS = tuple(
+    ModuleBuild(name, f"github.com/fluxcd/{name}", version, ((name, f"github.com/fluxcd/{name}"),),
+                data=("crds", ("config/crd/bases",)))
+    for name, version in (("source-controller", "v1.9.0"), ("kustomize-controller", "v1.9.5"), ("helm-controller", "v1.6.4"))
+)
+# A controller manager and scheduler too: without them no DaemonSet or Deployment gets a pod.
+KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+# The nodes' stand-in kubelets. Built like the others although its go.mod replaces nothing,
+# so that every binary of the rehearsal comes from one list.
+# Its Stages (how a node and a pod go through their lives) are the ones kwokctl gives it by
+# default (pkg/kwokctl/runtime/cluster.go: getDefaultNodeStages, getDefaultPodStages).
+KWOK = ModuleBuild(
+    "kwok", "sigs.k8s.io/kwok", "v0.8.0", (("kwok", "sigs.k8s.io/kwok/cmd/kwok"),),
+    data=("stages", tuple(f"kustomize/stage/{s}.yaml" for s in (
+        "node/fast/node-initialize", "node/heartbeat-with-lease/node-heartbeat-with-lease",
+        "pod/fast/pod-ready", "pod/fast/pod-complete", "pod/fast/pod-delete"))),
+)
+CILIUM_VERSION = "1.19.6"  # the reference inventory's version; the default build
+CILIUM_OPERATOR_PACKAGE = "github.com/cilium/cilium/operator"
+
+
+def kubernetes_binary(name: str, kubernetes_version: str) -> str:
+    """File name of a per-Kubernetes-version build (kube-apiserver, kubectl)."""
+    return f"{name}-v{kubernetes_version.removeprefix('v')}"
+
+
+def cilium_operator_binary(cilium_version: str) -> str:
+    return f"cilium-operator-generic-v{cilium_version.removeprefix('v')}"
+
+
+def kubernetes_build(kubernetes_version: str = KUBERNETES_VERSION) -> ModuleBuild:
+    """The control plane's binaries and kubectl of one Kubernetes version; the staging modules
+    at v0.Y.Z, the version stamped as hack/lib/version.sh does (so /version reports it)."""
+    v = kubernetes_version.removeprefix("v")
+    _, minor, _ = v.split(".")
+    pkg = "k8s.io/component-base/version"
+    return ModuleBuild(
+        f"kubernetes-v{v}", "k8s.io/kubernetes", f"v{v}",
+        tuple((kubernetes_binary(n, v), f"k8s.io/kubernetes/cmd/{n}") for n in KUBERNETES_BINARIES),
+        local_version=f"v0.{v.split('.', 1)[1]}",
+        ldflags=(f"-X {pkg}.gitVersion=v{v}", f"-X {pkg}.gitMajor=1", f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean"),
+    )
+
+
+def cilium_operator_build(cilium_version: str = CILIUM_VERSION) -> ModuleBuild:
+    """cilium-operator-generic, as cilium's operator/Makefile builds it (IPAM provider "operator")."""
+    v = cilium_version.removeprefix("v")
+    return ModuleBuild(
+        f"cilium-v{v}", "github.com/cilium/cilium", f"v{v}", ((cilium_operator_binary(v), CILIUM_OPERATOR_PACKAGE),),
+        tags=("ipam_provider_operator",),
+    )
+
+
+def module_builds(kubernetes_version: str = KUBERNETES_VERSION, cilium_version: str = CILIUM_VERSION) -> dict[str, ModuleBuild]:
+    """Every build the rehearsal needs, by name, for a cluster's versions."""
+    builds = (ETCD, kubernetes_build(kubernetes_version), KWOK, *FLUX_CONTROLLERS, cilium_operator_build(cilium_version))
+    return {b.name: b for b in builds}
+
+
 DEBIAN_TOOLS: dict[str, DebianTool] = {
     t.name: t
     for t in (

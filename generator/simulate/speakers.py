@@ -19,6 +19,7 @@ hand out to the nodes in the order they join.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -38,6 +39,10 @@ DEFAULT_RESTART_TIME = 120
 DEFAULT_PEER_PORT = 179
 DEFAULT_NODE_MASK = 24  # kube-controller-manager's --node-cidr-mask-size and Cilium's clusterPoolIPv4MaskSize
 SOURCE = "the rendered Cilium objects, translated as Cilium's agent configures GoBGP"
+REHEARSED = (
+    "the CiliumBGPNodeConfig objects Cilium's operator computed in a rehearsal of these files ({record}), "
+    "with the rendered peer configs and advertisements, as Cilium's agent configures GoBGP"
+)
 
 
 @dataclass(frozen=True)
@@ -170,20 +175,35 @@ def _int(value: object, default: int) -> int:
 
 
 def plan(sources: Sources) -> SpeakerPlan:
-    """The twin's speakers, from the simulated files."""
-    return plan_from(sources.twin.inventory, lambda path: sources.get(path).text, (sources.repo / layout.LB_IPPOOLS).exists())
+    """The twin's speakers: which node speaks to which peer with which ASN as Cilium's operator
+    computed it (CiliumBGPNodeConfig) when a rehearsal of exactly these files has run, else as
+    translated from the simulated files; timers, passwords and announcements from the files."""
+    from ..rehearse import record  # `clusterforge rehearse` writes it
+
+    read = lambda path: sources.get(path).text  # noqa: E731
+    has_pools = (sources.repo / layout.LB_IPPOOLS).exists()
+    found = record.load(sources.repo)
+    if found is None:
+        return plan_from(sources.twin.inventory, read, has_pools)
+    path, specs = found
+    # The operator saw the real addresses; the twin speaks in simulated ones.
+    translated = json.loads(sources.twin.translate_text(json.dumps(specs)))
+    return plan_from(sources.twin.inventory, read, has_pools, node_configs=translated, source=REHEARSED.format(record=path))
 
 
-def plan_from(inv: Inventory, read: Reader, has_pools: bool) -> SpeakerPlan:
+def plan_from(
+    inv: Inventory, read: Reader, has_pools: bool, node_configs: Mapping[str, Any] | None = None, source: str = SOURCE
+) -> SpeakerPlan:
     """The speakers the rendered objects configure for the nodes of `inv`, read with `read`,
-    with every problem found on the way."""
+    with every problem found on the way; with `node_configs` (node name -> CiliumBGPNodeConfig
+    spec), each node's BGP instances and peers are those instead of the cluster config's."""
     problems: list[str] = []
     bgp_file, pools_file, values_file = layout.CILIUM_BGP, layout.LB_IPPOOLS, layout.CILIUM_VALUES
     files = (bgp_file, pools_file, values_file, layout.kubeadm_file(inv, inv.control_planes[0]))
     docs = _documents(read, bgp_file, problems)
     pool_docs = _by_kind(_documents(read, pools_file, problems), "CiliumLoadBalancerIPPool") if has_pools else []
     values = (_documents(read, values_file, problems) or [{}])[0]
-    result = SpeakerPlan([], SOURCE, files, problems=problems)
+    result = SpeakerPlan([], source, files, problems=problems)
     if not (values.get("bgpControlPlane") or {}).get("enabled"):
         problems.append(f"{values_file}: bgpControlPlane.enabled is not true: no Cilium agent runs a BGP speaker")
         return result
@@ -195,21 +215,29 @@ def plan_from(inv: Inventory, read: Reader, has_pools: bool) -> SpeakerPlan:
     clusters = _by_kind(docs, "CiliumBGPClusterConfig")
     if not clusters:
         problems.append(f"{bgp_file}: no CiliumBGPClusterConfig: no node speaks BGP")
+    for node, instances in _instances(inv, clusters, node_configs):
+        for instance in instances:
+            local_asn = _int(instance.get("localASN"), 0)
+            sessions = []
+            for peer in instance.get("peers") or []:
+                session = _session(node, peer, peer_configs, advertisements, result, local_asn)
+                if session:
+                    sessions.append(session)
+            result.speakers.append(Speaker(node, node.ip, local_asn, str(instance.get("name", "")), tuple(sessions)))
+    return result
+
+
+def _instances(inv: Inventory, clusters: list[dict[str, Any]], node_configs: Mapping[str, Any] | None) -> list[tuple[Node, list[Any]]]:
+    """Each speaking node with its BGP instances: from the operator's node configs when given,
+    else from every cluster config whose nodeSelector selects the node."""
+    if node_configs is not None:
+        return [(n, list((node_configs[n.name] or {}).get("bgpInstances") or [])) for n in inv.kubernetes_nodes if n.name in node_configs]
+    found = []
     for cluster in clusters:
         spec = cluster.get("spec") or {}
         selector = spec.get("nodeSelector", {})  # absent: every node (Cilium's default)
-        for node in inv.kubernetes_nodes:
-            if not selects(selector, node_labels(inv, node)):
-                continue
-            for instance in spec.get("bgpInstances") or []:
-                local_asn = _int(instance.get("localASN"), 0)
-                sessions = []
-                for peer in instance.get("peers") or []:
-                    session = _session(node, peer, peer_configs, advertisements, result, local_asn)
-                    if session:
-                        sessions.append(session)
-                result.speakers.append(Speaker(node, node.ip, local_asn, str(instance.get("name", "")), tuple(sessions)))
-    return result
+        found += [(n, list(spec.get("bgpInstances") or [])) for n in inv.kubernetes_nodes if selects(selector, node_labels(inv, n))]
+    return found
 
 
 def _session(

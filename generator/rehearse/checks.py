@@ -1,0 +1,135 @@
+"""The rehearsal's assertions, each a report line: read from the live API server after
+the engine has converged."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from typing import Any
+
+from ..model import Inventory
+from ..validate.base import Result
+from ..simulate.speakers import selects
+from .kube import Kubectl
+
+ADOPTED = "5. HelmRelease adopted the bootstrap release"
+LB_IPS = "6. LoadBalancer IPs from their pools"
+POOLS = "6. LoadBalancer pools"
+ADVERTISED = "7. BGP advertisements select Services"
+NODE_CONFIGS = "7. CiliumBGPNodeConfig per node"
+POOL_CONFLICT = "cilium.io/PoolConflict"
+PROBE_LABEL = "rehearse.clusterforge.dev/pool"
+
+
+def _name(obj: dict[str, Any]) -> str:
+    m = obj["metadata"]
+    return f"{obj['kind']} {m['namespace']}/{m['name']}" if m.get("namespace") else f"{obj['kind']} {m['name']}"
+
+
+def helm_history(helm: list[dict[str, Any]], release: str, namespace: str, values_file: dict[str, Any],
+                 adopted_values: dict[str, Any], elapsed: float) -> Result:
+    """The bootstrap installed revision 1; the HelmRelease's first sync must be revision 2,
+    an upgrade of the same release with the values file's values (no uninstall, no second install)."""
+    shown = [f"  revision {h['revision']}: {h['status']}, {h.get('description', '')}" for h in helm]
+    problems = []
+    if [h["revision"] for h in helm] != [1, 2]:
+        problems.append(f"expected revisions 1 (the bootstrap's install) and 2 (Flux's upgrade), found {[h['revision'] for h in helm]}")
+    elif not helm[0].get("description", "").startswith("Install complete") or not helm[1].get("description", "").startswith("Upgrade complete"):
+        problems.append("revision 1 must be the bootstrap's install and revision 2 an upgrade")
+    if adopted_values != values_file:
+        problems.append("the upgraded release's values differ from the values file")
+    where = f"release {release} in namespace {namespace}"
+    message = "\n".join([f"{where}, after {elapsed:.1f} s:", *shown, *problems])
+    return Result(ADOPTED, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message)
+
+
+def probe_services(inv: Inventory) -> list[dict[str, Any]]:
+    """One LoadBalancer Service per pool, labelled so that exactly that pool's selector picks it."""
+    out = []
+    for pool in inv.load_balancer_pools:
+        labels = {PROBE_LABEL: pool.name, **pool.service_selector}
+        out.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": f"rehearse-{pool.name}", "namespace": "default", "labels": labels},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
+        })
+    return out
+
+
+def lb_addresses(inv: Inventory, services: list[dict[str, Any]], elapsed: float, check: str = LB_IPS) -> list[Result]:
+    by_pool = {s["metadata"]["labels"].get(PROBE_LABEL): s for s in services}
+    results = []
+    for pool in inv.load_balancer_pools:
+        service = by_pool.get(pool.name)
+        ingress = (service or {}).get("status", {}).get("loadBalancer", {}).get("ingress", [])
+        ips = [i["ip"] for i in ingress if "ip" in i]
+        ok = bool(ips) and all(IPv4Address(ip) in IPv4Network(pool.cidr) for ip in ips)
+        got = ", ".join(ips) or "no address"
+        labelled = "".join(f" {k}={v}" for k, v in sorted(pool.service_selector.items()))
+        message = f"Service default/rehearse-{pool.name}{' labelled' + labelled if labelled else ''}: {got}, pool {pool.name} is {pool.cidr} (after {elapsed:.1f} s)"
+        results.append(Result(check, "infrastructure/configs/lb-ippools.yaml", ok, message))
+    return results
+
+
+def pools(pool_objects: list[dict[str, Any]]) -> list[Result]:
+    """Cilium's own verdict on each pool: a pool whose blocks overlap another's is marked conflicting."""
+    results = []
+    for pool in pool_objects:
+        conditions = {c["type"]: c for c in pool.get("status", {}).get("conditions", [])}
+        conflict = conditions.get(POOL_CONFLICT, {})
+        ok = conflict.get("status") != "True"
+        message = f"{_name(pool)}: " + ("no conflict" if ok else f"conflicting: {conflict.get('message', '')}")
+        results.append(Result(POOLS, "infrastructure/configs/lb-ippools.yaml", ok, message))
+    return results
+
+
+def advertisements(adverts: list[dict[str, Any]], services: list[dict[str, Any]]) -> list[Result]:
+    """Every Service advertisement must select at least one of the LoadBalancer Services: one
+    that selects none announces nothing (Cilium accepts it silently)."""
+    results = []
+    lb = [s for s in services if s["spec"].get("type") == "LoadBalancer"]
+    for advert in adverts:
+        for entry in advert["spec"].get("advertisements", []):
+            if entry.get("advertisementType") != "Service":
+                continue
+            # As Cilium reads it: no selector selects nothing, an empty one everything.
+            picked = [s["metadata"]["name"] for s in lb if selects(entry.get("selector"), s["metadata"].get("labels", {}))]
+            ok = bool(picked)
+            message = f"{_name(advert)} selects " + (", ".join(sorted(picked)) if ok else "no LoadBalancer Service")
+            results.append(Result(ADVERTISED, "infrastructure/configs/cilium-bgp.yaml", ok, message))
+    return results
+
+
+def node_configs(inv: Inventory, nodes: list[dict[str, Any]], cluster_configs: list[dict[str, Any]],
+                 node_configs_found: list[dict[str, Any]], elapsed: float) -> list[Result]:
+    """A CiliumBGPNodeConfig for each node a cluster config selects, with the inventory's local
+    ASN and peers (name, address, ASN, peer config), and none for any other node."""
+    assert inv.bgp is not None
+    found = {c["metadata"]["name"]: c for c in node_configs_found}
+    wanted_peers = sorted((p.name, str(p.address), p.asn, p.name) for p in inv.bgp.peers)
+    results = []
+    for node in nodes:
+        name = node["metadata"]["name"]
+        # An absent nodeSelector selects every node (Cilium's default).
+        selected = any(selects(c["spec"].get("nodeSelector", {}), node["metadata"].get("labels", {})) for c in cluster_configs)
+        config = found.get(name)
+        if not selected:
+            ok = config is None
+            message = f"node {name} is not selected: " + ("no CiliumBGPNodeConfig" if ok else "yet it has a CiliumBGPNodeConfig")
+        elif config is None:
+            ok, message = False, f"node {name} is selected but has no CiliumBGPNodeConfig (after {elapsed:.1f} s)"
+        else:
+            problems = []
+            instances = config["spec"].get("bgpInstances", [])
+            if [i.get("localASN") for i in instances] != [inv.bgp.local_asn]:
+                problems.append(f"local ASNs {[i.get('localASN') for i in instances]}, want [{inv.bgp.local_asn}]")
+            peers = sorted(
+                (p["name"], p.get("peerAddress"), p.get("peerASN"), p.get("peerConfigRef", {}).get("name"))
+                for i in instances for p in i.get("peers", [])
+            )
+            if peers != wanted_peers:
+                problems.append(f"peers {peers}, want {wanted_peers}")
+            ok = not problems
+            shown = ", ".join(f"{p[0]} {p[1]} AS{p[2]}" for p in peers)
+            message = f"node {name}: local AS{inv.bgp.local_asn}, peers {shown}" + ("" if ok else "; " + "; ".join(problems))
+        results.append(Result(NODE_CONFIGS, "infrastructure/configs/cilium-bgp.yaml", ok, message))
+    return results

@@ -1,0 +1,288 @@
+"""`clusterforge rehearse`: start the local control plane and kwok nodes, run the
+bootstrap, start Cilium's operator and the GitOps engine, wait for convergence, assert,
+and take everything down again on every way out (normal end, failure, Ctrl-C, SIGTERM).
+`--keep` leaves the daemons running with a kubeconfig to look around."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import repo as repository
+from .. import toolpins, yamlio
+from ..errors import ClusterforgeError
+from ..model import Inventory
+from ..render import cilium as cilium_render
+from ..render import layout
+from ..simulate.run import _signals_raise_interrupt
+from ..validate.base import Result
+from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, record, serve, toolset, update
+from .kube import Kubectl, load_yaml
+from .processes import Daemons
+
+CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready
+POLL = 1.0
+SETTLE = 20.0  # seconds of unchanged, definite verdicts that end the wait
+REHEARSAL = "0. rehearsal"
+CONTROL_PLANE = "1. control plane"
+NODES = "2. nodes"
+BOOTSTRAP = "3. bootstrap"
+ENGINE = "4. GitOps engine"
+UPDATE = "8. git-driven update"
+UPDATE_LIMIT = 180.0  # seconds for the engine to apply a new commit
+NOT_REHEARSED = (
+    "not rehearsed: the nodes' kubelets and containers (kwok runs every pod as Running and Ready without running it); "
+    "Cilium's agents and datapath (the operator runs; the agents' CiliumNode objects are written for them); "
+    "the kube-proxy and CoreDNS addons"
+)
+
+
+@dataclass
+class Rehearsal:
+    repo: Path
+    keep: bool = False
+    converge_limit: float = CONVERGE_LIMIT
+    update: bool = True  # also rehearse a git-driven change (tests of breakage skip it)
+    results: list[Result] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    folder: Path | None = None
+    kubectl: Kubectl | None = None
+    _start: float = field(default_factory=time.monotonic)
+    _stage: str = REHEARSAL  # the report line a failure on the way is written to
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def run(self, err: TextIO) -> list[Result]:
+        inv = repository.load(self.repo).inventory
+        toolset.require_all(inv.kubernetes.version, inv.cilium.version)
+        folder = self.folder = Path(tempfile.mkdtemp(prefix="clusterforge-rehearse-"))  # mode 0700
+        (folder / "logs").mkdir()
+        daemons = Daemons(folder / "logs", keep=self.keep)
+        restore = _signals_raise_interrupt()
+
+        def teardown() -> None:
+            daemons.stop_all()
+            shutil.rmtree(folder, ignore_errors=True)
+
+        if not self.keep:
+            atexit.register(teardown)
+        try:
+            with ExitStack() as servers:
+                self._rehearse(inv, folder, daemons, servers)
+        except ClusterforgeError as e:
+            # A failure on the way is a failing report line, with the logs' ends, not a traceback.
+            self.results.append(Result(self._stage, "cluster.yaml", False, f"{e}{self._logs(daemons)}"))
+        finally:
+            restore()
+            if self.keep:
+                print(self.keep_instructions(daemons), file=err)
+            else:
+                teardown()
+                atexit.unregister(teardown)
+        self.results.insert(0, Result(REHEARSAL, "cluster.yaml", True, "\n".join([*self.notes, NOT_REHEARSED])))
+        return self.results
+
+    def _logs(self, daemons: Daemons) -> str:
+        dead = [d for d in daemons.running if d.process.poll() is not None]
+        return "".join(f"\n{d.name} exited with code {d.process.returncode}:\n{d.tail()}" for d in dead)
+
+    def _rehearse(self, inv: Inventory, folder: Path, daemons: Daemons, servers: ExitStack) -> None:
+        self._stage = CONTROL_PLANE
+        plane = controlplane.start(daemons, folder, inv.kubernetes.version, inv.kubernetes.service_cidr, inv.kubernetes.pod_cidr)
+        kubectl = self.kubectl = Kubectl.of(plane.kubeconfig, inv.kubernetes.version)
+        self.results.append(Result(CONTROL_PLANE, "cluster.yaml", True,
+                                   f"etcd {toolpins.ETCD.version.removeprefix('v')} and Kubernetes {inv.kubernetes.version} "
+                                   f"(kube-apiserver, controller manager, scheduler) at {plane.url}, ready after {self.elapsed():.1f} s"))
+
+        self._stage = NODES
+        nodes.start_kwok(daemons, kubectl, inv, folder)
+        first, joining = nodes.first_and_joining(inv)
+        nodes.register(kubectl, inv, first)
+        self.results.append(Result(NODES, "cluster.yaml", True, f"{first[0].name} (the first control plane) Ready under kwok after {self.elapsed():.1f} s"))
+
+        self._stage = BOOTSTRAP
+        charts = bootstrap.chart_folder(inv, folder)
+        chart_url = servers.enter_context(serve.chart_server(charts))
+        bootstrap.index_charts(charts, chart_url, bootstrap.helm_env(folder))
+        served = gitrepo.create(folder, self.repo, inv.gitops.branch)
+        redirected = gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
+        served.commit("rehearsal: charts from the loopback chart server")
+        git_url = servers.enter_context(serve.git_server(served.bare.parent)) + f"/{gitrepo.REPOSITORY}"
+        self.notes.append(f"repository {inv.gitops.repository} served as {git_url} (branch {inv.gitops.branch})")
+        self.notes.append(f"chart repository {cilium_render.CHART_REPOSITORY} served as {chart_url} from the offline chart cache; "
+                          f"URL changed in the served copy: {', '.join(redirected)}")
+        bootstrap.run_script(served.work, kubectl, folder, inv.kubernetes.version)
+        self.results.append(Result(BOOTSTRAP, layout.CILIUM_BOOTSTRAP, True,
+                                   f"install-cilium.sh installed Cilium {inv.cilium.version} and its rollouts finished after {self.elapsed():.1f} s"))
+        nodes.register(kubectl, inv, joining)
+        self.results.append(Result(NODES, "cluster.yaml", True, f"{len(joining)} more nodes joined, Ready after {self.elapsed():.1f} s: "
+                                   + ", ".join(f"{n.name} ({n.role})" for n in joining)))
+
+        self._stage = ENGINE
+        cilium.start(daemons, kubectl, inv, folder)
+        cilium.write_cilium_nodes(kubectl, inv)
+        self.notes.append(cilium.AGENT_STAND_IN)
+        flux.start(daemons, kubectl, folder)
+        kubectl.apply(yamlio.dump_all(flux.bootstrap_objects(inv, git_url)))
+        self.notes.append(f"Flux {toolpins.FLUX_VERSION}: " + ", ".join(f"{b.name} {b.version}" for b in toolpins.FLUX_CONTROLLERS)
+                          + f"; Cilium operator {inv.cilium.version}")
+        self._converge(daemons, kubectl)
+        self._assert(inv, served, kubectl)
+        if self.update and all(r.ok for r in self.results):
+            self._stage = UPDATE
+            self._update(inv, served, kubectl, daemons, chart_url)
+
+    def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
+        """Wait until every Kustomization and HelmRelease is Ready, or the engine has settled
+        on a failure, or time runs out; a report line per object.
+
+        Settled: the verdicts unchanged for SETTLE seconds while one is a failure (Ready False
+        for another reason than a dependency not being Ready yet) or while every object that is
+        not Ready waits for dependencies none of which is Ready (a dependsOn cycle), or one
+        object stalled."""
+        became: dict[str, float] = {}
+        deadline = time.monotonic() + self.converge_limit
+        last: tuple[tuple[str, bool | None, str, str], ...] = ()
+        since = time.monotonic()
+        while True:
+            daemons.check_alive()
+            objs = [o for o in flux.objects(kubectl) if o["kind"] in ("Kustomization", "HelmRelease")]
+            by_key = {_key(o): o for o in objs}
+            verdicts = tuple(sorted((_key(o), *flux.ready(o), flux.reason(o)) for o in objs))
+            for key, ok, _, _ in verdicts:
+                if ok:
+                    became.setdefault(key, self.elapsed())
+            if verdicts != last:
+                last, since = verdicts, time.monotonic()
+            waiting = [v for v in verdicts if not v[1]]
+            failed = any(ok is False and why != flux.DEPENDENCY_NOT_READY for _, ok, _, why in waiting)
+            # Waiting on dependencies none of which is Ready: a dependsOn cycle, or a chain ending in one.
+            ready_keys = {key for key, ok, _, _ in verdicts if ok}
+            deadlock = bool(waiting) and all(
+                ok is False and why == flux.DEPENDENCY_NOT_READY and not ready_keys & set(flux.dependencies(by_key[key]))
+                for key, ok, _, why in waiting
+            )
+            settled = (failed or deadlock) and time.monotonic() - since >= SETTLE
+            stalled = any(c["type"] == "Stalled" and c["status"] == "True" for o in objs for c in o.get("status", {}).get("conditions", []))
+            # The cluster folder's Kustomization applies the others: all Ready before they exist is not the end.
+            if (verdicts and not waiting and len(verdicts) > 1) or settled or stalled or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        for o in sorted(objs, key=_key):
+            ok, message = flux.ready(o)
+            when = f"Ready after {became[_key(o)]:.1f} s" if ok else f"not Ready after {self.elapsed():.1f} s"
+            applied = len(o.get("status", {}).get("inventory", {}).get("entries", []) or [])
+            detail = f"; {applied} objects applied" if o["kind"] == "Kustomization" and ok else ""
+            self.results.append(Result(ENGINE, _source_file(o), bool(ok), f"{_key(o)}: {when}{detail}: {message}"))
+
+    def _probe(self, inv: Inventory, kubectl: Kubectl) -> list[dict[str, Any]]:
+        """Apply one LoadBalancer Service per pool and wait (bounded) for their addresses."""
+        services = checks.probe_services(inv)
+        kubectl.apply(yamlio.dump_all(services))
+        start = time.monotonic()
+        live: list[dict[str, Any]] = []
+        while time.monotonic() - start < 60:
+            live = [kubectl.get("service", s["metadata"]["name"], "default") or {} for s in services]
+            if all(s.get("status", {}).get("loadBalancer", {}).get("ingress") for s in live):
+                break
+            time.sleep(POLL)
+        return live
+
+    def _update(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, daemons: Daemons, chart_url: str) -> None:
+        assert self.folder is not None
+        change = update.changed_repository(self.repo, inv, self.folder / "updated")
+        before = update.snapshot(kubectl)
+        revisions_before = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
+        gitrepo.refresh(served, self.folder / "updated")
+        gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
+        revision = served.commit(f"clusterforge rehearse: {change.description}")
+        start = self.elapsed()
+        flux.reconcile_now(kubectl, revision)
+        deadline = time.monotonic() + UPDATE_LIMIT
+        while time.monotonic() < deadline:
+            daemons.check_alive()
+            kustomizations = kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
+            if all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0] for k in kustomizations):
+                break
+            time.sleep(POLL)
+        else:
+            self.results.append(Result(UPDATE, "cluster.yaml", False, f"{change.description}: commit {revision[:12]} not applied within {UPDATE_LIMIT:.0f} s"))
+            return
+        applied = self.elapsed()
+        after = update.snapshot(kubectl)
+        changes = update.differences(before, after)
+        revisions_after = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
+        wanted = update.rendered_changes(self.repo, self.folder / "updated")
+        problems = [] if changes == wanted else [f"the render changed: {'; '.join(wanted) or 'nothing'}"]
+        if revisions_after != revisions_before:
+            problems.append(f"the Cilium release got {revisions_after - revisions_before} new revision(s)")
+        lines = [change.description, f"commit {revision[:12]} applied by every Kustomization {applied - start:.1f} s after the push",
+                 "what changed in the cluster:", *(f"  {c}" for c in changes or ["nothing"]),
+                 f"Helm release cilium: {revisions_after} revisions (unchanged)" if revisions_after == revisions_before else "", *problems]
+        self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
+        updated = repository.load(self.folder / "updated").inventory
+        self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
+
+    def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
+        if not all(r.ok for r in self.results):
+            return  # the checks below read what the engine applied
+        release = kubectl.get("helmrelease", "cilium", "kube-system")
+        if release is not None:
+            history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
+            values_file = load_yaml((served.work / layout.CILIUM_VALUES).read_text())
+            adopted = bootstrap.helm_values(kubectl, self.folder, "cilium", "kube-system", revision=2)
+            self.results.append(checks.helm_history(history, "cilium", "kube-system", values_file, adopted, self.elapsed()))
+        if inv.load_balancer_pools:
+            self.results += checks.lb_addresses(inv, self._probe(inv, kubectl), self.elapsed())
+            self.results += checks.pools(kubectl.items("ciliumloadbalancerippools.cilium.io"))
+        if inv.bgp:
+            all_services = kubectl.items("services")
+            self.results += checks.advertisements(kubectl.items("ciliumbgpadvertisements.cilium.io"), all_services)
+            node_objs = kubectl.items("nodes")
+            cluster_configs = kubectl.items("ciliumbgpclusterconfigs.cilium.io")
+            start = time.monotonic()
+            found = []
+            while time.monotonic() - start < 60:
+                found = kubectl.items("ciliumbgpnodeconfigs.cilium.io")
+                if len(found) >= len(node_objs):
+                    break
+                time.sleep(POLL)
+            verdicts = checks.node_configs(inv, node_objs, cluster_configs, found, self.elapsed())
+            self.results += verdicts
+            if all(r.ok for r in verdicts):
+                saved = record.save(self.repo, found)
+                self.notes.append(f"CiliumBGPNodeConfig objects saved for `clusterforge simulate`: {saved}")
+
+    def keep_instructions(self, daemons: Daemons) -> str:
+        lines = [f"kept: the rehearsal's files are in {self.folder}", f"  export KUBECONFIG={self.folder}/kubeconfig"]
+        lines += [f"  {d.name}: pid {d.process.pid}, log {d.log}" for d in daemons.running]
+        pids = " ".join(f"-{d.process.pid}" for d in daemons.running)
+        lines.append(f"remove it all: kill -- {pids}; rm -rf {self.folder}" if pids else f"remove it: rm -rf {self.folder}")
+        lines.append("(the git and chart servers stopped with this command: the engine's next fetch fails)")
+        return "\n".join(lines)
+
+
+def _key(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']} {obj['metadata'].get('namespace', '')}/{obj['metadata']['name']}"
+
+
+def _source_file(obj: dict[str, Any]) -> str:
+    if obj["kind"] == "HelmRelease":
+        return f"{layout.CILIUM_DIR}/helmrelease.yaml"
+    return "cluster.yaml"
+
+
+def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None) -> int:
+    from ..validate import report
+
+    results = Rehearsal(repo, keep).run(err or sys.stderr)
+    out.write(report.render(results, fmt))
+    return report.exit_code(results)

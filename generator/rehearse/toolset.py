@@ -1,0 +1,67 @@
+"""The rehearsal's binaries, found like every pinned tool (tools.find_tool); a missing
+one names the build that makes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import toolpins
+from ..errors import ToolMissing
+from ..tools import find_tool, require
+
+BUILD_HINT = "nox -s tools, or: python tools/gomodule/build.py {build} --out-dir .tools/bin"
+
+
+def _built(binary: str, build: str) -> Path:
+    path = find_tool(binary)
+    if path is None:
+        raise ToolMissing(binary, BUILD_HINT.format(build=build))
+    return path
+
+
+def etcd() -> Path:
+    return _built("etcd", toolpins.ETCD.name)
+
+
+def kubernetes(name: str, kubernetes_version: str) -> Path:
+    """kube-apiserver, kube-controller-manager, kube-scheduler or kubectl of exactly this version."""
+    return _built(toolpins.kubernetes_binary(name, kubernetes_version), toolpins.kubernetes_build(kubernetes_version).name)
+
+
+def flux(controller: str) -> Path:
+    return _built(controller, controller)
+
+
+def cilium_operator(cilium_version: str) -> Path:
+    return _built(toolpins.cilium_operator_binary(cilium_version), toolpins.cilium_operator_build(cilium_version).name)
+
+
+def kwok() -> tuple[Path, Path]:
+    """kwok and its Stages file."""
+    path = _built("kwok", toolpins.KWOK.name)
+    return path, data(path, toolpins.KWOK)
+
+
+def data(binary: Path, build: toolpins.ModuleBuild) -> Path:
+    """The data file a build leaves beside its binary (CRDs, kwok's stages)."""
+    path = binary.parent / toolpins.data_file(build)
+    if not path.is_file():
+        raise ToolMissing(path.name, BUILD_HINT.format(build=build.name))
+    return path
+
+
+def helm() -> Path:
+    return require("helm")
+
+
+def require_all(kubernetes_version: str, cilium_version: str) -> None:
+    """Every binary and data file a rehearsal runs, before anything starts: a missing one is
+    ToolMissing (exit 2 with the command that builds it), not a half-made rehearsal."""
+    etcd()
+    for name in toolpins.KUBERNETES_BINARIES:
+        kubernetes(name, kubernetes_version)
+    kwok()
+    for build in toolpins.FLUX_CONTROLLERS:
+        data(flux(build.name), build)
+    cilium_operator(cilium_version)
+    helm()

@@ -1,0 +1,253 @@
+"""`clusterforge rehearse` for real: the reference lab's bootstrap and Flux sync against a
+local control plane with the real controllers and Cilium operator; each breakage fails
+the rehearsal naming the object; a cluster.yaml change converges; nothing is left behind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator import cli, repo, toolpins
+from generator.errors import ToolMissing
+from generator.rehearse import record, toolset
+from generator.rehearse.run import Rehearsal
+from generator.render import layout
+from generator.validate import caches
+from generator.validate.base import Result
+
+pytestmark = pytest.mark.tools
+DATA = Path(__file__).parents[1] / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture(scope="session")
+def rehearsal_tools() -> None:
+    """Every binary the rehearsal runs, at the reference lab's versions (a failure in CI)."""
+    try:
+        toolset.require_all(toolpins.KUBERNETES_VERSION, toolpins.CILIUM_VERSION)
+    except ToolMissing as e:
+        if IN_CI:
+            pytest.fail(f"CI must provide every tool: {e}")
+        pytest.skip(str(e))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("reference") / "lab"
+    repo.new(path, cli.example_text())
+    return path
+
+
+def copy(root: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / root.name
+    shutil.copytree(root, dest)
+    return dest
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = (root / path).read_text()
+    assert old in text, f"{old!r} not in {path}"
+    (root / path).write_text(text.replace(old, new, 1))
+
+
+def failures(results: list[Result]) -> list[Result]:
+    return [r for r in results if not r.ok]
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(f"{entry}: {cmdline}")
+    return found
+
+
+def rehearse(root: Path, *, update: bool = False) -> tuple[list[Result], Rehearsal]:
+    rehearsal = Rehearsal(root, update=update)
+    results = rehearsal.run(sys.stderr)
+    assert rehearsal.folder is not None and not rehearsal.folder.exists(), "the rehearsal's folder is left behind"
+    assert _processes_mentioning(str(rehearsal.folder)) == [], "a daemon is left running"
+    return results, rehearsal
+
+
+# --- the reference lab, through the CLI ---------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache every rehearsal here leaves its record for `simulate` in (not the real one)."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(caches.CACHE_ENV, str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def reference_report(reference: Path, rehearsal_tools: None, cache: Path) -> dict:
+    out = io.StringIO()
+    code = cli.main(["rehearse", "-C", str(reference), "--format", "json"], out=out)
+    report = json.loads(out.getvalue())
+    report["exit_code"] = code
+    return report
+
+
+def lines(report: dict, check: str) -> list[dict]:
+    found = [r for r in report["results"] if r["check"] == check]
+    assert found, f"no report line for {check}"
+    return found
+
+
+def test_reference_lab_rehearses(reference_report: dict) -> None:
+    assert [r for r in reference_report["results"] if not r["ok"]] == []
+    assert reference_report["exit_code"] == 0
+
+
+def test_flux_reconciles_every_kustomization_and_the_helmrelease(reference_report: dict) -> None:
+    engine = [r["message"].split(":")[0] for r in lines(reference_report, "4. GitOps engine")]
+    assert engine == [
+        "HelmRelease kube-system/cilium",
+        "Kustomization flux-system/flux-system",
+        "Kustomization flux-system/infra-configs",
+        "Kustomization flux-system/infra-controllers",
+    ]
+
+
+def test_the_helmrelease_upgrades_the_bootstrap_release(reference_report: dict) -> None:
+    (adopted,) = lines(reference_report, "5. HelmRelease adopted the bootstrap release")
+    assert "revision 1: superseded, Install complete" in adopted["message"]
+    assert "revision 2: deployed, Upgrade complete" in adopted["message"]
+
+
+def test_every_node_gets_its_bgp_config_from_the_operator(reference_report: dict) -> None:
+    found = lines(reference_report, "7. CiliumBGPNodeConfig per node")
+    assert sorted(r["message"].split(":")[0] for r in found) == [f"node {n}" for n in ("cp1", "cp2", "cp3", "worker1", "worker2", "worker3")]
+    assert all("local AS64512, peers rtx1220 192.168.100.1 AS64513" in r["message"] for r in found)
+
+
+def test_the_pool_serves_a_loadbalancer_service(reference_report: dict) -> None:
+    (line,) = lines(reference_report, "6. LoadBalancer IPs from their pools")
+    assert "192.168.101." in line["message"] and "pool default is 192.168.101.0/24" in line["message"]
+
+
+def test_a_cluster_yaml_change_converges_with_nothing_else_changed(reference_report: dict) -> None:
+    update, _old_pool, served = lines(reference_report, "8. git-driven update")
+    listed = update["message"].split("what changed in the cluster:\n")[1].split("\n")
+    # The new pool, and the old one made the default (each pool needs a selector otherwise).
+    assert listed[:2] == ["  added CiliumLoadBalancerIPPool rehearsal-added", "  changed CiliumLoadBalancerIPPool default"]
+    assert listed[2] == "Helm release cilium: 2 revisions (unchanged)"
+    assert "192.168.102." in served["message"] and "pool rehearsal-added is 192.168.102.0/24" in served["message"]
+
+
+def test_simulate_gets_the_operators_node_configs(reference_report: dict, reference: Path, cache: Path) -> None:
+    found = record.load(reference)
+    assert found is not None
+    path, specs = found
+    assert path.is_relative_to(cache) and sorted(specs) == ["cp1", "cp2", "cp3", "worker1", "worker2", "worker3"]
+    assert all(spec["bgpInstances"][0]["localASN"] == 64512 for spec in specs.values())
+    (line,) = lines(reference_report, "0. rehearsal")
+    assert f"CiliumBGPNodeConfig objects saved for `clusterforge simulate`: {path}" in line["message"]
+
+
+def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_report: dict) -> None:
+    (line,) = lines(reference_report, "0. rehearsal")
+    assert "ssh://git@github.com/example/koedo-lab.git served as http://127.0.0.1:" in line["message"]
+    assert "https://helm.cilium.io served as http://127.0.0.1:" in line["message"]
+    assert "not rehearsed:" in line["message"]
+
+
+# --- the eBGP variant: two peers, two pools, the operator's cluster-pool IPAM ----------------
+
+
+def test_ebgp_variant_rehearses(tmp_path: Path, rehearsal_tools: None) -> None:
+    root = tmp_path / "rack"
+    repo.new(root, (DATA / "ebgp.yaml").read_text())
+    results, _ = rehearse(root)
+    assert failures(results) == []
+    configs = [r.message for r in results if r.check == "7. CiliumBGPNodeConfig per node"]
+    assert len(configs) == 5 and all("peers edge 172.16.20.1 AS65002, tor 172.16.10.1 AS65001" in m for m in configs)
+    addresses = {r.message.split(":")[0]: r.message for r in results if r.check == "6. LoadBalancer IPs from their pools"}
+    assert addresses["Service default/rehearse-dmz labelled zone=dmz"].startswith("Service default/rehearse-dmz labelled zone=dmz: 10.50.1.")
+    assert "pool dmz is 10.50.1.0/28" in addresses["Service default/rehearse-dmz labelled zone=dmz"]
+
+
+# --- breakages: each fails the rehearsal naming the object --------------------------------
+
+
+def test_values_from_a_missing_configmap_fails_naming_the_helmrelease(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, f"{layout.CILIUM_DIR}/helmrelease.yaml", "name: cilium-values", "name: cilium-values-typo")
+    results, _ = rehearse(root)
+    bad = [r for r in failures(results) if r.message.startswith("HelmRelease kube-system/cilium")]
+    assert bad and "cilium-values-typo" in bad[0].message, failures(results)
+
+
+def test_a_depends_on_cycle_fails_naming_both_kustomizations(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    root = copy(reference, tmp_path)
+    cluster = f"clusters/{'koedo-lab'}/infrastructure.yaml"
+    edit(root, cluster, "  path: ./infrastructure/controllers\n", "  path: ./infrastructure/controllers\n  dependsOn:\n    - name: infra-configs\n")
+    results, _ = rehearse(root)
+    named = {r.message.split(":")[0] for r in failures(results)}
+    assert {"Kustomization flux-system/infra-controllers", "Kustomization flux-system/infra-configs"} <= named, failures(results)
+
+
+def test_an_advertisement_selecting_no_service_and_an_overlapping_pool_fail_naming_them(
+    reference: Path, tmp_path: Path, rehearsal_tools: None
+) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, layout.CILIUM_BGP, "key: somekey\n            operator: NotIn", "key: somekey\n            operator: In")
+    with (root / layout.LB_IPPOOLS).open("a") as f:
+        f.write("---\napiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata:\n  name: overlapping\nspec:\n  blocks:\n    - cidr: 192.168.101.128/25\n")
+    results, _ = rehearse(root)
+    bad = {r.check: r.message for r in failures(results)}
+    assert bad.get("7. BGP advertisements select Services") == "CiliumBGPAdvertisement load-balancer-ips selects no LoadBalancer Service", bad
+    assert "CiliumLoadBalancerIPPool" in bad.get("6. LoadBalancer pools", "") and "conflicting" in bad["6. LoadBalancer pools"], bad
+
+
+# --- nothing left behind --------------------------------------------------------------------
+
+
+def test_a_missing_binary_stops_before_anything_starts(reference: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLUSTERFORGE_TOOLS_DIR", "")  # PATH only
+    monkeypatch.setenv("PATH", str(tmp_path))
+    before = set(Path("/tmp").glob("clusterforge-rehearse-*"))
+    with pytest.raises(ToolMissing, match="etcd not found"):
+        Rehearsal(reference).run(sys.stderr)
+    assert set(Path("/tmp").glob("clusterforge-rehearse-*")) == before
+
+
+def test_sigterm_stops_everything(reference: Path, rehearsal_tools: None) -> None:
+    """A run ended from outside (SIGTERM, as Ctrl-C) stops its daemons and removes its folder."""
+    before = set(Path("/tmp").glob("clusterforge-rehearse-*"))
+    process = subprocess.Popen([sys.executable, "-m", "generator", "rehearse", "-C", reference], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        folder = None
+        for _ in range(600):  # up to 60 s for the API server to run
+            new = set(Path("/tmp").glob("clusterforge-rehearse-*")) - before
+            if len(new) == 1 and [p for p in _processes_mentioning(str(next(iter(new)))) if "kube-apiserver" in p]:
+                folder = new.pop()
+                break
+            time.sleep(0.1)
+        assert folder is not None, "the rehearsal did not start its API server"
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert not folder.exists()
+    assert _processes_mentioning(str(folder)) == []
