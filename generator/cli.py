@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--keep", action="store_true", help="leave the namespaces and daemons running and print how to enter and remove them")
     rehearse = command("rehearse", cmd_rehearse, "run the bootstrap and the real GitOps controllers and Cilium operator against a local control plane")
     rehearse.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
-    rehearse.add_argument("--format", choices=validate_report.FORMATS, default="text", help="report format (default: text)")
+    rehearse.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     rehearse.add_argument("--keep", action="store_true", help="leave the control plane and controllers running and print a kubeconfig")
     schemas_pull = _pull_command(commands, "schemas", "the CRD schema cache", "fill the CRD schema cache from a catalog folder or URL")
     schemas_pull.set_defaults(handler=cmd_schemas_pull)
