@@ -9,7 +9,6 @@ from typing import Any
 from ..model import Inventory
 from ..validate.base import Result
 from ..simulate.speakers import selects
-from .kube import Kubectl
 
 ADOPTED = "5. HelmRelease adopted the bootstrap release"
 LB_IPS = "6. LoadBalancer IPs from their pools"

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
-import http.server
-import json
 import os
 import platform
 import re
@@ -44,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from generator import cli, repo
+from generator.rehearse.serve import chart_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGED_CHARTS = ROOT / "generator" / "data" / "offline" / "charts"
@@ -246,17 +244,7 @@ def flate_binary(given: str | None, work: Path) -> tuple[Path | None, str]:
     return gobin / "flate", f"built: go install {FLATE_MODULE}@latest"
 
 
-@contextlib.contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
+serve = chart_server  # a folder on a loopback port (the rehearsal's chart server)
 
 
 def run_flate(flate: Path, lab: Path, work: Path, env: dict[str, str]) -> tuple[Measure | None, str]:

@@ -3,15 +3,12 @@ and copying, editing and checking a rendered repository (its fixtures are in con
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from generator import loader, repo
+from generator.rehearse.serve import chart_server
 from generator.render import layout
 from generator.validate import caches
 from generator.validate.base import Context, Result
@@ -68,20 +65,5 @@ def fill_cache(cache: Path, *, charts: tuple[str, ...] = ("cilium-1.19.6.tgz",))
     return cache
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
-        pass
-
-
-@contextmanager
-def serve(directory: Path) -> Iterator[str]:
-    """Serve a folder on a loopback port chosen by the OS; yields the base URL, shuts down after."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+# A folder served on a loopback port chosen by the OS: the rehearsal's chart server.
+serve = chart_server
