@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ..explain.catalog import Language, Words
 from ..model import BgpPeer, Inventory, Node
 from . import cilium, cloudinit, etcdbackup, guide, layout, routers
-from .verification import Check, code, node_row, nodes_header
+from .verification import Check, code, nodes_table
 from .verification import render as render_checks
 
 DOCS_PREFIX = "../"  # from docs/runbooks/ to docs/
@@ -96,7 +96,7 @@ def nodes_check(inv: Inventory, nodes: list[Node], version: str, trouble: str | 
     shown = inv.model_copy(update={"kubernetes": inv.kubernetes.model_copy(update={"version": version})})
     return Check(
         [f"kubectl get nodes {' '.join(n.name for n in nodes)}"],
-        [nodes_header(), *(node_row(shown, n, ready=True) for n in nodes)],
+        nodes_table(shown, nodes, ready=True),
         Words("`Ready` and VERSION v{version}.", "`Ready` で VERSION が v{version}。").format(version=version),
         trouble,
     )

@@ -4,9 +4,10 @@ troubleshooting entry to read when it differs. The README renders these after
 each step, in both languages from the same data.
 
 Where a tool runs here the tests hold the excerpts against it (haproxy -c,
-kubeadm, cloud-init, the strings compiled into keepalived, FRR and BIRD);
-kubectl, the cilium CLI and the routers' own outputs follow their upstream
-documentation (named next to each).
+kubeadm, cloud-init, the strings compiled into keepalived, FRR and BIRD, and
+kubectl's node and Service tables against the rehearsal's API server); the cilium
+CLI and the routers' own outputs follow their upstream documentation (named next
+to each).
 """
 
 from __future__ import annotations
@@ -163,15 +164,22 @@ def vip(inv: Inventory) -> list[Check]:
 # --- steps 3-5: kubeadm and Cilium ---------------------------------------------------------
 
 
-def node_row(inv: Inventory, node: Node, ready: bool, wide: bool = False) -> str:
-    role = "control-plane" if node.role == "control-plane" else "<none>"
-    row = f"{node.name:<10} {'Ready' if ready else 'NotReady':<9} {role:<14} {SAMPLE_AGE:<4} v{inv.kubernetes.version}"
-    return f"{row}   {node.ip}   ..." if wide else row
+def kubectl_table(rows: list[list[str]]) -> list[str]:
+    """Rows laid out as kubectl prints them (cli-runtime's text/tabwriter: each column as wide
+    as its widest cell plus 3 spaces, at least 6; the last column unpadded)."""
+    widths = [max(6, max(len(row[i]) for row in rows) + 3) for i in range(len(rows[0]) - 1)]
+    return ["".join(cell.ljust(width) for cell, width in zip(row, widths)) + row[-1] for row in rows]
 
 
-def nodes_header(wide: bool = False) -> str:
-    header = f"{'NAME':<10} {'STATUS':<9} {'ROLES':<14} {'AGE':<4} VERSION"
-    return f"{header}   INTERNAL-IP      ..." if wide else header
+def nodes_table(inv: Inventory, nodes: list[Node], ready: bool, wide: bool = False) -> list[str]:
+    """`kubectl get nodes` (`-o wide`: up to INTERNAL-IP, the rest as `...`)."""
+    header = ["NAME", "STATUS", "ROLES", "AGE", "VERSION", *(["INTERNAL-IP", "..."] if wide else [])]
+    rows = [
+        [n.name, "Ready" if ready else "NotReady", "control-plane" if n.role == "control-plane" else "<none>", SAMPLE_AGE,
+         f"v{inv.kubernetes.version}", *([str(n.ip), "..."] if wide else [])]
+        for n in nodes
+    ]
+    return kubectl_table([header, *rows])
 
 
 def init(inv: Inventory) -> list[Check]:
@@ -179,7 +187,7 @@ def init(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubeadm version -o short", f"curl -k {quote(f'https://{inv.api_endpoint}/healthz')}", "kubectl get nodes"],
-            [f"v{inv.kubernetes.version}", "ok", nodes_header(), node_row(inv, first, ready=False)],
+            [f"v{inv.kubernetes.version}", "ok", *nodes_table(inv, [first], ready=False)],
             Words(
                 "`kubeadm init` ends with `Your Kubernetes control-plane has initialized successfully!`; then the API answers "
                 "`ok` through the VIP and {node} is listed. `NotReady` is right at this point: there is no CNI until the next step.",
@@ -197,7 +205,7 @@ def cilium_install(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubectl get nodes", status],
-            [nodes_header(), node_row(inv, first, ready=True), "OK"],
+            [*nodes_table(inv, [first], ready=True), "OK"],
             Words(
                 "The script ends with `Cilium {version} is running.`; {node} turns `Ready` within a minute and the agent reports `OK`.",
                 "スクリプトは `Cilium {version} is running.` で終わります。{node} は 1 分ほどで `Ready` になり、エージェントは `OK` を返します。",
@@ -212,7 +220,7 @@ def joined(inv: Inventory) -> list[Check]:
     return [
         Check(
             ["kubectl get nodes -o wide"],
-            [nodes_header(wide=True), *(node_row(inv, n, ready=True, wide=True) for n in nodes)],
+            nodes_table(inv, nodes, ready=True, wide=True),
             Words(
                 "Each `kubeadm join` ends with `This node has joined the cluster` (a control plane: `... and a new control plane "
                 "instance was created`). Then all {count} nodes are listed `Ready`, each with its own address as INTERNAL-IP and "
@@ -396,11 +404,11 @@ def peers_look_for(inv: Inventory) -> Words:
 def service_expected(services: list[tuple[str, IPv4Network]]) -> tuple[list[str], Words]:
     """`kubectl get services NAME...` once each test Service has its address: (name, pool cidr)."""
     rows = [
-        f"{name:<20} {'LoadBalancer':<14} {f'10.96.0.{10 + i}':<14} {cidr_sample(cidr):<15} {f'80:3{i:04d}/TCP':<14} {SAMPLE_AGE}"
+        [name, "LoadBalancer", f"10.96.0.{10 + i}", cidr_sample(cidr), f"80:3{i:04d}/TCP", SAMPLE_AGE]
         for i, (name, cidr) in enumerate(services)
     ]
     return (
-        [f"{'NAME':<20} {'TYPE':<14} {'CLUSTER-IP':<14} {'EXTERNAL-IP':<15} {'PORT(S)':<14} AGE", *rows],
+        kubectl_table([["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"], *rows]),
         Words(
             "An EXTERNAL-IP from the Service's pool within seconds (`<pending>` means no pool selected it), and "
             "`curl http://EXTERNAL-IP/` from outside the cluster answers with nginx's `Welcome to nginx!` page.",
@@ -411,5 +419,6 @@ def service_expected(services: list[tuple[str, IPv4Network]]) -> tuple[list[str]
 
 
 def cidr_sample(cidr: IPv4Network) -> str:
-    """An address LB IPAM may hand out from `cidr` (its first usable one), for the excerpt."""
-    return str(next(iter(cidr.hosts()), cidr.network_address))
+    """The address LB IPAM hands out first from `cidr`: its first one, as the pools leave
+    allowFirstLastIPs unset (= Yes), so a /24's network address too."""
+    return str(cidr.network_address)
