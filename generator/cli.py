@@ -197,9 +197,15 @@ def cmd_tools_install(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     from . import tools
+    from .render import layout
     from .toolchain import install
 
-    statuses = tools.doctor(install.kubernetes_versions(args.kubernetes, Path(args.directory)))
+    try:
+        versions = install.kubernetes_versions(args.kubernetes, Path(args.directory))
+        broken = None
+    except InventoryError as exc:  # doctor still lists the tools: its verdict counts the inventory too
+        versions, broken = [KUBERNETES_VERSION], exc
+    statuses = tools.doctor(versions)
     width = max(len(s.name) for s in statuses)
     missing = False
     for status in statuses:
@@ -216,7 +222,10 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
         if not status.ok:
             line += f"\n{'':<{width}}  -> {status.hint}"
         print(line.rstrip(), file=out)
-    return 1 if missing else 0
+    if broken is not None:
+        report_error(broken, sys.stderr)
+        print(f"{layout.INVENTORY} is not valid (see above): kubeadm checked for the default Kubernetes {KUBERNETES_VERSION}", file=out)
+    return 1 if missing or broken is not None else 0
 
 
 class _Version(argparse.Action):

@@ -111,6 +111,19 @@ def test_doctor_names_the_install_command(tmp_path: Path, monkeypatch: pytest.Mo
     assert re.search(r"^kubeadm-v1\.34\.4 +MISSING .*\n +-> clusterforge tools install --kubernetes 1\.34\.4$", out, re.M), out
 
 
+def test_doctor_lists_the_tools_when_the_inventory_is_broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """doctor is what an operator runs when something is wrong: a broken cluster.yaml is one more
+    finding (exit 1, as the CLI contract says), not a reason to list nothing (exit 2)."""
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    (tmp_path / "cluster.yaml").write_text(EXAMPLE.replace(f'version: "{KUBERNETES_VERSION}"', 'version: "one.two"'))
+    assert cli.main(["doctor", "-C", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert re.search(rf"^kubeadm-v{re.escape(KUBERNETES_VERSION)} +MISSING ", captured.out, re.M), captured.out
+    assert f"cluster.yaml is not valid (see above): kubeadm checked for the default Kubernetes {KUBERNETES_VERSION}" in captured.out
+    assert re.search(r"^cluster\.yaml:[0-9]+: kubernetes\.version: .*one\.two", captured.err, re.M), captured.err
+
+
 # --- up to date -----------------------------------------------------------------------------
 
 
