@@ -38,3 +38,13 @@ TODAY = date(2026, 11, 28)
 def fixed_today(monkeypatch: pytest.MonkeyPatch) -> date:
     monkeypatch.setattr(versions, "today", lambda: TODAY)
     return TODAY
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository rendered from the reference home lab's inventory (copy it before breaking it)."""
+    from generator import cli, repo
+
+    path = tmp_path_factory.mktemp("reference") / "lab"
+    repo.new(path, cli.example_text())
+    return path

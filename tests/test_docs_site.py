@@ -4,7 +4,6 @@ CI runs exactly the README's test command."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -12,11 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from generator import cli, yamlio
 from generator.render import meta
 from generator.validate import runner
+from support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -26,12 +24,7 @@ ENGLISH_ONLY = {"architecture.md", "mutation.md", "benchmarks.md"}
 
 
 def generate_module():
-    spec = importlib.util.spec_from_file_location("clusterforge_docs_generate", ROOT / "tools" / "docs" / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "docs" / "generate.py", "clusterforge_docs_generate")
 
 
 def schema_paths(schema: dict, node: dict, prefix: str) -> list[str]:

@@ -27,6 +27,7 @@ import pytest
 from generator import writer
 from generator.errors import ClusterforgeError
 from generator.render.layout import LOCK_FILE, SCRATCH_DIR, SECRETS_FILE
+from support import DAMAGED_LOCKS
 
 # Paths a lock may name (layout.is_renderable); the contents do not matter here.
 README, SCRIPT, USER_DATA, META_DATA, OTHER = "README.md", "bootstrap/install-cilium.sh", "nodes/cp1/user-data", "nodes/cp1/meta-data", "nodes/cp2/user-data"
@@ -405,20 +406,7 @@ def test_a_lock_of_another_format_version_is_refused(repo: Path) -> None:
     assert not (repo / README).exists()
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param('{"files": {}}', id="no-version"),
-        pytest.param('{"version": 1}', id="no-files"),
-        pytest.param('{"version": 1, "files": []}', id="files-not-a-mapping"),
-        pytest.param('{"version": "1", "files": {}}', id="version-a-string"),
-        pytest.param('{"version": true, "files": {}}', id="version-true"),
-        pytest.param("[1]", id="not-a-mapping"),
-        pytest.param('{"version": 1', id="not-json"),
-        pytest.param(b'{"version": 1, "files": {"README.md": "\xff"}}', id="not-utf8"),
-        pytest.param('{"version": 1, "files": {}}' + " " * (16_000_000 - 27 + 1), id="one-byte-over-16-mb"),
-    ],
-)
+@pytest.mark.parametrize("text", DAMAGED_LOCKS)
 def test_a_damaged_lock_is_refused(repo: Path, text: str | bytes) -> None:
     lock = set_lock(repo, text)
     assert message(lambda: writer.write(repo, TREE, force=True)) == f"{lock} is damaged; delete it and render with --force to take ownership again"

@@ -12,6 +12,7 @@ import pytest
 
 from generator import writer
 from generator.render import layout
+from support import DAMAGED_LOCKS
 
 from .writer_support import files, new_repo, run
 
@@ -137,18 +138,7 @@ def test_a_lock_of_another_format_version_is_refused(tmp_path, lab, capsys):
     assert files(tmp_path) == before
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param('{"files": {}}', id="no-version"),
-        pytest.param('{"version": 1, "files": []}', id="files-not-a-mapping"),
-        pytest.param('[1]', id="not-a-mapping"),
-        pytest.param('{"version": 1', id="not-json"),
-        pytest.param(b'{"version": 1, "files": {"README.md": "\xff"}}', id="not-utf8"),
-        pytest.param('{"version": true, "files": {}}', id="version-true"),
-        pytest.param('{"version": 1, "files": {}}' + " " * 16_000_000, id="over-16-mb"),
-    ],
-)
+@pytest.mark.parametrize("text", DAMAGED_LOCKS)
 def test_a_damaged_lock_is_refused(tmp_path, lab, capsys, text):
     lock = lab / layout.LOCK_FILE
     if isinstance(text, bytes):

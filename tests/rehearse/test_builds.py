@@ -3,25 +3,19 @@ directives repeated, local folders swapped for published releases."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from generator import toolpins
+from support import load_script
 
 ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
 def builder():
-    spec = importlib.util.spec_from_file_location("clusterforge_gomodule_build", ROOT / "tools" / "gomodule" / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "tools" / "gomodule" / "build.py", "clusterforge_gomodule_build")
 
 
 # Trimmed from the real go.mod files of etcd's server v3.6.5 and k8s.io/kubernetes v1.35.4.

@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, repo, tools
+from generator import repo, tools
 from generator.errors import ToolMissing
 from generator.simulate import run
 from generator.simulate.namespaces import NamespacesUnavailable, Topology
 
 DATA = Path(__file__).parents[1] / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository of the reference home lab (copy it before breaking it)."""
-    path = tmp_path_factory.mktemp("reference") / "lab"
-    repo.new(path, cli.example_text())
-    return path
 
 
 @pytest.fixture(scope="module")

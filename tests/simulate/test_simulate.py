@@ -23,6 +23,7 @@ from generator.simulate import namespaces
 from generator.simulate.run import Simulation
 from generator.validate import report
 from generator.validate.base import Result
+from support import copy, edit, processes_mentioning
 
 pytestmark = [pytest.mark.netns, pytest.mark.tools]
 
@@ -55,18 +56,6 @@ def failed(results: list[Result]) -> dict[str, Result]:
 def run(root: Path, *scenarios: int) -> tuple[list[Result], Simulation]:
     simulation = Simulation(root, scenarios=frozenset(scenarios) if scenarios else Simulation.scenarios)
     return simulation.run(sys.stderr), simulation
-
-
-def copy(root: Path, tmp_path: Path) -> Path:
-    dest = tmp_path / root.name
-    shutil.copytree(root, dest)
-    return dest
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    text = (root / path).read_text()
-    assert old in text, f"{old!r} not in {path}"
-    (root / path).write_text(text.replace(old, new))
 
 
 # --- whole runs --------------------------------------------------------------------------
@@ -126,7 +115,7 @@ def test_wrong_asn_in_the_router_config_fails_the_sessions(reference: Path, tmp_
 def test_wrong_backend_port_in_haproxy_fails_the_vip(reference: Path, tmp_path: Path, namespaces: None) -> None:
     root = copy(reference, tmp_path)
     for lb in ("haproxy1", "haproxy2"):
-        edit(root, f"loadbalancers/{lb}/haproxy.cfg", ":6443 check", ":6444 check")
+        edit(root, f"loadbalancers/{lb}/haproxy.cfg", ":6443 check", ":6444 check", every=True)
     results, _ = run(root, 1)
     bad = failed(results)["1. VIP"]
     assert bad.file.endswith("/haproxy.cfg") and "requests to https://192.0.2.4:6443/healthz failed" in bad.message
@@ -155,26 +144,13 @@ def test_advertisement_matching_no_peer_config_fails_the_routes(reference: Path,
 # --- nothing left behind ---------------------------------------------------------------
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                found.append(f"{entry}: {cmdline}")
-    return found
-
-
 def assert_nothing_left(topology: namespaces.Topology | None) -> None:
     assert topology is not None
     prefix = f"cf{topology.token}-"
     listed = tools.run(["ip", "netns", "list"]).stdout
     assert prefix not in listed
     assert not topology.directory.exists()
-    assert _processes_mentioning(str(topology.directory)) == []
+    assert processes_mentioning(str(topology.directory)) == []
     assert f"cf-{topology.token}" not in Path("/proc/mounts").read_text()  # the machines' own /var/tmp
 
 
@@ -184,7 +160,7 @@ def _started(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
     process = subprocess.Popen([sys.executable, "-m", "generator", "simulate", "-C", root], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     for _ in range(300):  # up to 30 s for the daemons to run
         new = set(Path("/tmp").glob("cf*-simulate-*")) - before
-        if len(new) == 1 and [p for p in _processes_mentioning(str(next(iter(new)))) if "keepalived" in p or "gobgpd" in p]:
+        if len(new) == 1 and [p for p in processes_mentioning(str(next(iter(new)))) if "keepalived" in p or "gobgpd" in p]:
             return process, new.pop()
         time.sleep(0.1)
     process.kill()
@@ -204,7 +180,7 @@ def test_sigterm_stops_everything(reference: Path, namespaces: None) -> None:
     token = directory.name.split("-")[0]
     assert f"{token}-" not in tools.run(["ip", "netns", "list"]).stdout
     assert not directory.exists()
-    assert _processes_mentioning(str(directory)) == []
+    assert processes_mentioning(str(directory)) == []
 
 
 def test_sigkill_leaves_no_daemon_running(reference: Path, namespaces: None) -> None:
@@ -216,10 +192,10 @@ def test_sigkill_leaves_no_daemon_running(reference: Path, namespaces: None) -> 
         process.kill()
         process.communicate(timeout=60)
         for _ in range(50):
-            if not _processes_mentioning(str(directory)):
+            if not processes_mentioning(str(directory)):
                 break
             time.sleep(0.1)
-        assert _processes_mentioning(str(directory)) == []
+        assert processes_mentioning(str(directory)) == []
     finally:
         for name in tools.run(["ip", "netns", "list"]).stdout.split():
             if name.startswith(f"{token}-"):
@@ -236,7 +212,7 @@ def test_keep_leaves_it_running_and_says_how_to_remove_it(reference: Path, names
         assert topology is not None and [r.ok for r in results] == [True, True]
         prefix = f"cf{topology.token}-"
         assert f"{prefix}bgp-cp1" in tools.run(["ip", "netns", "list"]).stdout
-        assert [p for p in _processes_mentioning(str(topology.directory)) if "gobgpd" in p]
+        assert [p for p in processes_mentioning(str(topology.directory)) if "gobgpd" in p]
         instructions = err.getvalue()
         assert f"sudo nsenter -t {topology.machines[0].init_pid} -p -m -n bash" in instructions
     finally:
@@ -247,7 +223,7 @@ def test_keep_leaves_it_running_and_says_how_to_remove_it(reference: Path, names
     time.sleep(0.5)  # the killed machines' daemons exit
     assert prefix not in tools.run(["ip", "netns", "list"]).stdout
     assert not topology.directory.exists()
-    assert _processes_mentioning(str(topology.directory)) == []
+    assert processes_mentioning(str(topology.directory)) == []
 
 
 def test_the_report_comes_in_every_format(reference_run: list[Result]) -> None:

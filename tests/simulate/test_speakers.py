@@ -13,16 +13,11 @@ from generator import repo
 from generator.render import layout
 from generator.simulate import bgp, speakers, twin
 from generator.simulate.speakers import selects
+from support import edit
 
 
 def plan_of(root: Path) -> speakers.SpeakerPlan:
     return speakers.plan(twin.Sources(root, twin.build(repo.load(root).inventory)))
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    text = (root / path).read_text()
-    assert old in text, f"{old!r} not in {path}"
-    (root / path).write_text(text.replace(old, new, 1))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Helpers shared by the validation tests: example repositories, a filled cache, a loopback HTTP server,
-and copying, editing and checking a rendered repository (its fixtures are in conftest.py)."""
+and checking a rendered repository (its fixtures are in conftest.py; copy and edit in tests/support.py)."""
 
 from __future__ import annotations
 
@@ -29,20 +29,6 @@ def example_repo(dest: Path, *, engine: str = "flux", replace: tuple[str, str] |
         text = text.replace(*replace)
     repo.new(dest, text)
     return dest
-
-
-def copy(reference: Path, tmp_path: Path) -> Path:
-    """A fresh copy of a rendered repository, to break without touching the shared one."""
-    dest = tmp_path / "lab"
-    shutil.copytree(reference, dest)
-    return dest
-
-
-def edit(root: Path, path: str, old: str, new: str) -> None:
-    """Replace the first `old` in one file of the repository (which must hold it) by `new`."""
-    text = (root / path).read_text()
-    assert old in text, f"{old!r} not in {path}"
-    (root / path).write_text(text.replace(old, new, 1))
 
 
 def run(root: Path, factory: Callable[[Context], list]) -> list[Result]:

@@ -6,15 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, repo
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository rendered from the example inventory (copy it before breaking it)."""
-    path = tmp_path_factory.mktemp("reference") / "lab"
-    repo.new(path, cli.example_text())
-    return path
+from generator import repo
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,9 @@ from generator import repo as repository
 from generator.validate import runner
 from generator.validate.base import Context
 from generator.validate.checks import apiversions
+from support import copy, edit
 
-from . import EXAMPLE, NeedTool, copy, edit, example_repo, failures, run
+from . import EXAMPLE, NeedTool, example_repo, failures, run
 
 CONFIGS = "infrastructure/configs"
 PEERING_POLICY = """\

@@ -10,8 +10,9 @@ import pytest
 from generator import repo
 from generator.render import layout
 from generator.validate.checks import bgp
+from support import copy, edit
 
-from . import copy, edit, failures, run
+from . import failures, run
 
 DATA = Path(__file__).parents[1] / "data"
 RTX = "routers/rtx1220/rtx.txt"

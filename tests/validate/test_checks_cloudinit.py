@@ -12,8 +12,9 @@ from generator.errors import ClusterforgeError
 from generator.render import layout
 from generator.validate.base import Context
 from generator.validate.checks import cloudinit
+from support import copy, edit
 
-from . import NeedTool, copy, edit, failures, run
+from . import NeedTool, failures, run
 
 CP1 = "nodes/cp1"
 

@@ -10,8 +10,9 @@ import pytest
 from generator import cli, repo
 from generator.render import layout
 from generator.validate.checks import consistency
+from support import copy, edit
 
-from . import copy, edit, failures, run
+from . import failures, run
 
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"

@@ -14,8 +14,9 @@ from generator.render import layout
 from generator.validate import netns
 from generator.validate.base import Context
 from generator.validate.checks import daemons
+from support import copy, edit
 
-from . import NeedTool, copy, edit, failures, run
+from . import NeedTool, failures, run
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 HAPROXY1 = "loadbalancers/haproxy1"

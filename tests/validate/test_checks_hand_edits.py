@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from generator.validate.checks import cloudinit, consistency, routers
+from support import copy, edit
 
-from . import copy, edit, failures, run
+from . import failures, run
 
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"

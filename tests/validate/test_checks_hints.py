@@ -11,8 +11,9 @@ import pytest
 from generator.validate.base import Context, Job
 from generator.validate.checks import daemons, routers
 from generator.validate.checks._common import RERENDER
+from support import copy, edit
 
-from . import NeedTool, copy, edit, run
+from . import NeedTool, run
 
 TOR_A = "routers/tor-a/frr.conf"
 RS1 = "routers/rs1/bird.conf"

@@ -12,8 +12,9 @@ from generator import loader, yamlio
 from generator.render import kubeadm as renderer
 from generator.render import layout
 from generator.validate.checks import kubeadm
+from support import copy, edit
 
-from . import NeedTool, copy, edit, failures, run
+from . import NeedTool, failures, run
 
 JOIN = "kubeadm/cp2-join.yaml"
 

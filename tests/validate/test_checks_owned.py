@@ -15,8 +15,9 @@ from generator import repo as repository
 from generator.render import layout
 from generator.validate import caches, gitops, runner
 from generator.validate.checks import owned
+from support import copy
 
-from . import copy, failures, run
+from . import failures, run
 
 WRITE_AGAIN = "run `clusterforge render` to write it again"
 

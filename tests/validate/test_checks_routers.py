@@ -9,8 +9,9 @@ import pytest
 from generator import loader
 from generator.render import layout
 from generator.validate.checks import routers
+from support import copy, edit
 
-from . import NeedTool, copy, edit, failures, run
+from . import NeedTool, failures, run
 
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"

@@ -12,8 +12,9 @@ from generator.render import layout
 from generator.validate.base import Context
 from generator.validate.checks import routers
 from generator.validate.checks._common import RERENDER
+from support import copy, edit
 
-from . import copy, edit, run
+from . import run
 from .test_checks_routers import GOOD_RTX
 
 RTX = "routers/rtx1220/rtx.txt"

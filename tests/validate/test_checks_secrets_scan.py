@@ -10,8 +10,9 @@ import pytest
 from generator import repo
 from generator.render import layout
 from generator.validate.checks import _common, secrets_scan
+from support import copy
 
-from . import copy, failures, run
+from . import failures, run
 
 TOKEN = "k3x9qa." + "8h2m4n6p0r1s3t5v"  # FAKE, made up for this test (built in two parts)
 BEGIN = "-----BEGIN "  # FAKE key headers are assembled so no tracked line looks like a key

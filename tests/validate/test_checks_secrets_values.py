@@ -14,8 +14,9 @@ from generator.render import layout
 from generator.validate import runner
 from generator.validate.base import Context
 from generator.validate.checks import apiversions, secrets_scan
+from support import copy
 
-from . import copy, failures, run
+from . import failures, run
 
 HAPROXY = "loadbalancers/haproxy1/haproxy.cfg"
 

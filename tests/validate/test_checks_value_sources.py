@@ -13,8 +13,9 @@ from generator.render import layout
 from generator.validate import caches, gitops
 from generator.validate.base import Context
 from generator.validate.checks import daemons, helm, kubeconform
+from support import copy, edit
 
-from . import NeedTool, copy, edit, example_repo, failures, run
+from . import NeedTool, example_repo, failures, run
 
 ARGO_APP = "argocd/apps/cilium.yaml"
 FLUX_APPS = "clusters/koedo-lab/infrastructure.yaml"

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from generator.validate import caches, commands
+from support import copy
 
-from . import NeedTool, copy, example_repo, fill_cache
+from . import NeedTool, example_repo, fill_cache
 
 GARBAGE = bytes(range(256)) * 4  # byte 128 is the first that is not UTF-8
 SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -11,8 +11,8 @@ import pytest
 
 from generator import cli
 from generator.validate import caches, limits
+from support import copy
 
-from . import copy
 
 MANIFEST = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n"
 

@@ -15,8 +15,9 @@ from generator.secrets import named_values
 from generator.validate import caches, commands, runner
 from generator.validate.base import Context, Job, Result
 from generator.validate.checks import daemons
+from support import copy
 
-from . import NeedTool, copy
+from . import NeedTool
 
 HAPROXY_CFG = "loadbalancers/haproxy1/haproxy.cfg"
 

@@ -14,8 +14,8 @@ import pytest
 from generator import cli
 from generator.validate import caches, runner, runs
 from generator.validate.checks import daemons
+from support import copy, edit
 
-from . import copy, edit
 
 HAPROXY_CFG = "loadbalancers/haproxy1/haproxy.cfg"
 

@@ -18,8 +18,8 @@ from generator.errors import ToolMissing
 from generator.validate import commands, report, runner
 from generator.validate.base import Context, Job, Result
 from generator.validate.checks import daemons
+from support import copy
 
-from . import copy
 
 
 @pytest.fixture
