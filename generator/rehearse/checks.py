@@ -168,7 +168,7 @@ def rollouts(workloads: list[dict[str, Any]], rendered: list[dict[str, Any]], po
     for obj in workloads:
         kind, meta, status = obj["kind"], obj["metadata"], obj.get("status", {})
         images = _images(obj["spec"]["template"]["spec"])
-        selector = obj["spec"]["selector"].get("matchLabels", {})
+        selector = obj["spec"]["selector"]
         live = [p for p in pods if p["metadata"]["namespace"] == meta["namespace"] and not p["metadata"].get("deletionTimestamp")
                 and selects(selector, p["metadata"].get("labels", {}))]
         ready = [p for p in live if _images(p["spec"]) == images and _pod_ready(p)]
@@ -181,7 +181,8 @@ def rollouts(workloads: list[dict[str, Any]], rendered: list[dict[str, Any]], po
             problems.append(f"{updated} of {desired} updated")
         if len(ready) != desired or len(live) != desired:
             problems.append(f"{len(ready)} of {len(live)} pods run these images and are Ready")
-        message = f"{kind} {meta['namespace']}/{meta['name']}: {len(ready)} of {desired} pods updated and Ready under kwok, images {', '.join(images)}"
+        shown = ", ".join(dict.fromkeys(images))
+        message = f"{kind} {meta['namespace']}/{meta['name']}: {len(ready)} of {desired} pods updated and Ready under kwok, image{'s' if len(set(images)) > 1 else ''} {shown}"
         results.append(Result(check, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message + "".join(f"; {p}" for p in problems)))
     return results
 

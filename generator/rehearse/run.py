@@ -215,7 +215,7 @@ class Rehearsal:
             flux.refetch_chart_index(kubectl, f"cilium-{bump}", UPDATE_LIMIT)
             self.notes.append(f"chart {cilium_render.CHART} {bump} for the update: packaged from {built.module} "
                               f"({toolpins.CILIUM_CHART[1]}) by {built.packaged_by}, served beside the offline cache's; "
-                              "the module's chart names its images by tag, without the digests the published chart adds")
+                              "it names Cilium's own images by tag only (the release workflow adds their digests to the published chart)")
         gitrepo.refresh(served, self.folder / "updated")
         gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
         revision = served.commit(f"clusterforge rehearse: {change.description}")
@@ -290,7 +290,8 @@ class Rehearsal:
         results.append(Result(UPDATE, "infrastructure/controllers/cilium/helmrelease.yaml", True,
                               f"cilium-operator {inv.cilium.version} (pid {old_pid}) stopped, {bump} (pid {restarted.process.pid}, "
                               f"{toolpins.cilium_operator_binary(bump)}) running and healthy after {self.elapsed():.1f} s: the rehearsal runs "
-                              "the operator as a local process standing for the Deployment cilium-operator's pod"))
+                              "the operator as a local process standing for the Deployment cilium-operator's pod; the probe Services below "
+                              "are created after the restart"))
         return chart, results
 
     def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
@@ -342,9 +343,9 @@ def _source_file(obj: dict[str, Any]) -> str:
     return "cluster.yaml"
 
 
-def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None) -> int:
+def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None, verbose: bool = False) -> int:
     from ..validate import report
 
     results = Rehearsal(repo, keep).run(err or sys.stderr)
-    out.write(report.render(results, fmt))
+    out.write(report.render(results, fmt, verbose=verbose))
     return report.exit_code(results)
