@@ -237,6 +237,27 @@ def test_an_advertisement_selecting_no_service_and_an_overlapping_pool_fail_nami
     assert "CiliumLoadBalancerIPPool" in bad.get("6. LoadBalancer pools", "") and "conflicting" in bad["6. LoadBalancer pools"], bad
 
 
+class ChangedBehindTheEnginesBack(Rehearsal):
+    """A rehearsal during whose update someone else changes an object of the Helm release (a
+    key more in hubble-relay's ConfigMap: neither Flux's apply nor helm's three-way merge
+    removes a field they never set): the update must fail naming it."""
+
+    def _applied(self, kubectl, daemons, revision, bump):  # type: ignore[no-untyped-def]
+        kubectl("patch", "configmap", "hubble-relay-config", "--namespace", "kube-system", "--type", "merge",
+                "--patch", '{"data": {"set-by-someone-else": "true"}}')
+        return super()._applied(kubectl, daemons, revision, bump)
+
+
+def test_an_object_changed_by_something_else_fails_the_update(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    rehearsal = ChangedBehindTheEnginesBack(copy(reference, tmp_path))
+    results = rehearsal.run(sys.stderr)
+    assert rehearsal.folder is not None and not rehearsal.folder.exists()
+    bad = failures(results)
+    assert [r.check for r in bad] == ["8. git-driven update"], bad
+    assert "  changed ConfigMap hubble-relay-config (UNEXPECTED)" in bad[0].message.splitlines()
+    assert "changed ConfigMap hubble-relay-config: neither the render nor the new chart changes it" in bad[0].message.splitlines()
+
+
 # --- nothing left behind --------------------------------------------------------------------
 
 
