@@ -1,5 +1,7 @@
 """The scratch modules tools/gomodule/build.py writes: the upstream module's replace
-directives repeated, local folders swapped for published releases."""
+directives repeated, local folders swapped for published releases; and the chart it packages
+from the cilium module's source for the rehearsal's patch bump: reproducible, the one its
+record names, rendering what the published chart does but for the image digests."""
 
 from __future__ import annotations
 
