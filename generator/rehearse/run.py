@@ -278,7 +278,8 @@ class Rehearsal:
 
         old, new = template(inv.cilium.version), template(bump)
         chart = update.chart_changes(old, template(inv.cilium.version), new, namespace)
-        workloads = [k.split(" ", 1) for k in (c.removeprefix("changed ") for c in chart.by_version) if k.split(" ")[0] in ("DaemonSet", "Deployment")]
+        workloads = [(kind, workload) for verb, kind, workload in (c.split(" ") for c in chart.by_version)
+                     if verb == "changed" and kind in ("DaemonSet", "Deployment")]
         for kind, workload in workloads:
             kubectl("rollout", "status", "--namespace", namespace, f"{kind.lower()}/{workload}", f"--timeout={UPDATE_LIMIT:.0f}s", timeout=UPDATE_LIMIT + 30)
         live = [kubectl.get(kind.lower(), workload, namespace) or {} for kind, workload in workloads]
