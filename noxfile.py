@@ -25,7 +25,8 @@ def tools(session: nox.Session) -> None:
     """`clusterforge tools install` into .tools/bin: the pinned tools, and kubeadm for each
     Kubernetes version given as an argument (default: toolpins.KUBERNETES_VERSION); then the
     rehearsal's binaries for each of those versions (etcd, the control plane, kubectl, kwok,
-    Flux's controllers, the Cilium operator: tools/gomodule/build.py skips a build whose
+    Flux's controllers, the Cilium operator, and the operator and chart of the Cilium patch
+    release the rehearsal's update bumps to: tools/gomodule/build.py skips a build whose
     binaries already carry the pinned module version)."""
     session.install("-e", ".")
     versions = [arg for version in session.posargs for arg in ("--kubernetes", version)]

@@ -162,7 +162,7 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_rehearse(args: argparse.Namespace, out: TextIO) -> int:
     from .rehearse import run as rehearse  # only this command needs it
 
-    return rehearse.rehearse_command(Path(args.directory), args.format, args.keep, out)
+    return rehearse.rehearse_command(Path(args.directory), args.format, args.keep, out, verbose=args.verbose)
 
 
 def cmd_schemas_pull(args: argparse.Namespace, out: TextIO) -> int:
@@ -291,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("-C", dest="directory", default=".", metavar="DIR", help="repository (default: .)")
     rehearse.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     rehearse.add_argument("--keep", action="store_true", help="leave the control plane and controllers running and print a kubeconfig")
+    rehearse.add_argument("-v", "--verbose", action="store_true", help="show every result in full, the passes too (text format)")
     schemas_pull = _pull_command(commands, "schemas", "the CRD schema cache", "fill the CRD schema cache from a catalog folder or URL")
     schemas_pull.set_defaults(handler=cmd_schemas_pull)
     schemas_pull.add_argument("--from", dest="source", metavar="URL|DIR", help=f"catalog folder or URL (default: {CATALOG_URL})")

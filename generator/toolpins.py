@@ -68,6 +68,9 @@ class ModuleBuild:
     # YAML files of the module (a folder: its *.yaml) that the rehearsal applies or loads,
     # copied in one file beside the first binary: (what they are, their paths in the module).
     data: tuple[str, tuple[str, ...]] | None = None
+    # A Helm chart of the module's source, packaged with the pinned helm beside the first
+    # binary: (the chart's name, its folder in the module).
+    chart: tuple[str, str] | None = None
 
 
 def data_file(build: ModuleBuild) -> str:
@@ -105,6 +108,11 @@ KWOK = ModuleBuild(
 )
 CILIUM_VERSION = "1.19.6"  # the reference inventory's version; the default build
 CILIUM_OPERATOR_PACKAGE = "github.com/cilium/cilium/operator"
+# The patch release the rehearsal's git-driven update bumps a cluster's Cilium to, by the
+# cluster's version. No offline chart cache holds it: its chart is packaged from the
+# module's source (what the Go module proxy serves), with its operator built beside it.
+CILIUM_PATCH_BUMPS = {"1.19.6": "1.19.7"}
+CILIUM_CHART = ("cilium", "install/kubernetes/cilium")
 
 
 def kubernetes_binary(name: str, kubernetes_version: str) -> str:
@@ -130,18 +138,39 @@ def kubernetes_build(kubernetes_version: str = KUBERNETES_VERSION) -> ModuleBuil
     )
 
 
-def cilium_operator_build(cilium_version: str = CILIUM_VERSION) -> ModuleBuild:
-    """cilium-operator-generic, as cilium's operator/Makefile builds it (IPAM provider "operator")."""
+def cilium_operator_build(cilium_version: str = CILIUM_VERSION, chart: bool = False) -> ModuleBuild:
+    """cilium-operator-generic, as cilium's operator/Makefile builds it (IPAM provider "operator"),
+    and with `chart` the Helm chart of the same source."""
     v = cilium_version.removeprefix("v")
     return ModuleBuild(
         f"cilium-v{v}", "github.com/cilium/cilium", f"v{v}", ((cilium_operator_binary(v), CILIUM_OPERATOR_PACKAGE),),
-        tags=("ipam_provider_operator",),
+        tags=("ipam_provider_operator",), chart=CILIUM_CHART if chart else None,
     )
 
 
+def cilium_bump(cilium_version: str) -> str | None:
+    """The patch release the rehearsal's update bumps this Cilium version to, if one is pinned."""
+    return CILIUM_PATCH_BUMPS.get(cilium_version.removeprefix("v"))
+
+
+def chart_file(build: ModuleBuild) -> str:
+    """Where tools/gomodule/build.py puts a build's chart archive, in the tools folder."""
+    assert build.chart is not None
+    return f"{build.chart[0]}-{build.version.removeprefix('v')}.tgz"
+
+
+def chart_source_file(build: ModuleBuild) -> str:
+    """Beside the archive: where it came from (module@version, folder, helm) and its sha256."""
+    return f"{chart_file(build)}.source.json"
+
+
 def module_builds(kubernetes_version: str = KUBERNETES_VERSION, cilium_version: str = CILIUM_VERSION) -> dict[str, ModuleBuild]:
-    """Every build the rehearsal needs, by name, for a cluster's versions."""
-    builds = (ETCD, kubernetes_build(kubernetes_version), KWOK, *FLUX_CONTROLLERS, cilium_operator_build(cilium_version))
+    """Every build the rehearsal needs, by name, for a cluster's versions (with the Cilium patch
+    release its update bumps to, when one is pinned)."""
+    builds = [ETCD, kubernetes_build(kubernetes_version), KWOK, *FLUX_CONTROLLERS, cilium_operator_build(cilium_version)]
+    bump = cilium_bump(cilium_version)
+    if bump:
+        builds.append(cilium_operator_build(bump, chart=True))
     return {b.name: b for b in builds}
 
 

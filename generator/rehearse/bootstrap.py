@@ -35,6 +35,11 @@ def chart_folder(inv: Inventory, folder: Path) -> Path:
     return charts
 
 
+def add_chart(charts: Path, archive: Path) -> None:
+    """One more chart archive in the served Helm repository folder (index it again after)."""
+    shutil.copyfile(archive, charts / archive.name)
+
+
 def index_charts(charts: Path, url: str, helm_env: dict[str, str]) -> None:
     run([toolset.helm(), "repo", "index", charts, "--url", url], env=helm_env)
 
@@ -69,3 +74,17 @@ def helm_values(kubectl: Kubectl, folder: Path, release: str, namespace: str, re
     done = run([toolset.helm(), "get", "values", release, "--namespace", namespace, "--revision", str(revision), "-o", "json"],
                env={**kubectl.env(), **helm_env(folder)})
     return json.loads(done.stdout) or {}
+
+
+def helm_manifest(kubectl: Kubectl, folder: Path, release: str, namespace: str) -> str:
+    """The objects of the release's current revision, as helm applied them."""
+    return run([toolset.helm(), "get", "manifest", release, "--namespace", namespace], env={**kubectl.env(), **helm_env(folder)}).stdout
+
+
+def helm_template(folder: Path, chart: Path, release: str, namespace: str, values: dict, kubernetes_version: str) -> str:
+    """The chart rendered offline with these values, for the cluster's Kubernetes version."""
+    values_file = folder / "helm" / "template-values.json"
+    values_file.parent.mkdir(parents=True, exist_ok=True)
+    values_file.write_text(json.dumps(values))  # JSON is YAML
+    return run([toolset.helm(), "template", release, chart, "--namespace", namespace, "--values", values_file,
+                "--kube-version", kubernetes_version], env=helm_env(folder)).stdout

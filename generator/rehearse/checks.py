@@ -132,3 +132,60 @@ def node_configs(inv: Inventory, nodes: list[dict[str, Any]], cluster_configs: l
             message = f"node {name}: local AS{inv.bgp.local_asn}, peers {shown}" + ("" if ok else "; " + "; ".join(problems))
         results.append(Result(NODE_CONFIGS, "infrastructure/configs/cilium-bgp.yaml", ok, message))
     return results
+
+
+def release_upgraded(helm: list[dict[str, Any]], release: str, namespace: str, version: str,
+                     values_before: dict[str, Any], values_after: dict[str, Any], check: str) -> Result:
+    """The bump is one more revision of the same release: an upgrade to the new chart (no
+    uninstall, no second install), with the values of the revision before."""
+    shown = [f"  revision {h['revision']}: {h['status']}, {h.get('chart', '')}, {h.get('description', '')}" for h in helm]
+    problems = []
+    revisions = [h["revision"] for h in helm]
+    if revisions != list(range(1, len(helm) + 1)) or len(helm) < 3:
+        problems.append(f"expected one more revision than the bootstrap's install and Flux's upgrade, found {revisions}")
+    else:
+        last = helm[-1]
+        if last["status"] != "deployed" or not last.get("description", "").startswith("Upgrade complete") or last.get("chart") != f"{release}-{version}":
+            problems.append(f"the last revision must be a deployed upgrade to the chart {release}-{version}")
+        if any(h["status"] != "superseded" for h in helm[:-1]):
+            problems.append("every earlier revision must be superseded")
+    if values_after != values_before:
+        problems.append("the upgrade changed the release's values")
+    message = "\n".join([f"release {release} in namespace {namespace} upgraded to the chart {version} with the same values:", *shown, *problems])
+    return Result(check, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message)
+
+
+def _images(pod_spec: dict[str, Any]) -> list[str]:
+    return [c["image"] for key in ("initContainers", "containers") for c in pod_spec.get(key, [])]
+
+
+def rollouts(workloads: list[dict[str, Any]], rendered: list[dict[str, Any]], pods: list[dict[str, Any]], version: str,
+             check: str) -> list[Result]:
+    """Each DaemonSet and Deployment the new chart changed runs its images (as the chart renders
+    them), every replica updated, and every one of its pods (kwok's) runs them and is Ready."""
+    wanted = {(o["kind"], o["metadata"]["name"]): _images(o["spec"]["template"]["spec"]) for o in rendered if o.get("kind") in ("DaemonSet", "Deployment")}
+    results = []
+    for obj in workloads:
+        kind, meta, status = obj["kind"], obj["metadata"], obj.get("status", {})
+        images = _images(obj["spec"]["template"]["spec"])
+        selector = obj["spec"]["selector"]
+        live = [p for p in pods if p["metadata"]["namespace"] == meta["namespace"] and not p["metadata"].get("deletionTimestamp")
+                and selects(selector, p["metadata"].get("labels", {}))]
+        ready = [p for p in live if _images(p["spec"]) == images and _pod_ready(p)]
+        desired = status.get("desiredNumberScheduled") if kind == "DaemonSet" else obj["spec"].get("replicas", 1)
+        updated = status.get("updatedNumberScheduled") if kind == "DaemonSet" else status.get("updatedReplicas")
+        problems = []
+        if images != wanted.get((kind, meta["name"])):
+            problems.append(f"the chart {version} renders {', '.join(wanted.get((kind, meta['name']), []))}")
+        if status.get("observedGeneration", 0) < meta.get("generation", 0) or updated != desired:
+            problems.append(f"{updated} of {desired} updated")
+        if len(ready) != desired or len(live) != desired:
+            problems.append(f"{len(ready)} of {len(live)} pods run these images and are Ready")
+        shown = ", ".join(dict.fromkeys(images))
+        message = f"{kind} {meta['namespace']}/{meta['name']}: {len(ready)} of {desired} pods updated and Ready under kwok, image{'s' if len(set(images)) > 1 else ''} {shown}"
+        results.append(Result(check, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message + "".join(f"; {p}" for p in problems)))
+    return results
+
+
+def _pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", []))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..errors import ClusterforgeError
 from ..model import Inventory
 from . import toolset
 from .kube import Kubectl
-from .processes import Daemons, free_port
+from .processes import Daemon, Daemons, free_port
 
 NAMESPACE = "kube-system"
 CONFIG_MAP = "cilium-config"
@@ -29,27 +30,30 @@ CRD_LIMIT = 120  # seconds for the operator to register and the API server to es
 AGENT_STAND_IN = "CiliumNode objects written by the rehearsal as each node's agent would (name, labels, InternalIP, pod CIDR): no agent runs"
 
 
-def write_config(kubectl: Kubectl, folder: Path) -> Path:
-    """The ConfigMap as the pod sees it (one file per key), with every listening address on
-    loopback and a free port."""
+def write_config(kubectl: Kubectl, folder: Path, version: str) -> Path:
+    """The ConfigMap as the pod of this version sees it (one file per key), with every
+    listening address on loopback and a free port."""
     data = dict(json.loads(kubectl("get", "configmap", CONFIG_MAP, "--namespace", NAMESPACE, "-o", "json").stdout).get("data", {}))
     data.update({
         "operator-api-serve-addr": f"127.0.0.1:{free_port()}",
         "operator-prometheus-serve-addr": f"127.0.0.1:{free_port()}",
         "gops-port": str(free_port()),  # gops binds 127.0.0.1
     })
-    config = folder / "cilium-config"
+    config = folder / f"cilium-config-{version}"
     config.mkdir(mode=0o700)
     for key, value in data.items():
         (config / key).write_text(value)
     return config
 
 
-def start(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> None:
-    config = write_config(kubectl, folder)
+def start(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path, version: str | None = None) -> Daemon:
+    """The operator of `version` (default: the cluster's), as its pod would run after the
+    chart of that version is installed."""
+    version = version or inv.cilium.version
+    config = write_config(kubectl, folder, version)
     host = next(n.name for n in inv.nodes if n.role == "control-plane")
     operator = daemons.start("cilium-operator", [
-        toolset.cilium_operator(inv.cilium.version), f"--config-dir={config}", f"--k8s-kubeconfig-path={kubectl.kubeconfig}",
+        toolset.cilium_operator(version), f"--config-dir={config}", f"--k8s-kubeconfig-path={kubectl.kubeconfig}",
     ], env={"K8S_NODE_NAME": host, "CILIUM_K8S_NAMESPACE": NAMESPACE}, cwd=folder)
     # The operator registers its CRDs one by one after it starts: wait for them to exist, then to be served.
     deadline = time.monotonic() + CRD_LIMIT
@@ -59,6 +63,24 @@ def start(daemons: Daemons, kubectl: Kubectl, inv: Inventory, folder: Path) -> N
             raise ClusterforgeError(f"the Cilium operator did not register {', '.join(missing)} within {CRD_LIMIT} s")
         time.sleep(1)
     kubectl("wait", "--for=condition=Established", f"--timeout={CRD_LIMIT}s", *(f"crd/{c}" for c in CRDS), timeout=CRD_LIMIT + 30)
+    wait_healthy(operator, (config / "operator-api-serve-addr").read_text())
+    return operator
+
+
+def wait_healthy(operator: Daemon, address: str) -> None:
+    """Until the operator's API answers /healthz (the chart's liveness probe): running, not just started."""
+    deadline = time.monotonic() + CRD_LIMIT
+    while True:
+        operator.check_alive()
+        try:
+            with urllib.request.urlopen(f"http://{address}/healthz", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise ClusterforgeError(f"the Cilium operator's /healthz on {address} did not answer within {CRD_LIMIT} s")
+        time.sleep(1)
 
 
 def cilium_node(node: dict[str, Any], ipam_mode: str) -> dict[str, Any]:

@@ -5,12 +5,14 @@ cluster's folder."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from .. import toolpins, yamlio
+from ..errors import ClusterforgeError
 from ..model import Inventory
-from ..render import gitops, layout
+from ..render import cilium, gitops, layout
 from . import toolset
 from .kube import Kubectl
 from .processes import Daemons, free_port
@@ -105,3 +107,17 @@ def objects(kubectl: Kubectl) -> list[dict[str, Any]]:
 def reconcile_now(kubectl: Kubectl, stamp: str) -> None:
     """What `flux reconcile source git flux-system` does: ask for a sync now."""
     kubectl("annotate", "--overwrite", "--namespace", NAMESPACE, "gitrepository", SOURCE, f"reconcile.fluxcd.io/requestedAt={stamp}")
+
+
+def refetch_chart_index(kubectl: Kubectl, stamp: str, limit: float) -> None:
+    """What `flux reconcile source helm cilium -n kube-system` does: fetch the chart repository's
+    index now (it is fetched every 24 h otherwise), and wait until the controller has."""
+    kubectl("annotate", "--overwrite", "--namespace", cilium.NAMESPACE, "helmrepository", cilium.CHART, f"reconcile.fluxcd.io/requestedAt={stamp}")
+    deadline = time.monotonic() + limit
+    while True:
+        repository = kubectl.get("helmrepository", cilium.CHART, cilium.NAMESPACE) or {}
+        if repository.get("status", {}).get("lastHandledReconcileAt") == stamp and ready(repository)[0]:
+            return
+        if time.monotonic() > deadline:
+            raise ClusterforgeError(f"HelmRepository {cilium.NAMESPACE}/{cilium.CHART} did not fetch the new index within {limit:.0f} s: {ready(repository)[1]}")
+        time.sleep(1)

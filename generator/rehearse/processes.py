@@ -69,6 +69,16 @@ class Daemons:
         self.running.append(daemon)
         return daemon
 
+    def stop(self, daemon: Daemon) -> None:
+        """Stop one daemon (TERM, then KILL after the grace time) and forget it."""
+        _signal(daemon, signal.SIGTERM)
+        try:
+            daemon.process.wait(STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            _signal(daemon, signal.SIGKILL)
+            daemon.process.wait(STOP_GRACE)
+        self.running.remove(daemon)
+
     def stop_all(self) -> None:
         """Newest first: the controllers before the API server, the API server before etcd."""
         for daemon in reversed(list(self.running)):

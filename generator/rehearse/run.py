@@ -25,7 +25,7 @@ from ..simulate.run import _signals_raise_interrupt
 from ..validate.base import Result
 from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, record, serve, toolset, update
 from .kube import Kubectl, load_yaml
-from .processes import Daemons
+from .processes import Daemon, Daemons
 
 CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready
 POLL = 1.0
@@ -127,7 +127,7 @@ class Rehearsal:
                                    + ", ".join(f"{n.name} ({n.role})" for n in joining)))
 
         self._stage = ENGINE
-        cilium.start(daemons, kubectl, inv, folder)
+        operator = cilium.start(daemons, kubectl, inv, folder)
         cilium.write_cilium_nodes(kubectl, inv)
         self.notes.append(cilium.AGENT_STAND_IN)
         flux.start(daemons, kubectl, folder)
@@ -138,7 +138,7 @@ class Rehearsal:
         self._assert(inv, served, kubectl)
         if self.update and all(r.ok for r in self.results):
             self._stage = UPDATE
-            self._update(inv, served, kubectl, daemons, chart_url)
+            self._update(inv, served, kubectl, daemons, charts, chart_url, operator)
 
     def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
         """Wait until every Kustomization and HelmRelease is Ready, or the engine has settled
@@ -196,40 +196,104 @@ class Rehearsal:
             time.sleep(POLL)
         return live
 
-    def _update(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, daemons: Daemons, chart_url: str) -> None:
+    def _update(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, daemons: Daemons, charts: Path,
+                chart_url: str, operator: Daemon) -> None:
+        """Change cluster.yaml, render, commit, and show the engine converges to it with nothing
+        else changed: a pool more, and (when a patch release is pinned) Cilium's version bumped,
+        its chart served beside the offline cache's, the release upgraded and rolled out, the
+        operator restarted at the new version."""
         assert self.folder is not None
-        change = update.changed_repository(self.repo, inv, self.folder / "updated")
-        before = update.snapshot(kubectl)
-        revisions_before = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
+        bump = toolpins.cilium_bump(inv.cilium.version)
+        change = update.changed_repository(self.repo, inv, self.folder / "updated", bump)
+        release_before = bootstrap.helm_manifest(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+        before = update.snapshot(kubectl, update.release_entries(release_before, cilium_render.NAMESPACE))
+        history_before = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+        if bump:
+            built = toolset.cilium_chart(bump)
+            bootstrap.add_chart(charts, built.archive)
+            bootstrap.index_charts(charts, chart_url, bootstrap.helm_env(self.folder))
+            flux.refetch_chart_index(kubectl, f"cilium-{bump}", UPDATE_LIMIT)
+            self.notes.append(f"chart {cilium_render.CHART} {bump} for the update: packaged from {built.module} "
+                              f"({toolpins.CILIUM_CHART[1]}) by {built.packaged_by}, served beside the offline cache's; "
+                              "it names Cilium's own images by tag only (the release workflow adds their digests to the published chart)")
         gitrepo.refresh(served, self.folder / "updated")
         gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
         revision = served.commit(f"clusterforge rehearse: {change.description}")
         start = self.elapsed()
         flux.reconcile_now(kubectl, revision)
+        if not self._applied(kubectl, daemons, revision, bump):
+            self.results.append(Result(UPDATE, "cluster.yaml", False, f"{change.description}: commit {revision[:12]} not applied within {UPDATE_LIMIT:.0f} s"))
+            return
+        applied = self.elapsed()
+        updated = repository.load(self.folder / "updated").inventory
+        release_after = bootstrap.helm_manifest(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+        chart = None
+        extra: list[Result] = []
+        if bump:
+            chart, extra = self._upgraded(inv, kubectl, charts, history_before, bump, daemons, operator)
+        entries = {*update.release_entries(release_before, cilium_render.NAMESPACE), *update.release_entries(release_after, cilium_render.NAMESPACE)}
+        after = update.snapshot(kubectl, sorted(entries))
+        changes = update.differences(before, after)
+        explained, problems = update.explain(changes, update.rendered_changes(self.repo, self.folder / "updated"), chart, bump)
+        history = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+        if not bump and len(history) != len(history_before):
+            problems.append(f"the Cilium release got {len(history) - len(history_before)} new revision(s)")
+        lines = [change.description, f"commit {revision[:12]} applied by every Kustomization {applied - start:.1f} s after the push",
+                 "what changed in the cluster (the Kustomizations' objects and the Helm release's):", *(f"  {c}" for c in explained or ["nothing"]),
+                 "" if bump else f"Helm release cilium: {len(history)} revisions (unchanged)", *problems]
+        self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
+        self.results += extra
+        self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
+
+    def _applied(self, kubectl: Kubectl, daemons: Daemons, revision: str, bump: str | None) -> bool:
+        """Wait until every Kustomization applied the commit and is Ready and, with a bump, the
+        HelmRelease is Ready at the new chart version."""
         deadline = time.monotonic() + UPDATE_LIMIT
         while time.monotonic() < deadline:
             daemons.check_alive()
             kustomizations = kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
-            if all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0] for k in kustomizations):
-                break
+            done = all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0] for k in kustomizations)
+            if done and bump:
+                release = kubectl.get("helmrelease", cilium_render.RELEASE_NAME, cilium_render.NAMESPACE) or {}
+                done = release.get("status", {}).get("lastAttemptedRevision") == bump and bool(flux.ready(release)[0])
+            if done:
+                return True
             time.sleep(POLL)
-        else:
-            self.results.append(Result(UPDATE, "cluster.yaml", False, f"{change.description}: commit {revision[:12]} not applied within {UPDATE_LIMIT:.0f} s"))
-            return
-        applied = self.elapsed()
-        after = update.snapshot(kubectl)
-        changes = update.differences(before, after)
-        revisions_after = len(bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system"))
-        wanted = update.rendered_changes(self.repo, self.folder / "updated")
-        problems = [] if changes == wanted else [f"the render changed: {'; '.join(wanted) or 'nothing'}"]
-        if revisions_after != revisions_before:
-            problems.append(f"the Cilium release got {revisions_after - revisions_before} new revision(s)")
-        lines = [change.description, f"commit {revision[:12]} applied by every Kustomization {applied - start:.1f} s after the push",
-                 "what changed in the cluster:", *(f"  {c}" for c in changes or ["nothing"]),
-                 f"Helm release cilium: {revisions_after} revisions (unchanged)" if revisions_after == revisions_before else "", *problems]
-        self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
-        updated = repository.load(self.folder / "updated").inventory
-        self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
+        return False
+
+    def _upgraded(self, inv: Inventory, kubectl: Kubectl, charts: Path, history_before: list[dict[str, Any]], bump: str,
+                  daemons: Daemons, operator: Daemon) -> tuple[update.ChartChanges, list[Result]]:
+        """The release upgraded to the bumped chart with the same values, its workloads rolled out
+        at the new images, the operator restarted at the new version; what the chart changes."""
+        assert self.folder is not None
+        name, namespace = cilium_render.RELEASE_NAME, cilium_render.NAMESPACE
+        history = bootstrap.helm_history(kubectl, self.folder, name, namespace)
+        values_before = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history_before[-1]["revision"])
+        values_after = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history[-1]["revision"])
+        results = [checks.release_upgraded(history, name, namespace, bump, values_before, values_after, UPDATE)]
+
+        def template(version: str) -> str:
+            return bootstrap.helm_template(self.folder, charts / f"{cilium_render.CHART}-{version}.tgz", name, namespace,
+                                           values_before, inv.kubernetes.version)
+
+        old, new = template(inv.cilium.version), template(bump)
+        chart = update.chart_changes(old, template(inv.cilium.version), new, namespace)
+        workloads = [(kind, workload) for verb, kind, workload in (c.split(" ") for c in chart.by_version)
+                     if verb == "changed" and kind in ("DaemonSet", "Deployment")]
+        for kind, workload in workloads:
+            kubectl("rollout", "status", "--namespace", namespace, f"{kind.lower()}/{workload}", f"--timeout={UPDATE_LIMIT:.0f}s", timeout=UPDATE_LIMIT + 30)
+        live = [kubectl.get(kind.lower(), workload, namespace) or {} for kind, workload in workloads]
+        results += checks.rollouts(live, update.manifest_objects(new), kubectl.items("pods", namespace), bump, UPDATE)
+        # The operator runs out of cluster, for its Deployment's pod: the new pod replaces the old.
+        old_pid = operator.process.pid
+        daemons.stop(operator)
+        restarted = cilium.start(daemons, kubectl, inv, self.folder, version=bump)
+        results.append(Result(UPDATE, "infrastructure/controllers/cilium/helmrelease.yaml", True,
+                              f"cilium-operator {inv.cilium.version} (pid {old_pid}) stopped, {bump} (pid {restarted.process.pid}, "
+                              f"{toolpins.cilium_operator_binary(bump)}) running and healthy after {self.elapsed():.1f} s: the rehearsal runs "
+                              "the operator as a local process standing for the Deployment cilium-operator's pod; the probe Services below "
+                              "are created after the restart"))
+        return chart, results
 
     def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
         if not all(r.ok for r in self.results):
@@ -280,9 +344,9 @@ def _source_file(obj: dict[str, Any]) -> str:
     return "cluster.yaml"
 
 
-def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None) -> int:
+def rehearse_command(repo: Path, fmt: str, keep: bool, out: TextIO, err: TextIO | None = None, verbose: bool = False) -> int:
     from ..validate import report
 
     results = Rehearsal(repo, keep).run(err or sys.stderr)
-    out.write(report.render(results, fmt))
+    out.write(report.render(results, fmt, verbose=verbose))
     return report.exit_code(results)

@@ -3,10 +3,13 @@ one names the build that makes it."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import toolpins
-from ..errors import ToolMissing
+from ..errors import ClusterforgeError, ToolMissing
 from ..tools import find_tool, require
 
 BUILD_HINT = "nox -s tools, or: python tools/gomodule/build.py {build} --out-dir .tools/bin"
@@ -34,6 +37,27 @@ def flux(controller: str) -> Path:
 
 def cilium_operator(cilium_version: str) -> Path:
     return _built(toolpins.cilium_operator_binary(cilium_version), toolpins.cilium_operator_build(cilium_version).name)
+
+
+@dataclass(frozen=True)
+class BuiltChart:
+    archive: Path
+    module: str  # module@version it was packaged from
+    packaged_by: str
+
+
+def cilium_chart(cilium_version: str) -> BuiltChart:
+    """The Cilium chart that tools/gomodule/build.py packaged from the cilium module at this
+    version, beside its operator; the archive must be the one its source file records."""
+    build = toolpins.cilium_operator_build(cilium_version, chart=True)
+    folder = cilium_operator(cilium_version).parent
+    archive, source = folder / toolpins.chart_file(build), folder / toolpins.chart_source_file(build)
+    if not archive.is_file() or not source.is_file():
+        raise ToolMissing(archive.name, BUILD_HINT.format(build=build.name))
+    recorded = json.loads(source.read_text())
+    if recorded.get("sha256") != hashlib.sha256(archive.read_bytes()).hexdigest():
+        raise ClusterforgeError(f"{archive} is not the archive {source.name} records: rebuild it ({BUILD_HINT.format(build=build.name)})")
+    return BuiltChart(archive, str(recorded.get("module")), str(recorded.get("packaged_by")))
 
 
 def kwok() -> tuple[Path, Path]:
@@ -64,4 +88,7 @@ def require_all(kubernetes_version: str, cilium_version: str) -> None:
     for build in toolpins.FLUX_CONTROLLERS:
         data(flux(build.name), build)
     cilium_operator(cilium_version)
+    bump = toolpins.cilium_bump(cilium_version)
+    if bump:
+        cilium_chart(bump)  # and its operator
     helm()

@@ -1,5 +1,7 @@
-"""The git-driven update: change cluster.yaml (one LoadBalancer pool more), render, commit
-to the served repository, ask the engine to sync, and list what changed in the cluster."""
+"""The git-driven update: change cluster.yaml (one LoadBalancer pool more, Cilium's patch
+version bumped when a bump is pinned), render, commit to the served repository, ask the
+engine to sync, and list what changed in the cluster: each change must be one the render
+or the new chart explains, and nothing else may change."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ class Change:
     description: str
     pool: str
     cidr: IPv4Network
+    cilium_version: str | None  # the bumped version, or None: unchanged
 
 
 def next_pool_cidr(inv: Inventory) -> IPv4Network:
@@ -35,8 +38,9 @@ def next_pool_cidr(inv: Inventory) -> IPv4Network:
     return IPv4Network((int(last.network_address) + last.num_addresses, last.prefixlen))
 
 
-def changed_repository(repo: Path, inv: Inventory, target: Path) -> Change:
-    """A copy of the repository with one more pool in cluster.yaml, rendered."""
+def changed_repository(repo: Path, inv: Inventory, target: Path, cilium_version: str | None = None) -> Change:
+    """A copy of the repository with one more pool in cluster.yaml (and `cilium_version`, if
+    given, as Cilium's version), rendered."""
     shutil.copytree(repo, target, symlinks=True, ignore=shutil.ignore_patterns(".git"))
     cidr = next_pool_cidr(inv)
     yaml = yamlio.loader()
@@ -50,11 +54,14 @@ def changed_repository(repo: Path, inv: Inventory, target: Path) -> Change:
         plain[0]["default"] = True
         description += f"; pool {plain[0]['name']} default: true"
     pools.append({"name": ADDED_POOL, "cidr": str(cidr), "serviceSelector": {ADDED_LABEL: "true"}})
+    if cilium_version:
+        data["cilium"]["version"] = cilium_version
+        description += f"; cilium.version {inv.cilium.version} -> {cilium_version}"
     out = io.StringIO()
     yaml.dump(data, out)
     (target / layout.INVENTORY).write_text(out.getvalue())
     repository.render_repo(target)
-    return Change(description, ADDED_POOL, cidr)
+    return Change(description, ADDED_POOL, cidr, cilium_version)
 
 
 # What the engine applies: the cluster's folder and what its Kustomizations point at.
@@ -90,17 +97,78 @@ def _identity(entry_id: str) -> tuple[str, str, str, str]:
     return namespace, name, group, kind
 
 
-def snapshot(kubectl: Kubectl) -> dict[str, str]:
-    """Every object the Kustomizations applied, with a digest of what it says (spec, data:
-    everything but metadata and status), by its Flux inventory id."""
+def manifest_objects(manifest: str) -> list[dict[str, Any]]:
+    """The objects of a multi-document manifest (helm's), as plain data."""
+    return [json.loads(json.dumps(d)) for d in yamlio.loader().load_all(manifest) if isinstance(d, dict) and "kind" in d]
+
+
+def _entry_id(obj: dict[str, Any], namespace: str) -> str:
+    """The object's Flux inventory id; a namespaced object without a namespace is in the release's."""
+    return f"{obj['metadata'].get('namespace', namespace)}_{obj['metadata']['name']}_{obj['apiVersion'].rpartition('/')[0]}_{obj['kind']}"
+
+
+def release_entries(manifest: str, namespace: str) -> list[tuple[str, str]]:
+    """The objects of a Helm manifest as Flux inventory entries (id, API version)."""
+    return [(_entry_id(o, namespace), o["apiVersion"].rpartition("/")[2]) for o in manifest_objects(manifest)]
+
+
+def snapshot(kubectl: Kubectl, release: list[tuple[str, str]] | None = None) -> dict[str, str]:
+    """Every object the Kustomizations applied and every object of the Helm `release` entries,
+    with a digest of what it says (spec, data: everything but metadata and status), by its
+    Flux inventory id."""
+    entries = [(e["id"], e["v"]) for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
+               for e in (k.get("status", {}).get("inventory") or {}).get("entries", [])]
     found: dict[str, str] = {}
-    for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io"):
-        for entry in (k.get("status", {}).get("inventory") or {}).get("entries", []):
-            namespace, name, group, kind = _identity(entry["id"])
-            resource = f"{kind}.{entry['v']}.{group}" if group else kind
-            obj = kubectl.get(resource, name, namespace or None)
-            found[entry["id"]] = _digest(obj) if obj else "absent"
+    for entry_id, version in [*entries, *(release or [])]:
+        namespace, name, group, kind = _identity(entry_id)
+        resource = f"{kind}.{version}.{group}" if group else kind
+        obj = kubectl.get(resource, name, namespace or None)
+        found[entry_id] = _digest(obj) if obj else "absent"
     return found
+
+
+def rendered_digests(manifest: str, namespace: str) -> dict[str, str]:
+    """A rendered manifest's objects by Flux inventory id, with the digest `snapshot` takes."""
+    return {_entry_id(o, namespace): _digest(o) for o in manifest_objects(manifest)}
+
+
+@dataclass(frozen=True)
+class ChartChanges:
+    """What a chart upgrade changes, in the words of `differences`: by_version, what the new
+    chart renders differently with the same values; regenerated, what two renders of the old
+    chart already differ in (the certificates the chart generates at each render)."""
+
+    by_version: list[str]
+    regenerated: list[str]
+
+
+def chart_changes(old: str, old_again: str, new: str, namespace: str) -> ChartChanges:
+    a, b, c = (rendered_digests(m, namespace) for m in (old, old_again, new))
+    regenerated = {i for i in a.keys() & b.keys() if a[i] != b[i]}
+    stable = lambda d: {i: digest for i, digest in d.items() if i not in regenerated}  # noqa: E731
+    return ChartChanges(differences(stable(a), stable(c)), differences({i: a[i] for i in regenerated}, {i: b[i] for i in regenerated}))
+
+
+def explain(changes: list[str], rendered: list[str], chart: ChartChanges | None, new_version: str | None) -> tuple[list[str], list[str]]:
+    """Each change in the cluster with what explains it, and the problems: a change nothing
+    explains (something else changed), or one the render or the new chart makes that did not
+    happen. A regenerated certificate may change or not."""
+    by_version = set(chart.by_version) if chart else set()
+    regenerated = set(chart.regenerated) if chart else set()
+    lines, problems = [], []
+    for change in changes:
+        if change in rendered:
+            lines.append(f"{change} (the render)")
+        elif change in by_version:
+            lines.append(f"{change} (the chart {new_version})")
+        elif change in regenerated:
+            lines.append(f"{change} (certificates the chart generates anew at each upgrade)")
+        else:
+            lines.append(f"{change} (UNEXPECTED)")
+            problems.append(f"{change}: neither the render nor the new chart changes it")
+    problems += [f"{c}: the render changes it, the cluster did not" for c in rendered if c not in changes]
+    problems += [f"{c}: the chart {new_version} changes it, the cluster did not" for c in sorted(by_version) if c not in changes]
+    return lines, problems
 
 
 def _digest(obj: dict[str, Any]) -> str:

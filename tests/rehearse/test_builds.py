@@ -1,13 +1,29 @@
 """The scratch modules tools/gomodule/build.py writes: the upstream module's replace
-directives repeated, local folders swapped for published releases."""
+directives repeated, local folders swapped for published releases; and the chart it packages
+from the cilium module's source for the rehearsal's patch bump: reproducible, the one its
+record names, rendering what the published chart does but for the image digests."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from generator import toolpins
+from generator import cli, repo, toolpins
+from generator.errors import ToolMissing
+from generator.rehearse import toolset, update
+from generator.render import cilium as cilium_render
+from generator.render import layout
+from generator.tools import find_tool
+from generator.validate import caches
 from support import load_script
 
 ROOT = Path(__file__).parents[2]
@@ -94,3 +110,90 @@ def test_a_missing_or_foreign_binary_is_not_up_to_date(builder, tmp_path: Path) 
     assert not builder.up_to_date(toolpins.ETCD, tmp_path, "go")
     (tmp_path / "etcd").write_text("#!/bin/sh\n")  # no Go build info: rebuilt
     assert not builder.up_to_date(toolpins.ETCD, tmp_path, "go")
+
+
+# --- the chart of the Cilium patch bump, packaged from the module's source ------------------
+
+IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
+
+
+@pytest.fixture(scope="module")
+def go_and_helm() -> tuple[str, str]:
+    """Go (its module cache holds cilium's modules once `nox -s tools` has built the operators) and the pinned helm."""
+    go, helm = shutil.which("go"), find_tool("helm")
+    if go is None or helm is None:
+        if IN_CI:
+            pytest.fail("CI must provide go and helm")
+        pytest.skip("go or helm not found")
+    return go, str(helm)
+
+
+def test_a_repacked_archive_is_reproducible_and_dated_by_the_module(builder, tmp_path: Path) -> None:
+    def helm_like(mtime: int) -> bytes:
+        raw = io.BytesIO()
+        with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+            for name, data in (("cilium/Chart.yaml", b"name: cilium\n"), ("cilium/values.yaml", b"a: 1\n")):
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime = len(data), mtime
+                tar.addfile(info, io.BytesIO(data))
+        return raw.getvalue()
+
+    first, second = builder.reproducible_archive(helm_like(1000), 42), builder.reproducible_archive(helm_like(2000), 42)
+    assert first == second and helm_like(1000) != helm_like(2000)
+    with tarfile.open(fileobj=io.BytesIO(first), mode="r:gz") as tar:
+        assert [(m.name, m.mtime) for m in tar.getmembers()] == [("cilium/Chart.yaml", 42), ("cilium/values.yaml", 42)]
+
+
+def test_a_chart_that_is_not_the_recorded_one_is_not_up_to_date(builder, tmp_path: Path) -> None:
+    build = toolpins.module_builds()["cilium-v1.19.7"]
+    assert not builder.chart_up_to_date(build, tmp_path)
+    (tmp_path / toolpins.chart_file(build)).write_bytes(b"archive")
+    source = {"module": "github.com/cilium/cilium@v1.19.7", "sha256": hashlib.sha256(b"archive").hexdigest()}
+    (tmp_path / toolpins.chart_source_file(build)).write_text(json.dumps(source))
+    assert builder.chart_up_to_date(build, tmp_path)
+    (tmp_path / toolpins.chart_file(build)).write_bytes(b"another archive")
+    assert not builder.chart_up_to_date(build, tmp_path)
+
+
+@pytest.mark.tools
+def test_the_bump_chart_in_the_tools_folder_is_what_its_module_gives(builder, go_and_helm, tmp_path: Path) -> None:
+    go, helm = go_and_helm
+    bump = toolpins.cilium_bump(toolpins.CILIUM_VERSION)
+    assert bump is not None
+    try:
+        built = toolset.cilium_chart(bump)
+    except ToolMissing as e:
+        if IN_CI:
+            pytest.fail(f"CI must provide every tool: {e}")
+        pytest.skip(str(e))
+    again = builder.package_chart(toolpins.module_builds()[f"cilium-v{bump}"], tmp_path, go, dict(os.environ), helm)
+    assert again.read_bytes() == built.archive.read_bytes()
+    assert built.module == f"github.com/cilium/cilium@v{bump}"
+
+
+@pytest.mark.tools
+def test_the_module_chart_renders_as_the_published_one_but_for_image_digests(builder, go_and_helm, tmp_path: Path) -> None:
+    """The approach, proved on the cluster's version, whose published chart the offline data holds:
+    the chart packaged from the module's source renders the reference lab's values to the same
+    objects, save that the published chart pins Cilium's own images by digest as well as tag."""
+    go, helm = go_and_helm
+    lab = tmp_path / "lab"
+    repo.new(lab, cli.example_text())
+    published = caches.cached_chart(caches.ChartRef(cilium_render.CHART_REPOSITORY, cilium_render.CHART, toolpins.CILIUM_VERSION), tmp_path / "cache")
+    assert published is not None
+    module = builder.package_chart(toolpins.cilium_operator_build(toolpins.CILIUM_VERSION, chart=True), tmp_path, go, dict(os.environ), helm)
+
+    def render(chart: Path) -> dict[str, dict]:
+        done = subprocess.run([helm, "template", "cilium", str(chart), "--namespace", "kube-system", "--kube-version", toolpins.KUBERNETES_VERSION,
+                               "--values", str(lab / layout.CILIUM_VALUES)], check=True, capture_output=True, text=True)
+        return {f"{o['kind']} {o['metadata']['name']}": o for o in update.manifest_objects(done.stdout)}
+
+    first, again, ours = render(published), render(published), render(module)
+    assert first.keys() == ours.keys()
+    regenerated = {k for k in first if first[k] != again[k]}  # the certificates helm generates at each render
+    assert regenerated and all(k.startswith("Secret ") for k in regenerated)
+    differ = sorted(k for k in first if k not in regenerated and first[k] != ours[k])
+    assert differ == ["DaemonSet cilium", "Deployment cilium-operator", "Deployment hubble-relay"]
+    unpinned = {k: json.loads(DIGEST.sub("", json.dumps(first[k]))) for k in differ}
+    assert all(unpinned[k] == ours[k] for k in differ)

@@ -113,12 +113,31 @@ def test_the_pool_serves_a_loadbalancer_service(reference_report: dict) -> None:
 
 
 def test_a_cluster_yaml_change_converges_with_nothing_else_changed(reference_report: dict) -> None:
-    update, _old_pool, served = lines(reference_report, "8. git-driven update")
-    listed = update["message"].split("what changed in the cluster:\n")[1].split("\n")
-    # The new pool, and the old one made the default (each pool needs a selector otherwise).
-    assert listed[:2] == ["  added CiliumLoadBalancerIPPool rehearsal-added", "  changed CiliumLoadBalancerIPPool default"]
-    assert listed[2] == "Helm release cilium: 2 revisions (unchanged)"
+    update, upgraded, *rollouts, operator, _old_pool, served = lines(reference_report, "8. git-driven update")
+    assert update["message"].splitlines()[0].endswith("; cilium.version 1.19.6 -> 1.19.7")
+    listed = update["message"].split("what changed in the cluster (the Kustomizations' objects and the Helm release's):\n")[1].split("\n")
+    # The new pool, the old one made the default (each pool needs a selector otherwise), the
+    # HelmRelease's chart version, and what the chart 1.19.7 renders differently: nothing else.
+    assert listed == [
+        "  added CiliumLoadBalancerIPPool rehearsal-added (the render)",
+        "  changed CiliumLoadBalancerIPPool default (the render)",
+        "  changed DaemonSet cilium (the chart 1.19.7)",
+        "  changed DaemonSet cilium-envoy (the chart 1.19.7)",
+        "  changed Deployment cilium-operator (the chart 1.19.7)",
+        "  changed Deployment hubble-relay (the chart 1.19.7)",
+        "  changed HelmRelease cilium (the render)",
+    ]
+    assert "revision 3: deployed, cilium-1.19.7, Upgrade complete" in upgraded["message"]
+    assert "revision 2: superseded, cilium-1.19.6, Upgrade complete" in upgraded["message"]
+    assert [r["message"].split(":")[0] for r in rollouts] == [
+        "DaemonSet kube-system/cilium", "DaemonSet kube-system/cilium-envoy",
+        "Deployment kube-system/cilium-operator", "Deployment kube-system/hubble-relay"]
+    assert "6 of 6 pods updated and Ready under kwok, image quay.io/cilium/cilium:v1.19.7" in rollouts[0]["message"]
+    assert "image quay.io/cilium/operator-generic:v1.19.7" in rollouts[2]["message"]
+    assert operator["message"].startswith("cilium-operator 1.19.6 (pid ") and ", 1.19.7 (pid " in operator["message"]
     assert "192.168.102." in served["message"] and "pool rehearsal-added is 192.168.102.0/24" in served["message"]
+    (line,) = lines(reference_report, "0. rehearsal")
+    assert "chart cilium 1.19.7 for the update: packaged from github.com/cilium/cilium@v1.19.7 (install/kubernetes/cilium)" in line["message"]
 
 
 def test_simulate_gets_the_operators_node_configs(reference_report: dict, reference: Path, cache: Path) -> None:
@@ -184,6 +203,27 @@ def test_an_advertisement_selecting_no_service_and_an_overlapping_pool_fail_nami
     bad = {r.check: r.message for r in failures(results)}
     assert bad.get("7. BGP advertisements select Services") == "CiliumBGPAdvertisement load-balancer-ips selects no LoadBalancer Service", bad
     assert "CiliumLoadBalancerIPPool" in bad.get("6. LoadBalancer pools", "") and "conflicting" in bad["6. LoadBalancer pools"], bad
+
+
+class ChangedBehindTheEnginesBack(Rehearsal):
+    """A rehearsal during whose update someone else changes an object of the Helm release (a
+    key more in hubble-relay's ConfigMap: neither Flux's apply nor helm's three-way merge
+    removes a field they never set): the update must fail naming it."""
+
+    def _applied(self, kubectl, daemons, revision, bump):  # type: ignore[no-untyped-def]
+        kubectl("patch", "configmap", "hubble-relay-config", "--namespace", "kube-system", "--type", "merge",
+                "--patch", '{"data": {"set-by-someone-else": "true"}}')
+        return super()._applied(kubectl, daemons, revision, bump)
+
+
+def test_an_object_changed_by_something_else_fails_the_update(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
+    rehearsal = ChangedBehindTheEnginesBack(copy(reference, tmp_path))
+    results = rehearsal.run(sys.stderr)
+    assert rehearsal.folder is not None and not rehearsal.folder.exists()
+    bad = failures(results)
+    assert [r.check for r in bad] == ["8. git-driven update"], bad
+    assert "  changed ConfigMap hubble-relay-config (UNEXPECTED)" in bad[0].message.splitlines()
+    assert "changed ConfigMap hubble-relay-config: neither the render nor the new chart changes it" in bad[0].message.splitlines()
 
 
 # --- nothing left behind --------------------------------------------------------------------

@@ -6,7 +6,9 @@ they only apply when that module is the main module. So, as tools/kubeadm/build.
 does for kubeadm, we write a scratch consumer module that requires the module and
 repeats its replace directives: a directive to another module is copied; one to a
 local folder (etcd's ../api, Flux's ./api, Kubernetes' ./staging/...) becomes the
-published release of that module, at the pin's `local_version`.
+published release of that module, at the pin's `local_version`. A build may also
+carry a Helm chart of the module's source (cilium's install/kubernetes/cilium), packaged
+with the pinned helm into a reproducible archive recorded with its source.
 
 Stdlib only; `nox -s tools` runs it for every build, skipping those up to date:
     python tools/gomodule/build.py all --kubernetes 1.35.4 --out-dir .tools/bin
@@ -16,12 +18,18 @@ Stdlib only; `nox -s tools` runs it for every build, skipping those up to date:
 from __future__ import annotations
 
 import argparse
+import gzip
+import hashlib
 import importlib.util
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tarfile
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +106,7 @@ def tools_go(build) -> str:
     return f"//go:build tools\n\npackage tools\n\n{imports}\n"
 
 
-def build(build, out_dir: Path, workdir: Path, go: str = "go") -> list[Path]:
+def build(build, out_dir: Path, workdir: Path, go: str = "go", helm: str = "helm") -> list[Path]:
     env = {**os.environ, "CGO_ENABLED": "0"}  # static binaries, as upstream releases are
     if build.toolchain:
         env["GOTOOLCHAIN"] = build.toolchain
@@ -121,6 +129,8 @@ def build(build, out_dir: Path, workdir: Path, go: str = "go") -> list[Path]:
         built.append(out)
     if build.data:
         built.append(copy_data(build, out_dir, go, env))
+    if build.chart:
+        built.append(package_chart(build, out_dir, go, env, helm))
     return built
 
 
@@ -140,6 +150,57 @@ def copy_data(build, out_dir: Path, go: str, env: dict[str, str]) -> Path:
     return out
 
 
+def package_chart(build, out_dir: Path, go: str, env: dict[str, str], helm: str) -> Path:
+    """`helm package` of the module's chart folder, made reproducible (helm stamps each file
+    with the time of packaging): the same members in helm's order, each dated the module
+    version's time, gzip without a timestamp. Its source and sha256 go in a file beside it."""
+    info = json.loads(_go(go, "mod", "download", "-json", f"{build.module}@{build.version}", env=env))
+    name, folder = build.chart
+    chart_dir = Path(info["Dir"]) / folder
+    if not (chart_dir / "Chart.yaml").is_file():
+        raise SystemExit(f"{build.module}@{build.version} has no chart in {folder}")
+    tagged = json.loads(Path(info["Info"]).read_text())["Time"]  # the version's commit time, as the proxy serves it
+    when = int(datetime.fromisoformat(tagged.replace("Z", "+00:00")).timestamp())
+    out = out_dir / _pins().chart_file(build)
+    with tempfile.TemporaryDirectory() as tmp:
+        print("+", helm, "package", chart_dir, flush=True)
+        subprocess.run([helm, "package", str(chart_dir), "--destination", tmp], check=True, stdout=subprocess.DEVNULL,
+                       env={**env, "HELM_CACHE_HOME": tmp, "HELM_CONFIG_HOME": tmp, "HELM_DATA_HOME": tmp})
+        packaged = Path(tmp) / out.name
+        if not packaged.is_file():
+            raise SystemExit(f"helm package did not write {out.name}: is {folder} the chart {name} {build.version}?")
+        out.write_bytes(reproducible_archive(packaged.read_bytes(), when))
+    stamped = subprocess.run([go, "version", "-m", helm], capture_output=True, text=True).stdout
+    helm_version = _pins().buildinfo_version(stamped, "helm.sh/helm/v3/cmd/helm") or "of unknown version"
+    source = {"chart": name, "version": build.version.removeprefix("v"), "module": f"{build.module}@{build.version}",
+              "folder": folder, "packaged_by": f"helm {helm_version}", "sha256": hashlib.sha256(out.read_bytes()).hexdigest()}
+    (out_dir / _pins().chart_source_file(build)).write_text(json.dumps(source, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+def reproducible_archive(tgz: bytes, mtime: int) -> bytes:
+    """The archive's members, in order, dated `mtime`; gzip'd with no name and no time."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as source, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as target:
+        for member in source.getmembers():
+            member.mtime, member.pax_headers = mtime, {}
+            target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, mtime=0) as gz:
+        gz.write(raw.getvalue())
+    return packed.getvalue()
+
+
+def chart_up_to_date(build, out_dir: Path) -> bool:
+    """The archive is there and is the one its source file records."""
+    pins = _pins()
+    archive, source = out_dir / pins.chart_file(build), out_dir / pins.chart_source_file(build)
+    if not archive.is_file() or not source.is_file():
+        return False
+    recorded = json.loads(source.read_text())
+    return recorded.get("module") == f"{build.module}@{build.version}" and recorded.get("sha256") == hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
 def up_to_date(build, out_dir: Path, go: str) -> bool:
     """Every binary of the build carries the pinned module version (as `go version -m` reads
     it) and its data file is there: nothing to rebuild."""
@@ -151,7 +212,7 @@ def up_to_date(build, out_dir: Path, go: str) -> bool:
         done = subprocess.run([go, "version", "-m", str(path)], capture_output=True, text=True)
         if done.returncode or pins.buildinfo_version(done.stdout, package) != build.version:
             return False
-    return not build.data or (out_dir / pins.data_file(build)).is_file()
+    return (not build.data or (out_dir / pins.data_file(build)).is_file()) and (not build.chart or chart_up_to_date(build, out_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", type=Path, required=True)
     ap.add_argument("--workdir", type=Path, help="scratch module dir (default: .tools/build/NAME-VERSION)")
     ap.add_argument("--go", default="go")
+    ap.add_argument("--helm", help="the pinned helm that packages a build's chart (default: OUT_DIR/helm)")
     a = ap.parse_args(argv)
+    helm = a.helm or str(a.out_dir / "helm")
     builds = pins.module_builds(a.kubernetes, a.cilium)
     a.out_dir.mkdir(parents=True, exist_ok=True)
     if a.name == "all":
@@ -172,10 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             if up_to_date(b, a.out_dir, a.go):
                 print(f"{b.name} {b.version} already built", flush=True)
             else:
-                build(b, a.out_dir, Path(".tools/build") / f"{b.name}-{b.version}", a.go)
+                build(b, a.out_dir, Path(".tools/build") / f"{b.name}-{b.version}", a.go, helm)
         return 0
     b = builds[a.name]
-    build(b, a.out_dir, a.workdir or Path(".tools/build") / f"{b.name}-{b.version}", a.go)
+    build(b, a.out_dir, a.workdir or Path(".tools/build") / f"{b.name}-{b.version}", a.go, helm)
     return 0
 
 
