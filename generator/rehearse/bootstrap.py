@@ -69,3 +69,11 @@ def helm_values(kubectl: Kubectl, folder: Path, release: str, namespace: str, re
     done = run([toolset.helm(), "get", "values", release, "--namespace", namespace, "--revision", str(revision), "-o", "json"],
                env={**kubectl.env(), **helm_env(folder)})
     return json.loads(done.stdout) or {}
+
+
+def release_objects(kubectl: Kubectl, folder: Path, release: str, namespace: str) -> list[dict]:
+    """The live objects of a release's manifest (its namespaced ones default to the release's
+    namespace); those deleted since are missing from the list."""
+    manifest = run([toolset.helm(), "get", "manifest", release, "--namespace", namespace], env={**kubectl.env(), **helm_env(folder)}).stdout
+    done = kubectl("get", "--namespace", namespace, "--ignore-not-found", "-f", "-", "-o", "json", input=manifest)
+    return json.loads(done.stdout)["items"]

@@ -57,8 +57,9 @@ def changed_repository(repo: Path, inv: Inventory, target: Path) -> Change:
     return Change(description, ADDED_POOL, cidr)
 
 
-# What the engine applies: the cluster's folder and what its Kustomizations point at.
-APPLIED_DIRS = ("clusters", "infrastructure")
+# What the engine applies: Flux's cluster folder and what its Kustomizations point at, or
+# the Applications of Argo CD's root and what they point at.
+APPLIED_DIRS = ("clusters", "infrastructure", layout.ARGOCD_APPS_DIR)
 KUSTOMIZE_CONFIG = "kustomize.config.k8s.io/"
 
 
@@ -90,21 +91,27 @@ def _identity(entry_id: str) -> tuple[str, str, str, str]:
     return namespace, name, group, kind
 
 
-def snapshot(kubectl: Kubectl) -> dict[str, str]:
-    """Every object the Kustomizations applied, with a digest of what it says (spec, data:
-    everything but metadata and status), by its Flux inventory id."""
+def flux_inventory(kubectl: Kubectl) -> list[tuple[str, str]]:
+    """What the Kustomizations applied: (Flux inventory id, API version)."""
+    return [(entry["id"], entry["v"]) for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
+            for entry in (k.get("status", {}).get("inventory") or {}).get("entries", [])]
+
+
+def snapshot(kubectl: Kubectl, inventory: list[tuple[str, str]]) -> dict[str, str]:
+    """Every object of the engine's inventory (Flux inventory ids and API versions) with a
+    digest of what it says (spec, data: everything but metadata and status)."""
     found: dict[str, str] = {}
-    for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io"):
-        for entry in (k.get("status", {}).get("inventory") or {}).get("entries", []):
-            namespace, name, group, kind = _identity(entry["id"])
-            resource = f"{kind}.{entry['v']}.{group}" if group else kind
-            obj = kubectl.get(resource, name, namespace or None)
-            found[entry["id"]] = _digest(obj) if obj else "absent"
+    for entry_id, version in inventory:
+        namespace, name, group, kind = _identity(entry_id)
+        resource = f"{kind}.{version}.{group}" if group else kind
+        obj = kubectl.get(resource, name, namespace or None)
+        found[entry_id] = _digest(obj) if obj else "absent"
     return found
 
 
 def _digest(obj: dict[str, Any]) -> str:
-    said = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    # Not Argo CD's `operation` either: the request for a sync the controller clears when it is done.
+    said = {k: v for k, v in obj.items() if k not in ("metadata", "status", "operation")}
     return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
 
 
