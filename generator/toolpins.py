@@ -93,17 +93,20 @@ FLUX_CONTROLLERS = tuple(
 )
 # Argo CD, for repositories whose engine is Argo CD. The rendered repository installs Argo CD's
 # `stable` manifests and writes only argoproj.io/v1alpha1 Applications and an AppProject, which
-# every 3.x release serves. The newest release that builds from its module is v3.2.12: from
-# v3.3 on, argo-cd's go.mod replaces its gitops-engine with its own folder ./gitops-engine,
-# a nested module whose versions those releases name (v0.7.1-0.20250908182407-97ad5b59a627,
-# and the release branches) the module proxy refuses ("403 Forbidden: This module version is
-# not available"), and v3.6's github.com/argoproj/argo-cd/gitops-engine/v3 builds at no version
-# here. v3.2.12 requires github.com/argoproj/gitops-engine at a pseudo-version the proxy serves.
+# every 3.x release serves. The newest release that builds from its module here is v3.2.11:
+# - v3.3 to v3.5 replace their gitops-engine with the folder ./gitops-engine, a nested module
+#   github.com/argoproj/argo-cd/gitops-engine the module zip leaves out; the proxy refuses the
+#   version they require (v0.7.1-0.20250908182407-97ad5b59a627: "403 Forbidden: This module
+#   version is not available") and every release branch, serving only a later commit of master;
+# - v3.6 needs github.com/argoproj/argo-cd/gitops-engine/v3, which builds at no version here;
+# - v3.2.12 does not compile: controller/cache/info.go calls settings.ValidateExternalURL,
+#   which that release's util/settings lacks.
+# v3.2.11 requires github.com/argoproj/gitops-engine at a pseudo-version the proxy serves.
 # One binary serves every component: it picks one by ARGOCD_BINARY_NAME (cmd/main.go).
 ARGOCD = ModuleBuild(
-    "argocd", "github.com/argoproj/argo-cd/v3", "v3.2.12", (("argocd", "github.com/argoproj/argo-cd/v3/cmd"),),
+    "argocd", "github.com/argoproj/argo-cd/v3", "v3.2.11", (("argocd", "github.com/argoproj/argo-cd/v3/cmd"),),
     # As argo-cd's Makefile stamps a release (so `argocd version` and the logs report it).
-    ldflags=("-X github.com/argoproj/argo-cd/v3/common.version=3.2.12", "-X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean"),
+    ldflags=("-X github.com/argoproj/argo-cd/v3/common.version=3.2.11", "-X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean"),
     # The install manifests the README applies: the rehearsal takes its CRDs and settings
     # (ConfigMaps, Secret) and runs the components themselves as local processes.
     data=("install", ("manifests/install.yaml",)),
