@@ -27,6 +27,7 @@ CM_FIELD_MANAGER = "clusterforge"
 TRACKING = "argocd.argoproj.io/tracking-id"  # annotation tracking, Argo CD 3's default
 REFRESH = "argocd.argoproj.io/refresh"
 REDIS_LIMIT = 30.0  # seconds for redis to accept connections
+CRD_LIMIT = 60.0  # seconds for the API server to serve Argo CD's CRDs
 # Argo CD hard-codes the controller's metrics listener on every address
 # (controller/appcontroller.go: fmt.Sprintf("0.0.0.0:%d", metricsPort)); no flag binds it to loopback.
 METRICS_ON_ALL_ADDRESSES = (
@@ -36,6 +37,12 @@ METRICS_ON_ALL_ADDRESSES = (
 # Argo CD's conditions that stop an Application from syncing (pkg/apis/application/v1alpha1/types.go).
 ERROR_CONDITIONS = ("ComparisonError", "InvalidSpecError", "SyncError", "UnknownError", "RepeatedResourceWarning")
 FAILED_PHASES = ("Failed", "Error")
+# The project the root Application names. Argo CD's API server (not run here) makes it when it
+# starts, with exactly this spec (server/server.go: initializeDefaultProject).
+DEFAULT_PROJECT = {
+    "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "default", "namespace": NAMESPACE},
+    "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}], "clusterResourceWhitelist": [{"group": "*", "kind": "*"}]},
+}
 
 
 def install_objects() -> list[dict[str, Any]]:
@@ -65,6 +72,19 @@ def _wait_for_port(port: int, daemons: Daemons) -> None:
     raise ClusterforgeError(f"redis did not accept connections on 127.0.0.1:{port} within {REDIS_LIMIT:.0f} s")
 
 
+def _wait_established(kubectl: Kubectl, names: list[str]) -> None:
+    """Served before anything uses them. Not `kubectl wait`: it fails at once on a CRD whose
+    status has no conditions yet, as these have for a moment after they are made."""
+    deadline = time.monotonic() + CRD_LIMIT
+    while time.monotonic() < deadline:
+        crds = [kubectl.get("crd", name) or {} for name in names]
+        if all(any(c.get("type") == "Established" and c.get("status") == "True" for c in (crd.get("status") or {}).get("conditions") or [])
+               for crd in crds):
+            return
+        time.sleep(0.5)
+    raise ClusterforgeError(f"Argo CD's CRDs not Established within {CRD_LIMIT:.0f} s: {', '.join(names)}")
+
+
 def _tools_path(folder: Path) -> str:
     """helm and kustomize as the repo server calls them: the pinned builds."""
     bin_dir = folder / "argocd-bin"
@@ -78,9 +98,9 @@ def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:
     objects = install_objects()
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     kubectl.apply(yamlio.dump_all(crds))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{c['metadata']['name']}" for c in crds), timeout=90)
+    _wait_established(kubectl, [c["metadata"]["name"] for c in crds])
     kubectl.apply(yamlio.dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}))
-    kubectl.apply(yamlio.dump_all(settings(objects)))
+    kubectl.apply(yamlio.dump_all([*settings(objects), DEFAULT_PROJECT]))
 
     data = folder / "argocd"
     for sub in ("redis", "tmp", "tls", "ssh", "gpg", "plugins"):
@@ -99,6 +119,10 @@ def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:
         "ARGOCD_TLS_DATA_PATH": str(data / "tls"), "ARGOCD_SSH_DATA_PATH": str(data / "ssh"),
         "ARGOCD_GNUPGHOME": str(data / "gpg"), "ARGOCD_GPG_ENABLED": "false",
         "ARGOCD_PLUGINSOCKFILEPATH": str(data / "plugins"), "ARGOCD_ASK_PASS_SOCK": str(data / "askpass.sock"),
+        # The in-cluster destination (https://kubernetes.default.svc) through KUBECONFIG rather than a
+        # pod's service account, as Argo CD's own local development runs it (pkg/apis/application/
+        # v1alpha1/cluster_constants.go).
+        "ARGOCD_FAKE_IN_CLUSTER": "true",
     }
     redis_address = f"--redis=127.0.0.1:{redis}"
     daemons.start("argocd-repo-server", [
