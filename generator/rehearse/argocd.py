@@ -34,8 +34,9 @@ METRICS_ON_ALL_ADDRESSES = (
     "the application controller's metrics server listens on 0.0.0.0 (a random port): Argo CD hard-codes that "
     "address; every other listener is on 127.0.0.1"
 )
-# Argo CD's conditions that stop an Application from syncing (pkg/apis/application/v1alpha1/types.go).
-ERROR_CONDITIONS = ("ComparisonError", "InvalidSpecError", "SyncError", "UnknownError", "RepeatedResourceWarning")
+# An error condition is one whose type ends in "Error", as Argo CD judges them
+# (pkg/apis/application/v1alpha1/types.go: ApplicationCondition.IsError); warnings are not.
+ERROR_SUFFIX = "Error"
 FAILED_PHASES = ("Failed", "Error")
 # The project the root Application names. Argo CD's API server (not run here) makes it when it
 # starts, with exactly this spec (server/server.go: initializeDefaultProject).
@@ -158,7 +159,7 @@ def verdict(app: dict[str, Any]) -> tuple[bool | None, str]:
     health, None while it is on its way; what Argo CD says about it)."""
     status = app.get("status", {})
     sync, health = status.get("sync", {}).get("status", "Unknown"), status.get("health", {}).get("status", "Unknown")
-    errors = [f"{c['type']}: {c.get('message', '')}" for c in status.get("conditions", []) or [] if c.get("type") in ERROR_CONDITIONS]
+    errors = [f"{c['type']}: {c.get('message', '')}" for c in status.get("conditions", []) or [] if c.get("type", "").endswith(ERROR_SUFFIX)]
     operation = status.get("operationState", {}) or {}
     said = [f"{sync}, {health}", *errors]
     if operation.get("phase") in FAILED_PHASES:

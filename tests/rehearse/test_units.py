@@ -146,6 +146,8 @@ def test_an_application_is_done_when_synced_and_healthy_and_failed_on_an_error()
         False, "Unknown, Healthy; ComparisonError: Failed to load target state: app path does not exist")
     assert argocd.verdict(app("OutOfSync", "Missing", operationState=failed_sync))[0] is False
     assert argocd.verdict(app("Synced", "Degraded"))[0] is False
+    warning = {"type": "SharedResourceWarning", "message": "also managed by another Application"}
+    assert argocd.verdict(app("Synced", "Healthy", conditions=[warning])) == (True, "Synced, Healthy")  # a warning is no failure
     assert argocd.verdict({"metadata": {"name": "a"}}) == (None, "Unknown, Unknown")
 
 
