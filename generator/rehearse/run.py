@@ -116,12 +116,14 @@ class Rehearsal:
         redirected = gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
         served.commit("rehearsal: charts from the loopback chart server")
         git_url = servers.enter_context(serve.git_server(served.bare.parent)) + f"/{gitrepo.REPOSITORY}"
-        if inv.gitops.engine == "argocd":  # the Applications name the repositories themselves
-            redirected += self._redirect_argocd(inv, served, git_url, chart_url)
-            served.commit("rehearsal: Applications read from the loopback git and chart servers")
         self.notes.append(f"repository {inv.gitops.repository} served as {git_url} (branch {inv.gitops.branch})")
         self.notes.append(f"chart repository {cilium_render.CHART_REPOSITORY} served as {chart_url} from the offline chart cache; "
                           f"URL changed in the served copy: {', '.join(redirected)}")
+        if inv.gitops.engine == "argocd":  # the Applications name the repositories themselves
+            sources = self._redirect_argocd(inv, served, git_url, chart_url)
+            served.commit("rehearsal: Applications read from the loopback git and chart servers")
+            self.notes.append(f"Argo CD's sources (the repository and the chart repository) changed to those loopback URLs in the "
+                              f"served copy: {', '.join(sources)}")
         bootstrap.run_script(served.work, kubectl, folder, inv.kubernetes.version)
         self.results.append(Result(BOOTSTRAP, layout.CILIUM_BOOTSTRAP, True,
                                    f"install-cilium.sh installed Cilium {inv.cilium.version} and its rollouts finished after {self.elapsed():.1f} s"))

@@ -218,7 +218,7 @@ def test_argo_cd_syncs_every_application(ebgp_results: list[Result]) -> None:
     (line,) = [r for r in ebgp_results if r.check == "0. rehearsal"]
     assert "Argo CD v3.2.11: application controller and repo server" in line.message
     assert "https://git.example.net/infra/edge-rack.git served as http://127.0.0.1:" in line.message
-    assert "argocd/apps/cilium.yaml" in line.message  # its chart repository redirected, and said
+    assert "changed to those loopback URLs in the served copy: argocd/apps/cilium-config.yaml, argocd/apps/cilium.yaml, argocd/apps/project.yaml, argocd/root.yaml" in line.message
 
 
 def test_the_cilium_application_keeps_the_bootstrap_objects(ebgp_results: list[Result]) -> None:
