@@ -259,7 +259,10 @@ class Rehearsal:
             self._redirect_argocd(inv, served, git_url, chart_url)
         revision = served.commit(f"clusterforge rehearse: {change.description}")
         start = self.elapsed()
-        argocd.refresh_now(kubectl) if argo else flux.reconcile_now(kubectl, revision)
+        if argo:
+            argocd.refresh_now(kubectl)
+        else:
+            flux.reconcile_now(kubectl, revision)
         deadline = time.monotonic() + UPDATE_LIMIT
         while time.monotonic() < deadline:
             daemons.check_alive()
