@@ -65,14 +65,17 @@ def failures(results: list[Result]) -> list[Result]:
 
 
 def _processes_mentioning(text: str) -> list[str]:
+    """Processes whose command line or environment names `text` (Argo CD's repo server has
+    the rehearsal's folder in its environment only)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                environ = Path(f"/proc/{entry}/environ").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if text in cmdline:
+            if text in cmdline or text in environ:
                 found.append(f"{entry}: {cmdline}")
     return found
 
