@@ -94,6 +94,26 @@ FLUX_CONTROLLERS = tuple(
                 data=("crds", ("config/crd/bases",)))
     for name, version in (("source-controller", "v1.9.0"), ("kustomize-controller", "v1.9.5"), ("helm-controller", "v1.6.4"))
 )
+# Argo CD, for repositories whose engine is Argo CD. The rendered repository installs Argo CD's
+# `stable` manifests and writes only argoproj.io/v1alpha1 Applications and an AppProject, which
+# every 3.x release serves. The newest release that builds from its module here is v3.2.11:
+# - v3.3 to v3.5 replace their gitops-engine with the folder ./gitops-engine, a nested module
+#   github.com/argoproj/argo-cd/gitops-engine the module zip leaves out; the proxy refuses the
+#   version they require (v0.7.1-0.20250908182407-97ad5b59a627: "403 Forbidden: This module
+#   version is not available") and every release branch, serving only a later commit of master;
+# - v3.6 needs github.com/argoproj/argo-cd/gitops-engine/v3, which builds at no version here;
+# - v3.2.12 does not compile: controller/cache/info.go calls settings.ValidateExternalURL,
+#   which that release's util/settings lacks.
+# v3.2.11 requires github.com/argoproj/gitops-engine at a pseudo-version the proxy serves.
+# One binary serves every component: it picks one by ARGOCD_BINARY_NAME (cmd/main.go).
+ARGOCD = ModuleBuild(
+    "argocd", "github.com/argoproj/argo-cd/v3", "v3.2.11", (("argocd", "github.com/argoproj/argo-cd/v3/cmd"),),
+    # As argo-cd's Makefile stamps a release (so `argocd version` and the logs report it).
+    ldflags=("-X github.com/argoproj/argo-cd/v3/common.version=3.2.11", "-X github.com/argoproj/argo-cd/v3/common.gitTreeState=clean"),
+    # The install manifests the README applies: the rehearsal takes its CRDs and settings
+    # (ConfigMaps, Secret) and runs the components themselves as local processes.
+    data=("install", ("manifests/install.yaml",)),
+)
 # A controller manager and scheduler too: without them no DaemonSet or Deployment gets a pod.
 KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # The nodes' stand-in kubelets. Built like the others although its go.mod replaces nothing,
@@ -167,7 +187,7 @@ def chart_source_file(build: ModuleBuild) -> str:
 def module_builds(kubernetes_version: str = KUBERNETES_VERSION, cilium_version: str = CILIUM_VERSION) -> dict[str, ModuleBuild]:
     """Every build the rehearsal needs, by name, for a cluster's versions (with the Cilium patch
     release its update bumps to, when one is pinned)."""
-    builds = [ETCD, kubernetes_build(kubernetes_version), KWOK, *FLUX_CONTROLLERS, cilium_operator_build(cilium_version)]
+    builds = [ETCD, kubernetes_build(kubernetes_version), KWOK, *FLUX_CONTROLLERS, ARGOCD, cilium_operator_build(cilium_version)]
     bump = cilium_bump(cilium_version)
     if bump:
         builds.append(cilium_operator_build(bump, chart=True))
@@ -187,6 +207,8 @@ DEBIAN_TOOLS: dict[str, DebianTool] = {
         DebianTool("netplan", "netplan.io"),
         DebianTool("cloud-localds", "cloud-image-utils", optional=True),
         DebianTool("genisoimage", "genisoimage", optional=True),
+        # Argo CD's cache, for rehearsals of repositories whose engine is Argo CD.
+        DebianTool("redis-server", "redis-server", optional=True),
     )
 }
 

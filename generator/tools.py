@@ -45,6 +45,7 @@ VERSION_PROBES: dict[str, tuple[tuple[str, ...], str] | None] = {
     "netplan": None,  # no version option either
     "cloud-localds": None,  # has no version option; being there is what counts
     "genisoimage": (("--version",), r"genisoimage (\S+)"),
+    "redis-server": (("--version",), r"Redis server v=(\S+)"),
 }
 
 

@@ -28,17 +28,19 @@ def edit(root: Path, path: str, old: str, new: str, *, every: bool = False) -> N
 
 
 def processes_mentioning(text: str, *, parent: int | None = None) -> list[str]:
-    """Every process whose command line holds `text` (and, given `parent`, started by that
-    process: other runs on the machine may hold the same words), as "PID: command line"."""
+    """Every process whose command line or environment holds `text` (Argo CD's repo server has
+    the rehearsal's folder in its environment only) and, given `parent`, started by that process
+    (other runs on the machine may hold the same words), as "PID: command line"."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                environ = Path(f"/proc/{entry}/environ").read_bytes().decode(errors="replace")
                 ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-            if text in cmdline and parent in (None, ppid):
+            if (text in cmdline or text in environ) and parent in (None, ppid):
                 found.append(f"{entry}: {cmdline}")
     return found
 

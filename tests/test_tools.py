@@ -135,6 +135,14 @@ def test_probe_debian_tool(name: str, need_tool: NeedTool) -> None:
 
 
 @pytest.mark.tools
+def test_probe_redis_server(need_tool: NeedTool) -> None:
+    """Only the Argo CD rehearsal needs it (optional), and CI installs it."""
+    need_tool("redis-server")
+    status = tools.probe("redis-server")
+    assert status.ok and status.version and re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", status.version), status
+
+
+@pytest.mark.tools
 def test_kubeadm_reports_its_kubernetes_version(need_tool: NeedTool) -> None:
     kubeadm = need_tool("kubeadm", kubernetes_version=KUBERNETES_VERSION)
     assert tools.run([kubeadm, "version", "-o", "short"]).stdout.strip() == f"v{KUBERNETES_VERSION}"
@@ -171,7 +179,7 @@ def test_doctor_lists_every_tool() -> None:
     statuses = {s.name: s for s in tools.doctor(("1.34.4", KUBERNETES_VERSION))}
     assert set(statuses) == {*GO_TOOLS, *DEBIAN_TOOLS, "kubeadm-v1.34.4", f"kubeadm-v{KUBERNETES_VERSION}"}
     assert statuses["kubeadm-v1.34.4"].pinned == "v1.34.4"
-    assert statuses["genisoimage"].optional and statuses["cloud-localds"].optional
+    assert statuses["genisoimage"].optional and statuses["cloud-localds"].optional and statuses["redis-server"].optional
     assert not statuses["haproxy"].optional
 
 

@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .. import yamlio
 from ..errors import ClusterforgeError
 from ..model import Inventory
 from ..render import cilium as cilium_render
@@ -88,3 +89,20 @@ def helm_template(folder: Path, chart: Path, release: str, namespace: str, value
     values_file.write_text(json.dumps(values))  # JSON is YAML
     return run([toolset.helm(), "template", release, chart, "--namespace", namespace, "--values", values_file,
                 "--kube-version", kubernetes_version], env=helm_env(folder)).stdout
+
+
+def release_objects(kubectl: Kubectl, folder: Path, release: str, namespace: str) -> list[dict]:
+    """The live objects of a release's manifest (its namespaced ones default to the release's
+    namespace); those deleted since are missing from the list."""
+    manifest = helm_manifest(kubectl, folder, release, namespace)
+    by_namespace: dict[str, list] = {}
+    for doc in json.loads(json.dumps(list(yamlio.loader().load_all(manifest)))):
+        if doc:  # kubectl refuses an object of another namespace than --namespace: one call per namespace
+            by_namespace.setdefault(doc.get("metadata", {}).get("namespace") or namespace, []).append(doc)
+    found = []
+    for ns, docs in sorted(by_namespace.items()):
+        listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+        done = kubectl("get", "--namespace", ns, "--ignore-not-found", "-f", "-", "-o", "json", input=listed)
+        got = json.loads(done.stdout) if done.stdout.strip() else {"items": []}
+        found += got["items"] if "items" in got else [got]  # one object comes alone, not in a List
+    return found

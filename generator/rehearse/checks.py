@@ -11,6 +11,7 @@ from ..validate.base import Result
 from ..simulate.speakers import selects
 
 ADOPTED = "5. HelmRelease adopted the bootstrap release"
+ADOPTED_BY_APPLICATION = "5. Application adopted the bootstrap release"
 LB_IPS = "6. LoadBalancer IPs from their pools"
 POOLS = "6. LoadBalancer pools"
 ADVERTISED = "7. BGP advertisements select Services"
@@ -39,6 +40,39 @@ def helm_history(helm: list[dict[str, Any]], release: str, namespace: str, value
     where = f"release {release} in namespace {namespace}"
     message = "\n".join([f"{where}, after {elapsed:.1f} s:", *shown, *problems])
     return Result(ADOPTED, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message)
+
+
+def _identity(obj: dict[str, Any]) -> tuple[str, str, str]:
+    m = obj["metadata"]
+    return obj["kind"], m.get("namespace", ""), m["name"]
+
+
+def application_adoption(installed: list[dict[str, Any]], live: list[dict[str, Any]], helm: list[dict[str, Any]],
+                         application: str, tracking: str, elapsed: float) -> Result:
+    """Argo CD applies the chart's objects itself and never reads Helm's release records, so
+    adoption is: every object the bootstrap installed is still there with the same UID (not
+    deleted and made again) and now carries the Application's tracking annotation, and the Helm
+    release is as the bootstrap left it (revision 1 only: no uninstall, no upgrade).
+    `installed`: the release's objects before Argo CD started; `live`: the same ones now."""
+    now = {_identity(o): o for o in live}
+    problems = []
+    for before in installed:
+        kind, namespace, name = _identity(before)
+        shown = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        after = now.get(_identity(before))
+        if after is None:
+            problems.append(f"{shown} was deleted")
+        elif after["metadata"]["uid"] != before["metadata"]["uid"]:
+            problems.append(f"{shown} was deleted and created again (new UID)")
+        elif not after["metadata"].get("annotations", {}).get(tracking, "").startswith(f"{application}:"):
+            problems.append(f"{shown} is not tracked by Application {application}")
+    kept = len(installed) - len(problems)
+    if [h["revision"] for h in helm] != [1]:
+        problems.append(f"expected the Helm release to keep only revision 1 (the bootstrap's install), found {[h['revision'] for h in helm]}")
+    shown_history = [f"  revision {h['revision']}: {h['status']}, {h.get('description', '')}" for h in helm]
+    lines = [f"{kept} of the {len(installed)} objects the bootstrap's Helm release installed kept with their UIDs and tracked by "
+             f"Application {application}, after {elapsed:.1f} s; the Helm release:", *shown_history, *problems]
+    return Result(ADOPTED_BY_APPLICATION, "argocd/apps/cilium.yaml", not problems, "\n".join(lines))
 
 
 def probe_services(inv: Inventory) -> list[dict[str, Any]]:

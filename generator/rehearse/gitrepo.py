@@ -80,3 +80,23 @@ def redirect_charts(served: ServedRepository, upstream: str, loopback: str) -> l
         changed.append(layout.CILIUM_BOOTSTRAP)
     return changed
 
+
+
+def redirect_argocd(served: ServedRepository, urls: dict[str, str]) -> list[str]:
+    """Point the Applications' sources and the AppProject's sourceRepos at the loopback servers
+    (`urls`: upstream URL -> loopback URL); the files changed (for the report)."""
+    changed = []
+    for path in sorted((served.work / layout.ARGOCD_DIR).rglob("*.yaml")):
+        doc = load_yaml(path.read_text())
+        spec = doc.get("spec", {})
+        sources = [spec["source"]] if "source" in spec else spec.get("sources", [])
+        hits = [s for s in sources if s.get("repoURL") in urls]
+        for source in hits:
+            source["repoURL"] = urls[source["repoURL"]]
+        repos = spec.get("sourceRepos", [])
+        if hits or any(r in urls for r in repos):
+            if repos:
+                spec["sourceRepos"] = sorted(urls.get(r, r) for r in repos)
+            path.write_text(yamlio.dump(doc))
+            changed.append(path.relative_to(served.work).as_posix())
+    return changed

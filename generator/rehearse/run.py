@@ -23,11 +23,11 @@ from ..render import cilium as cilium_render
 from ..render import layout
 from ..simulate.run import _signals_raise_interrupt
 from ..validate.base import Result
-from . import bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, record, serve, toolset, update
+from . import argocd, bootstrap, checks, cilium, controlplane, flux, gitrepo, nodes, record, serve, toolset, update
 from .kube import Kubectl, load_yaml
 from .processes import Daemon, Daemons
 
-CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready
+CONVERGE_LIMIT = 300.0  # seconds for the engine to make every Kustomization and HelmRelease Ready (Application Synced and Healthy)
 POLL = 1.0
 SETTLE = 20.0  # seconds of unchanged, definite verdicts that end the wait
 REHEARSAL = "0. rehearsal"
@@ -62,7 +62,7 @@ class Rehearsal:
 
     def run(self, err: TextIO) -> list[Result]:
         inv = repository.load(self.repo).inventory
-        toolset.require_all(inv.kubernetes.version, inv.cilium.version)
+        toolset.require_all(inv.kubernetes.version, inv.cilium.version, inv.gitops.engine)
         folder = self.folder = Path(tempfile.mkdtemp(prefix="clusterforge-rehearse-"))  # mode 0700
         (folder / "logs").mkdir()
         daemons = Daemons(folder / "logs", keep=self.keep)
@@ -119,6 +119,11 @@ class Rehearsal:
         self.notes.append(f"repository {inv.gitops.repository} served as {git_url} (branch {inv.gitops.branch})")
         self.notes.append(f"chart repository {cilium_render.CHART_REPOSITORY} served as {chart_url} from the offline chart cache; "
                           f"URL changed in the served copy: {', '.join(redirected)}")
+        if inv.gitops.engine == "argocd":  # the Applications name the repositories themselves
+            sources = self._redirect_argocd(inv, served, git_url, chart_url)
+            served.commit("rehearsal: Applications read from the loopback git and chart servers")
+            self.notes.append(f"Argo CD's sources (the repository and the chart repository) changed to those loopback URLs in the "
+                              f"served copy: {', '.join(sources)}")
         bootstrap.run_script(served.work, kubectl, folder, inv.kubernetes.version)
         self.results.append(Result(BOOTSTRAP, layout.CILIUM_BOOTSTRAP, True,
                                    f"install-cilium.sh installed Cilium {inv.cilium.version} and its rollouts finished after {self.elapsed():.1f} s"))
@@ -130,15 +135,59 @@ class Rehearsal:
         operator = cilium.start(daemons, kubectl, inv, folder)
         cilium.write_cilium_nodes(kubectl, inv)
         self.notes.append(cilium.AGENT_STAND_IN)
-        flux.start(daemons, kubectl, folder)
-        kubectl.apply(yamlio.dump_all(flux.bootstrap_objects(inv, git_url)))
-        self.notes.append(f"Flux {toolpins.FLUX_VERSION}: " + ", ".join(f"{b.name} {b.version}" for b in toolpins.FLUX_CONTROLLERS)
-                          + f"; Cilium operator {inv.cilium.version}")
-        self._converge(daemons, kubectl)
-        self._assert(inv, served, kubectl)
+        installed: list[dict[str, Any]] = []
+        if inv.gitops.engine == "argocd":
+            installed = bootstrap.release_objects(kubectl, folder, "cilium", "kube-system")
+            argocd.start(daemons, kubectl, folder)
+            argocd.bootstrap(kubectl, served.work)
+            self.notes.append(f"Argo CD {toolpins.ARGOCD.version}: application controller and repo server, redis-server from Debian; "
+                              f"Cilium operator {inv.cilium.version}")
+            self.notes.append(argocd.METRICS_ON_ALL_ADDRESSES)
+            self._converge_argocd(daemons, kubectl, argocd.expected(served.work))
+        else:
+            flux.start(daemons, kubectl, folder)
+            kubectl.apply(yamlio.dump_all(flux.bootstrap_objects(inv, git_url)))
+            self.notes.append(f"Flux {toolpins.FLUX_VERSION}: " + ", ".join(f"{b.name} {b.version}" for b in toolpins.FLUX_CONTROLLERS)
+                              + f"; Cilium operator {inv.cilium.version}")
+            self._converge(daemons, kubectl)
+        self._assert(inv, served, kubectl, installed)
         if self.update and all(r.ok for r in self.results):
             self._stage = UPDATE
-            self._update(inv, served, kubectl, daemons, charts, chart_url, operator)
+            self._update(inv, served, kubectl, daemons, charts, chart_url, git_url, operator)
+
+    def _redirect_argocd(self, inv: Inventory, served: gitrepo.ServedRepository, git_url: str, chart_url: str) -> list[str]:
+        return gitrepo.redirect_argocd(served, {inv.gitops.repository: git_url, cilium_render.CHART_REPOSITORY: chart_url})
+
+    def _converge_argocd(self, daemons: Daemons, kubectl: Kubectl, expected: list[str]) -> None:
+        """Wait until every Application the repository makes is Synced and Healthy, or one has
+        failed (an error condition, a failed sync, Degraded) and the verdicts stayed the same
+        for SETTLE seconds, or time runs out; a report line per Application."""
+        became: dict[str, float] = {}
+        deadline = time.monotonic() + self.converge_limit
+        last: tuple[tuple[str, bool | None, str], ...] = ()
+        since = time.monotonic()
+        while True:
+            daemons.check_alive()
+            apps = kubectl.items(argocd.APPLICATIONS)
+            verdicts = tuple(sorted((argocd.key(a), *argocd.verdict(a)) for a in apps))
+            for key, ok, _ in verdicts:
+                if ok:
+                    became.setdefault(key, self.elapsed())
+            if verdicts != last:
+                last, since = verdicts, time.monotonic()
+            done = sorted(a["metadata"]["name"] for a in apps) == expected and all(ok for _, ok, _ in verdicts)
+            settled = any(ok is False for _, ok, _ in verdicts) and time.monotonic() - since >= SETTLE
+            if done or settled or time.monotonic() > deadline:
+                break
+            time.sleep(POLL)
+        for app in sorted(apps, key=argocd.key):
+            ok, message = argocd.verdict(app)
+            when = f"Synced and Healthy after {became[argocd.key(app)]:.1f} s" if ok else f"not Synced and Healthy after {self.elapsed():.1f} s"
+            applied = len(app.get("status", {}).get("resources", []) or [])
+            self.results.append(Result(ENGINE, argocd.source_file(app), bool(ok), f"{argocd.key(app)}: {when}; {applied} objects: {message}"))
+        missing = sorted(set(expected) - {a["metadata"]["name"] for a in apps})
+        if missing:
+            self.results.append(Result(ENGINE, layout.ARGOCD_ROOT, False, f"Applications never created: {', '.join(missing)}"))
 
     def _converge(self, daemons: Daemons, kubectl: Kubectl) -> None:
         """Wait until every Kustomization and HelmRelease is Ready, or the engine has settled
@@ -197,16 +246,19 @@ class Rehearsal:
         return live
 
     def _update(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, daemons: Daemons, charts: Path,
-                chart_url: str, operator: Daemon) -> None:
+                chart_url: str, git_url: str, operator: Daemon) -> None:
         """Change cluster.yaml, render, commit, and show the engine converges to it with nothing
         else changed: a pool more, and (when a patch release is pinned) Cilium's version bumped,
         its chart served beside the offline cache's, the release upgraded and rolled out, the
-        operator restarted at the new version."""
+        operator restarted at the new version. With Argo CD a pool more only: the bump's checks read
+        the upgrade in Helm's history, which Argo CD does not write."""
         assert self.folder is not None
-        bump = toolpins.cilium_bump(inv.cilium.version)
+        argo = inv.gitops.engine == "argocd"
+        inventory = argocd.inventory if argo else update.flux_inventory
+        bump = None if argo else toolpins.cilium_bump(inv.cilium.version)
         change = update.changed_repository(self.repo, inv, self.folder / "updated", bump)
         release_before = bootstrap.helm_manifest(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
-        before = update.snapshot(kubectl, update.release_entries(release_before, cilium_render.NAMESPACE))
+        before = update.snapshot(kubectl, [*inventory(kubectl), *update.release_entries(release_before, cilium_render.NAMESPACE)])
         history_before = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
         if bump:
             built = toolset.cilium_chart(bump)
@@ -218,10 +270,15 @@ class Rehearsal:
                               "it names Cilium's own images by tag only (the release workflow adds their digests to the published chart)")
         gitrepo.refresh(served, self.folder / "updated")
         gitrepo.redirect_charts(served, cilium_render.CHART_REPOSITORY, chart_url)
+        if argo:
+            self._redirect_argocd(inv, served, git_url, chart_url)
         revision = served.commit(f"clusterforge rehearse: {change.description}")
         start = self.elapsed()
-        flux.reconcile_now(kubectl, revision)
-        if not self._applied(kubectl, daemons, revision, bump):
+        if argo:
+            argocd.refresh_now(kubectl)
+        else:
+            flux.reconcile_now(kubectl, revision)
+        if not self._applied(kubectl, daemons, revision, bump, argo):
             self.results.append(Result(UPDATE, "cluster.yaml", False, f"{change.description}: commit {revision[:12]} not applied within {UPDATE_LIMIT:.0f} s"))
             return
         applied = self.elapsed()
@@ -231,28 +288,33 @@ class Rehearsal:
         extra: list[Result] = []
         if bump:
             chart, extra = self._upgraded(inv, kubectl, charts, history_before, bump, daemons, operator)
-        entries = {*update.release_entries(release_before, cilium_render.NAMESPACE), *update.release_entries(release_after, cilium_render.NAMESPACE)}
+        entries = {*inventory(kubectl), *update.release_entries(release_before, cilium_render.NAMESPACE),
+                   *update.release_entries(release_after, cilium_render.NAMESPACE)}
         after = update.snapshot(kubectl, sorted(entries))
         changes = update.differences(before, after)
         explained, problems = update.explain(changes, update.rendered_changes(self.repo, self.folder / "updated"), chart, bump)
         history = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
         if not bump and len(history) != len(history_before):
             problems.append(f"the Cilium release got {len(history) - len(history_before)} new revision(s)")
-        lines = [change.description, f"commit {revision[:12]} applied by every Kustomization {applied - start:.1f} s after the push",
-                 "what changed in the cluster (the Kustomizations' objects and the Helm release's):", *(f"  {c}" for c in explained or ["nothing"]),
+        engine_objects = "Application" if argo else "Kustomization"
+        lines = [change.description, f"commit {revision[:12]} applied by every {engine_objects} {applied - start:.1f} s after the push",
+                 f"what changed in the cluster (the {engine_objects}s' objects and the Helm release's):", *(f"  {c}" for c in explained or ["nothing"]),
                  "" if bump else f"Helm release cilium: {len(history)} revisions (unchanged)", *problems]
         self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
         self.results += extra
         self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
 
-    def _applied(self, kubectl: Kubectl, daemons: Daemons, revision: str, bump: str | None) -> bool:
-        """Wait until every Kustomization applied the commit and is Ready and, with a bump, the
-        HelmRelease is Ready at the new chart version."""
+    def _applied(self, kubectl: Kubectl, daemons: Daemons, revision: str, bump: str | None, argo: bool) -> bool:
+        """Wait until every Kustomization (Application) applied the commit and is Ready (Synced and
+        Healthy) and, with a bump, the HelmRelease is Ready at the new chart version."""
         deadline = time.monotonic() + UPDATE_LIMIT
         while time.monotonic() < deadline:
             daemons.check_alive()
-            kustomizations = kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
-            done = all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0] for k in kustomizations)
+            if argo:
+                done = all(revision in argocd.revisions(a) and argocd.verdict(a)[0] for a in kubectl.items(argocd.APPLICATIONS))
+            else:
+                done = all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0]
+                           for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io"))
             if done and bump:
                 release = kubectl.get("helmrelease", cilium_render.RELEASE_NAME, cilium_render.NAMESPACE) or {}
                 done = release.get("status", {}).get("lastAttemptedRevision") == bump and bool(flux.ready(release)[0])
@@ -295,11 +357,15 @@ class Rehearsal:
                               "are created after the restart"))
         return chart, results
 
-    def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl) -> None:
+    def _assert(self, inv: Inventory, served: gitrepo.ServedRepository, kubectl: Kubectl, installed: list[dict[str, Any]]) -> None:
+        """`installed`: the objects of the bootstrap's Helm release before Argo CD started (none with Flux)."""
         if not all(r.ok for r in self.results):
             return  # the checks below read what the engine applied
-        release = kubectl.get("helmrelease", "cilium", "kube-system")
-        if release is not None:
+        if inv.gitops.engine == "argocd":
+            live = bootstrap.release_objects(kubectl, self.folder, "cilium", "kube-system")
+            history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
+            self.results.append(checks.application_adoption(installed, live, history, "cilium", argocd.TRACKING, self.elapsed()))
+        elif kubectl.get("helmrelease", "cilium", "kube-system") is not None:
             history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
             values_file = load_yaml((served.work / layout.CILIUM_VALUES).read_text())
             adopted = bootstrap.helm_values(kubectl, self.folder, "cilium", "kube-system", revision=2)

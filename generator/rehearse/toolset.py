@@ -35,6 +35,11 @@ def flux(controller: str) -> Path:
     return _built(controller, controller)
 
 
+def argocd() -> Path:
+    """Argo CD's one binary (each component picked by ARGOCD_BINARY_NAME)."""
+    return _built("argocd", toolpins.ARGOCD.name)
+
+
 def cilium_operator(cilium_version: str) -> Path:
     return _built(toolpins.cilium_operator_binary(cilium_version), toolpins.cilium_operator_build(cilium_version).name)
 
@@ -78,15 +83,20 @@ def helm() -> Path:
     return require("helm")
 
 
-def require_all(kubernetes_version: str, cilium_version: str) -> None:
+def require_all(kubernetes_version: str, cilium_version: str, engine: str = "flux") -> None:
     """Every binary and data file a rehearsal runs, before anything starts: a missing one is
     ToolMissing (exit 2 with the command that builds it), not a half-made rehearsal."""
     etcd()
     for name in toolpins.KUBERNETES_BINARIES:
         kubernetes(name, kubernetes_version)
     kwok()
-    for build in toolpins.FLUX_CONTROLLERS:
-        data(flux(build.name), build)
+    if engine == "argocd":
+        data(argocd(), toolpins.ARGOCD)
+        require("redis-server")
+        require("kustomize")
+    else:
+        for build in toolpins.FLUX_CONTROLLERS:
+            data(flux(build.name), build)
     cilium_operator(cilium_version)
     bump = toolpins.cilium_bump(cilium_version)
     if bump:

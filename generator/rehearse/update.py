@@ -64,8 +64,9 @@ def changed_repository(repo: Path, inv: Inventory, target: Path, cilium_version:
     return Change(description, ADDED_POOL, cidr, cilium_version)
 
 
-# What the engine applies: the cluster's folder and what its Kustomizations point at.
-APPLIED_DIRS = ("clusters", "infrastructure")
+# What the engine applies: Flux's cluster folder and what its Kustomizations point at, or
+# the Applications of Argo CD's root and what they point at.
+APPLIED_DIRS = ("clusters", "infrastructure", layout.ARGOCD_APPS_DIR)
 KUSTOMIZE_CONFIG = "kustomize.config.k8s.io/"
 
 
@@ -112,14 +113,17 @@ def release_entries(manifest: str, namespace: str) -> list[tuple[str, str]]:
     return [(_entry_id(o, namespace), o["apiVersion"].rpartition("/")[2]) for o in manifest_objects(manifest)]
 
 
-def snapshot(kubectl: Kubectl, release: list[tuple[str, str]] | None = None) -> dict[str, str]:
-    """Every object the Kustomizations applied and every object of the Helm `release` entries,
-    with a digest of what it says (spec, data: everything but metadata and status), by its
-    Flux inventory id."""
-    entries = [(e["id"], e["v"]) for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
-               for e in (k.get("status", {}).get("inventory") or {}).get("entries", [])]
+def flux_inventory(kubectl: Kubectl) -> list[tuple[str, str]]:
+    """What the Kustomizations applied: (Flux inventory id, API version)."""
+    return [(entry["id"], entry["v"]) for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io")
+            for entry in (k.get("status", {}).get("inventory") or {}).get("entries", [])]
+
+
+def snapshot(kubectl: Kubectl, inventory: list[tuple[str, str]]) -> dict[str, str]:
+    """Every object of the engine's inventory (Flux inventory ids and API versions) with a
+    digest of what it says (spec, data: everything but metadata and status)."""
     found: dict[str, str] = {}
-    for entry_id, version in [*entries, *(release or [])]:
+    for entry_id, version in inventory:
         namespace, name, group, kind = _identity(entry_id)
         resource = f"{kind}.{version}.{group}" if group else kind
         obj = kubectl.get(resource, name, namespace or None)
@@ -172,7 +176,8 @@ def explain(changes: list[str], rendered: list[str], chart: ChartChanges | None,
 
 
 def _digest(obj: dict[str, Any]) -> str:
-    said = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    # Not Argo CD's `operation` either: the request for a sync the controller clears when it is done.
+    said = {k: v for k, v in obj.items() if k not in ("metadata", "status", "operation")}
     return hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
 
 

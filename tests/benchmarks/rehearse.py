@@ -1,6 +1,6 @@
 """Benchmark: the whole `clusterforge rehearse` run's wall time, with the binaries built.
 
-    python tests/benchmarks/rehearse.py [--cases reference]
+    python tests/benchmarks/rehearse.py [--cases reference ebgp-argocd]
 
 Measured here, never asserted in tests. Prints one JSON line per case: wall seconds,
 the report's pass/fail counts and the seconds at which each step's line was written.
@@ -21,7 +21,15 @@ from generator import cli, repo
 from generator.rehearse.run import Rehearsal
 from generator.validate import report
 
-CASES = {"reference": cli.example_text}
+DATA = Path(__file__).parents[1] / "data"
+
+
+def ebgp_argocd() -> str:
+    """The eBGP variant with Argo CD as its engine (the rehearsal tests' Argo CD case)."""
+    return (DATA / "ebgp.yaml").read_text().replace("gitops:\n", "gitops:\n  engine: argocd\n", 1)
+
+
+CASES = {"reference": cli.example_text, "ebgp-argocd": ebgp_argocd}
 
 
 def bench(case: str) -> dict:

@@ -112,6 +112,13 @@ def test_a_missing_or_foreign_binary_is_not_up_to_date(builder, tmp_path: Path) 
     assert not builder.up_to_date(toolpins.ETCD, tmp_path, "go")
 
 
+def test_argocd_is_stamped_with_its_pinned_release() -> None:
+    build = toolpins.module_builds()["argocd"]
+    assert build.binaries == (("argocd", "github.com/argoproj/argo-cd/v3/cmd"),)
+    assert f"-X github.com/argoproj/argo-cd/v3/common.version={build.version.removeprefix('v')}" in build.ldflags
+    assert toolpins.data_file(build) == "argocd.install.yaml" and build.data == ("install", ("manifests/install.yaml",))
+
+
 # --- the chart of the Cilium patch bump, packaged from the module's source ------------------
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")

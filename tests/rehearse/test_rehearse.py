@@ -157,19 +157,78 @@ def test_the_report_says_what_is_redirected_and_what_is_not_rehearsed(reference_
     assert "not rehearsed:" in line["message"]
 
 
-# --- the eBGP variant: two peers, two pools, the operator's cluster-pool IPAM ----------------
+# --- the eBGP variant with Argo CD: two peers, two pools, the operator's cluster-pool IPAM ---
 
 
-def test_ebgp_variant_rehearses(tmp_path: Path, rehearsal_tools: None) -> None:
-    root = tmp_path / "rack"
-    repo.new(root, (DATA / "ebgp.yaml").read_text())
-    results, _ = rehearse(root)
-    assert failures(results) == []
-    configs = [r.message for r in results if r.check == "7. CiliumBGPNodeConfig per node"]
+@pytest.fixture(scope="session")
+def argocd_tools() -> None:
+    """Argo CD's binary and install manifests, redis-server and kustomize too (a failure in CI)."""
+    try:
+        toolset.require_all(toolpins.KUBERNETES_VERSION, toolpins.CILIUM_VERSION, "argocd")
+    except ToolMissing as e:
+        if IN_CI:
+            pytest.fail(f"CI must provide every tool: {e}")
+        pytest.skip(str(e))
+
+
+def with_argocd(inventory: str) -> str:
+    assert "gitops:\n" in inventory and "engine:" not in inventory
+    return inventory.replace("gitops:\n", "gitops:\n  engine: argocd\n", 1)
+
+
+@pytest.fixture(scope="module")
+def ebgp_argocd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ebgp") / "rack"
+    repo.new(root, with_argocd((DATA / "ebgp.yaml").read_text()))
+    return root
+
+
+@pytest.fixture(scope="module")
+def ebgp_results(ebgp_argocd: Path, argocd_tools: None) -> list[Result]:
+    results, _ = rehearse(ebgp_argocd, update=True)
+    return results
+
+
+def test_ebgp_variant_rehearses_with_argo_cd(ebgp_results: list[Result]) -> None:
+    assert failures(ebgp_results) == []
+    configs = [r.message for r in ebgp_results if r.check == "7. CiliumBGPNodeConfig per node"]
     assert len(configs) == 5 and all("peers edge 172.16.20.1 AS65002, tor 172.16.10.1 AS65001" in m for m in configs)
-    addresses = {r.message.split(":")[0]: r.message for r in results if r.check == "6. LoadBalancer IPs from their pools"}
+    addresses = {r.message.split(":")[0]: r.message for r in ebgp_results if r.check == "6. LoadBalancer IPs from their pools"}
     assert addresses["Service default/rehearse-dmz labelled zone=dmz"].startswith("Service default/rehearse-dmz labelled zone=dmz: 10.50.1.")
     assert "pool dmz is 10.50.1.0/28" in addresses["Service default/rehearse-dmz labelled zone=dmz"]
+
+
+def test_argo_cd_syncs_every_application(ebgp_results: list[Result]) -> None:
+    engine = [r for r in ebgp_results if r.check == "4. GitOps engine"]
+    assert [r.message.split(":")[0] for r in engine] == ["Application argocd/cilium", "Application argocd/cilium-config", "Application argocd/root"]
+    assert all("Synced and Healthy after" in r.message for r in engine)
+    (line,) = [r for r in ebgp_results if r.check == "0. rehearsal"]
+    assert "Argo CD v3.2.11: application controller and repo server" in line.message
+    assert "https://git.example.net/infra/edge-rack.git served as http://127.0.0.1:" in line.message
+    assert "changed to those loopback URLs in the served copy: argocd/apps/cilium-config.yaml, argocd/apps/cilium.yaml, argocd/apps/project.yaml, argocd/root.yaml" in line.message
+
+
+def test_the_cilium_application_keeps_the_bootstrap_objects(ebgp_results: list[Result]) -> None:
+    (adopted,) = [r for r in ebgp_results if r.check == "5. Application adopted the bootstrap release"]
+    assert adopted.ok and "kept with their UIDs and tracked by Application cilium" in adopted.message
+    assert "revision 1: deployed, Install complete" in adopted.message
+
+
+def test_a_cluster_yaml_change_converges_under_argo_cd(ebgp_results: list[Result]) -> None:
+    update, *served = [r for r in ebgp_results if r.check == "8. git-driven update"]
+    listed = update.message.split("what changed in the cluster:\n")[1].split("\n")
+    assert listed[0] == "  added CiliumLoadBalancerIPPool rehearsal-added"
+    assert "applied by every Application" in update.message and "Helm release cilium: 1 revisions (unchanged)" in update.message
+    assert any("pool rehearsal-added is 10.50.1.16/28" in r.message and ": 10.50.1.1" in r.message for r in served)
+
+
+def test_an_application_whose_path_does_not_exist_fails_naming_it(ebgp_argocd: Path, tmp_path: Path, argocd_tools: None) -> None:
+    root = copy(ebgp_argocd, tmp_path)
+    edit(root, "argocd/apps/cilium-config.yaml", "path: infrastructure/configs", "path: infrastructure/config-typo")
+    results, _ = rehearse(root)
+    bad = [r for r in failures(results) if r.message.startswith("Application argocd/cilium-config:")]
+    assert bad and "infrastructure/config-typo" in bad[0].message, failures(results)
+    assert bad[0].file == "argocd/apps/cilium-config.yaml"
 
 
 # --- breakages: each fails the rehearsal naming the object --------------------------------

@@ -130,3 +130,61 @@ def test_a_failed_reconciliation_is_a_verdict_on_the_current_generation() -> Non
     assert flux.ready(failed) == (False, "dry-run failed")
     assert flux.ready(stale) == (None, "Applied")
     assert flux.ready({"metadata": {"generation": 1}}) == (None, "")
+
+
+def test_an_application_is_done_when_synced_and_healthy_and_failed_on_an_error() -> None:
+    from generator.rehearse import argocd
+
+    def app(sync: str, health: str, **status: object) -> dict:
+        return {"metadata": {"name": "a", "namespace": "argocd"}, "status": {"sync": {"status": sync}, "health": {"status": health}, **status}}
+
+    missing_path = {"type": "ComparisonError", "message": "Failed to load target state: app path does not exist"}
+    failed_sync = {"phase": "Failed", "message": "one or more objects failed to apply"}
+    assert argocd.verdict(app("Synced", "Healthy")) == (True, "Synced, Healthy")
+    assert argocd.verdict(app("OutOfSync", "Missing")) == (None, "OutOfSync, Missing")  # a later sync wave, waiting
+    assert argocd.verdict(app("Unknown", "Healthy", conditions=[missing_path])) == (
+        False, "Unknown, Healthy; ComparisonError: Failed to load target state: app path does not exist")
+    assert argocd.verdict(app("OutOfSync", "Missing", operationState=failed_sync))[0] is False
+    assert argocd.verdict(app("Synced", "Degraded"))[0] is False
+    warning = {"type": "SharedResourceWarning", "message": "also managed by another Application"}
+    assert argocd.verdict(app("Synced", "Healthy", conditions=[warning])) == (True, "Synced, Healthy")  # a warning is no failure
+    assert argocd.verdict({"metadata": {"name": "a"}}) == (None, "Unknown, Unknown")
+
+
+def _object(kind: str, name: str, uid: str, tracking: str | None = None) -> dict:
+    annotations = {"argocd.argoproj.io/tracking-id": tracking} if tracking else {}
+    return {"kind": kind, "metadata": {"name": name, "namespace": "kube-system", "uid": uid, "annotations": annotations}}
+
+
+def test_adoption_by_an_application_keeps_every_bootstrap_object_and_the_release() -> None:
+    installed = [_object("DaemonSet", "cilium", "u1"), _object("ConfigMap", "cilium-config", "u2")]
+    tracked = [_object("DaemonSet", "cilium", "u1", "cilium:apps/DaemonSet:kube-system/cilium"),
+               _object("ConfigMap", "cilium-config", "u2", "cilium:/ConfigMap:kube-system/cilium-config")]
+    install = [{"revision": 1, "status": "deployed", "description": "Install complete"}]
+    ok = checks.application_adoption(installed, tracked, install, "cilium", "argocd.argoproj.io/tracking-id", 1.0)
+    assert ok.ok and ok.message.startswith("2 of the 2 objects the bootstrap's Helm release installed kept with their UIDs")
+    recreated = [tracked[0], _object("ConfigMap", "cilium-config", "u3", "cilium:/ConfigMap:kube-system/cilium-config")]
+    bad = checks.application_adoption(installed, recreated, install, "cilium", "argocd.argoproj.io/tracking-id", 1.0)
+    assert not bad.ok and "ConfigMap kube-system/cilium-config was deleted and created again (new UID)" in bad.message
+    gone = checks.application_adoption(installed, [_object("DaemonSet", "cilium", "u1")], install, "cilium", "argocd.argoproj.io/tracking-id", 1.0)
+    assert "DaemonSet kube-system/cilium is not tracked by Application cilium" in gone.message
+    assert "ConfigMap kube-system/cilium-config was deleted" in gone.message
+    upgraded = [*install, {"revision": 2, "status": "deployed", "description": "Upgrade complete"}]
+    assert not checks.application_adoption(installed, tracked, upgraded, "cilium", "argocd.argoproj.io/tracking-id", 1.0).ok
+
+
+def test_the_applications_read_the_loopback_servers(tmp_path: Path) -> None:
+    from generator import repo
+    from generator.rehearse import gitrepo
+    from generator.rehearse.kube import load_yaml
+
+    root = tmp_path / "lab"
+    repo.new(root, cli.example_text().replace("engine: flux ", "engine: argocd", 1))
+    served = gitrepo.create(tmp_path / "rehearsal", root, "main")
+    upstream = loader.check_text((root / "cluster.yaml").read_text()).inventory.gitops.repository
+    changed = gitrepo.redirect_argocd(served, {upstream: "http://127.0.0.1:1/cluster.git", "https://helm.cilium.io": "http://127.0.0.1:2"})
+    assert changed == ["argocd/apps/cilium-config.yaml", "argocd/apps/cilium.yaml", "argocd/apps/project.yaml", "argocd/root.yaml"]
+    cilium_app = load_yaml((served.work / "argocd/apps/cilium.yaml").read_text())
+    assert [s["repoURL"] for s in cilium_app["spec"]["sources"]] == ["http://127.0.0.1:2", "http://127.0.0.1:1/cluster.git"]
+    project = load_yaml((served.work / "argocd/apps/project.yaml").read_text())
+    assert project["spec"]["sourceRepos"] == ["http://127.0.0.1:1/cluster.git", "http://127.0.0.1:2"]
