@@ -269,10 +269,10 @@ class ChangedBehindTheEnginesBack(Rehearsal):
     key more in hubble-relay's ConfigMap: neither Flux's apply nor helm's three-way merge
     removes a field they never set): the update must fail naming it."""
 
-    def _applied(self, kubectl, daemons, revision, bump):  # type: ignore[no-untyped-def]
+    def _applied(self, kubectl, daemons, revision, bump, argo):  # type: ignore[no-untyped-def]
         kubectl("patch", "configmap", "hubble-relay-config", "--namespace", "kube-system", "--type", "merge",
                 "--patch", '{"data": {"set-by-someone-else": "true"}}')
-        return super()._applied(kubectl, daemons, revision, bump)
+        return super()._applied(kubectl, daemons, revision, bump, argo)
 
 
 def test_an_object_changed_by_something_else_fails_the_update(reference: Path, tmp_path: Path, rehearsal_tools: None) -> None:
