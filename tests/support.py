@@ -27,6 +27,23 @@ def edit(root: Path, path: str, old: str, new: str, *, every: bool = False) -> N
     (root / path).write_text(text.replace(old, new, -1 if every else 1))
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process started by `pid`, by its children, and so on."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
 def processes_mentioning(text: str, *, parent: int | None = None) -> list[str]:
     """Every process whose command line or environment holds `text` (Argo CD's repo server has
     the rehearsal's folder in its environment only) and, given `parent`, started by that process

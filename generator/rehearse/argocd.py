@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +30,14 @@ CM_FIELD_MANAGER = "clusterforge"
 TRACKING = "argocd.argoproj.io/tracking-id"  # annotation tracking, Argo CD 3's default
 REFRESH = "argocd.argoproj.io/refresh"
 REDIS_LIMIT = 30.0  # seconds for redis to accept connections
+RELAY_LIMIT = 30.0  # seconds for the relays' Unix sockets to listen
 CRD_LIMIT = 60.0  # seconds for the API server to serve Argo CD's CRDs
 # Argo CD hard-codes the controller's metrics listener on every address
 # (controller/appcontroller.go: fmt.Sprintf("0.0.0.0:%d", metricsPort)); no flag binds it to loopback.
-METRICS_ON_ALL_ADDRESSES = (
-    "the application controller's metrics server listens on 0.0.0.0 (a random port): Argo CD hard-codes that "
-    "address; every other listener is on 127.0.0.1"
+CONTROLLER_ISOLATED = (
+    "the application controller runs in a network namespace of its own with only a loopback interface: its metrics "
+    "server listens on 0.0.0.0 (Argo CD hard-codes that address), there and nowhere else; its connections to the API "
+    "server, redis and the repo server pass through Unix-socket relays to the host's 127.0.0.1"
 )
 # An error condition is one whose type ends in "Error", as Argo CD judges them
 # (pkg/apis/application/v1alpha1/types.go: ApplicationCondition.IsError); warnings are not.
@@ -130,10 +135,46 @@ def start(daemons: Daemons, kubectl: Kubectl, folder: Path) -> None:
         binary, "--address=127.0.0.1", f"--port={repo_server}", "--metrics-address=127.0.0.1", f"--metrics-port={free_port()}",
         redis_address, "--disable-tls", "--logformat=json",
     ], env={**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"}, cwd=data)
-    daemons.start("argocd-application-controller", [
+    controller = [
         binary, f"--kubeconfig={kubectl.kubeconfig}", f"--namespace={NAMESPACE}", f"--repo-server=127.0.0.1:{repo_server}",
         "--repo-server-plaintext", redis_address, f"--metrics-port={free_port()}", "--logformat=json",
-    ], env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller"}, cwd=data)
+    ]
+    isolated = _isolated(daemons, data / "relays", [_api_port(kubectl), redis, repo_server], controller)
+    daemons.start("argocd-application-controller", isolated, env={**env, "ARGOCD_BINARY_NAME": "argocd-application-controller"}, cwd=data)
+
+
+def _api_port(kubectl: Kubectl) -> int:
+    server = load_yaml(kubectl.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    port = urllib.parse.urlsplit(server).port
+    assert port is not None, server
+    return port
+
+
+def _namespace_prefix() -> list[str]:
+    """unshare's arguments for a new network namespace: root makes one; anyone else makes it in a
+    user namespace of their own (if this machine allows those)."""
+    prefix = [require("unshare"), "--net"]
+    return prefix if os.geteuid() == 0 else [*prefix, "--user", "--map-root-user"]
+
+
+def _isolated(daemons: Daemons, relays: Path, ports: list[int], argv: list) -> list:
+    """`argv` run in a network namespace of its own that reaches the host's 127.0.0.1 `ports`
+    (and nothing else): the relays of generator/rehearse/relay.py."""
+    probe = subprocess.run([*_namespace_prefix(), "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise ClusterforgeError("Argo CD's application controller listens on 0.0.0.0 (hard-coded), so the rehearsal runs it "
+                                "in a network namespace of its own, which this machine refuses: "
+                                f"{probe.stderr.strip() or probe.returncode} (run as root, or allow user namespaces)")
+    relays.mkdir()
+    relay = [sys.executable, "-m", "generator.rehearse.relay"]
+    daemons.start("relay-host", [*relay, "host", relays, *map(str, ports)])
+    deadline = time.monotonic() + RELAY_LIMIT
+    while not (relays / "ready").exists():
+        daemons.check_alive()
+        if time.monotonic() > deadline:
+            raise ClusterforgeError(f"the relays to 127.0.0.1 did not start within {RELAY_LIMIT:.0f} s")
+        time.sleep(0.05)
+    return [*_namespace_prefix(), *relay, "inside", relays, *map(str, ports), "--", *argv]
 
 
 def bootstrap(kubectl: Kubectl, work: Path) -> None:

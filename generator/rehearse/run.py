@@ -142,7 +142,7 @@ class Rehearsal:
             argocd.bootstrap(kubectl, served.work)
             self.notes.append(f"Argo CD {toolpins.ARGOCD.version}: application controller and repo server, redis-server from Debian; "
                               f"Cilium operator {inv.cilium.version}")
-            self.notes.append(argocd.METRICS_ON_ALL_ADDRESSES)
+            self.notes.append(argocd.CONTROLLER_ISOLATED)
             self._converge_argocd(daemons, kubectl, argocd.expected(served.work))
         else:
             flux.start(daemons, kubectl, folder)

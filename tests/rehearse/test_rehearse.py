@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from generator.rehearse.run import Rehearsal
 from generator.render import layout
 from generator.validate import caches
 from generator.validate.base import Result
-from support import copy, edit, processes_mentioning
+from support import copy, descendants, edit, processes_mentioning
 
 pytestmark = pytest.mark.tools
 DATA = Path(__file__).parents[1] / "data"
@@ -45,8 +46,8 @@ def failures(results: list[Result]) -> list[Result]:
     return [r for r in results if not r.ok]
 
 
-def rehearse(root: Path, *, update: bool = False) -> tuple[list[Result], Rehearsal]:
-    rehearsal = Rehearsal(root, update=update)
+def rehearse(root: Path, *, update: bool = False, kind: type[Rehearsal] = Rehearsal) -> tuple[list[Result], Rehearsal]:
+    rehearsal = kind(root, update=update)
     results = rehearsal.run(sys.stderr)
     assert rehearsal.folder is not None and not rehearsal.folder.exists(), "the rehearsal's folder is left behind"
     assert processes_mentioning(str(rehearsal.folder)) == [], "a daemon is left running"
@@ -183,10 +184,43 @@ def ebgp_argocd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+class ListenersRecorded(Rehearsal):
+    """A rehearsal that notes, once the engine has converged, every TCP listener in this network
+    namespace of this process and those it started: (address:port, program)."""
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.listeners: list[tuple[str, str]] = []
+
+    def _assert(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        pids = {str(p) for p in descendants(os.getpid())} | {str(os.getpid())}  # its loopback servers are threads here
+        table = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+        for row in table.splitlines():
+            found = re.search(r'users:\(\("([^"]+)",pid=([0-9]+),', row)
+            if found and found.group(2) in pids:
+                self.listeners.append((row.split()[3], found.group(1)))
+        return super()._assert(*args, **kwargs)
+
+
 @pytest.fixture(scope="module")
-def ebgp_results(ebgp_argocd: Path, argocd_tools: None) -> list[Result]:
-    results, _ = rehearse(ebgp_argocd, update=True)
-    return results
+def ebgp_run(ebgp_argocd: Path, argocd_tools: None) -> tuple[list[Result], Rehearsal]:
+    return rehearse(ebgp_argocd, update=True, kind=ListenersRecorded)
+
+
+@pytest.fixture(scope="module")
+def ebgp_results(ebgp_run: tuple[list[Result], Rehearsal]) -> list[Result]:
+    return ebgp_run[0]
+
+
+def test_nothing_the_argo_cd_rehearsal_starts_listens_beyond_loopback(ebgp_run: tuple[list[Result], Rehearsal]) -> None:
+    """Argo CD's application controller binds its metrics server to 0.0.0.0: it runs in a network
+    namespace of its own, so the host sees only 127.0.0.1 listeners (and the relay's)."""
+    listeners = ebgp_run[1].listeners  # type: ignore[attr-defined]
+    programs = {program for _, program in listeners}
+    # Programs by their first 15 characters, as the kernel keeps them (kube-apiserver-v1.35.4).
+    seen = {wanted for wanted in ("kube-apiserver", "etcd", "redis-server", "argocd") if any(p.startswith(wanted) for p in programs)}
+    assert seen == {"kube-apiserver", "etcd", "redis-server", "argocd"}, listeners  # argocd: the repo server
+    assert [(a, p) for a, p in listeners if not a.startswith("127.0.0.1:")] == [], listeners
 
 
 def test_ebgp_variant_rehearses_with_argo_cd(ebgp_results: list[Result]) -> None:
@@ -216,8 +250,9 @@ def test_the_cilium_application_keeps_the_bootstrap_objects(ebgp_results: list[R
 
 def test_a_cluster_yaml_change_converges_under_argo_cd(ebgp_results: list[Result]) -> None:
     update, *served = [r for r in ebgp_results if r.check == "8. git-driven update"]
-    listed = update.message.split("what changed in the cluster:\n")[1].split("\n")
-    assert listed[0] == "  added CiliumLoadBalancerIPPool rehearsal-added"
+    listed = update.message.split("what changed in the cluster (the Applications' objects and the Helm release's):\n")[1].split("\n")
+    assert update.ok and listed[0] == "  added CiliumLoadBalancerIPPool rehearsal-added (the render)", update.message
+    assert not [line for line in listed if "UNEXPECTED" in line], update.message
     assert "applied by every Application" in update.message and "Helm release cilium: 1 revisions (unchanged)" in update.message
     assert any("pool rehearsal-added is 10.50.1.16/28" in r.message and ": 10.50.1.1" in r.message for r in served)
 
