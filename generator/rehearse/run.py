@@ -250,12 +250,12 @@ class Rehearsal:
         """Change cluster.yaml, render, commit, and show the engine converges to it with nothing
         else changed: a pool more, and (when a patch release is pinned) Cilium's version bumped,
         its chart served beside the offline cache's, the release upgraded and rolled out, the
-        operator restarted at the new version. With Argo CD a pool more only: the bump's checks read
-        the upgrade in Helm's history, which Argo CD does not write."""
+        operator restarted at the new version. Argo CD applies the new chart's objects itself: the
+        Helm release keeps its one revision."""
         assert self.folder is not None
         argo = inv.gitops.engine == "argocd"
         inventory = argocd.inventory if argo else update.flux_inventory
-        bump = None if argo else toolpins.cilium_bump(inv.cilium.version)
+        bump = toolpins.cilium_bump(inv.cilium.version)
         change = update.changed_repository(self.repo, inv, self.folder / "updated", bump)
         release_before = bootstrap.helm_manifest(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
         before = update.snapshot(kubectl, [*inventory(kubectl), *update.release_entries(release_before, cilium_render.NAMESPACE)])
@@ -264,7 +264,8 @@ class Rehearsal:
             built = toolset.cilium_chart(bump)
             bootstrap.add_chart(charts, built.archive)
             bootstrap.index_charts(charts, chart_url, bootstrap.helm_env(self.folder))
-            flux.refetch_chart_index(kubectl, f"cilium-{bump}", UPDATE_LIMIT)
+            if not argo:  # Argo CD's hard refresh below reads the index again
+                flux.refetch_chart_index(kubectl, f"cilium-{bump}", UPDATE_LIMIT)
             self.notes.append(f"chart {cilium_render.CHART} {bump} for the update: packaged from {built.module} "
                               f"({toolpins.CILIUM_CHART[1]}) by {built.packaged_by}, served beside the offline cache's; "
                               "it names Cilium's own images by tag only (the release workflow adds their digests to the published chart)")
@@ -287,19 +288,20 @@ class Rehearsal:
         chart = None
         extra: list[Result] = []
         if bump:
-            chart, extra = self._upgraded(inv, kubectl, charts, history_before, bump, daemons, operator)
+            chart, extra = self._upgraded(inv, kubectl, charts, history_before, bump, daemons, operator, argo)
         entries = {*inventory(kubectl), *update.release_entries(release_before, cilium_render.NAMESPACE),
                    *update.release_entries(release_after, cilium_render.NAMESPACE)}
         after = update.snapshot(kubectl, sorted(entries))
-        changes = update.differences(before, after)
+        changes = list(dict.fromkeys(update.differences(before, after)))  # an object in both inventories once
         explained, problems = update.explain(changes, update.rendered_changes(self.repo, self.folder / "updated"), chart, bump)
         history = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
-        if not bump and len(history) != len(history_before):
+        helm_untouched = argo or not bump
+        if helm_untouched and len(history) != len(history_before):
             problems.append(f"the Cilium release got {len(history) - len(history_before)} new revision(s)")
         engine_objects = "Application" if argo else "Kustomization"
         lines = [change.description, f"commit {revision[:12]} applied by every {engine_objects} {applied - start:.1f} s after the push",
                  f"what changed in the cluster (the {engine_objects}s' objects and the Helm release's):", *(f"  {c}" for c in explained or ["nothing"]),
-                 "" if bump else f"Helm release cilium: {len(history)} revisions (unchanged)", *problems]
+                 f"Helm release cilium: {len(history)} revisions (unchanged)" if helm_untouched else "", *problems]
         self.results.append(Result(UPDATE, "cluster.yaml", not problems, "\n".join(line for line in lines if line)))
         self.results += extra
         self.results += checks.lb_addresses(updated, self._probe(updated, kubectl), self.elapsed(), check=UPDATE)
@@ -311,11 +313,14 @@ class Rehearsal:
         while time.monotonic() < deadline:
             daemons.check_alive()
             if argo:
-                done = all(revision in argocd.revisions(a) and argocd.verdict(a)[0] for a in kubectl.items(argocd.APPLICATIONS))
+                apps = kubectl.items(argocd.APPLICATIONS)
+                done = all(revision in argocd.revisions(a) and argocd.verdict(a)[0] for a in apps)
+                if done and bump:
+                    done = any(a["metadata"]["name"] == cilium_render.RELEASE_NAME and bump in argocd.revisions(a) for a in apps)
             else:
                 done = all(k.get("status", {}).get("lastAppliedRevision", "").endswith(revision) and flux.ready(k)[0]
                            for k in kubectl.items("kustomizations.kustomize.toolkit.fluxcd.io"))
-            if done and bump:
+            if done and bump and not argo:
                 release = kubectl.get("helmrelease", cilium_render.RELEASE_NAME, cilium_render.NAMESPACE) or {}
                 done = release.get("status", {}).get("lastAttemptedRevision") == bump and bool(flux.ready(release)[0])
             if done:
@@ -324,15 +329,20 @@ class Rehearsal:
         return False
 
     def _upgraded(self, inv: Inventory, kubectl: Kubectl, charts: Path, history_before: list[dict[str, Any]], bump: str,
-                  daemons: Daemons, operator: Daemon) -> tuple[update.ChartChanges, list[Result]]:
-        """The release upgraded to the bumped chart with the same values, its workloads rolled out
-        at the new images, the operator restarted at the new version; what the chart changes."""
+                  daemons: Daemons, operator: Daemon, argo: bool) -> tuple[update.ChartChanges, list[Result]]:
+        """The release upgraded to the bumped chart with the same values (Flux; Argo CD leaves the
+        release alone), its workloads rolled out at the new images, the operator restarted at the
+        new version; what the chart changes."""
         assert self.folder is not None
         name, namespace = cilium_render.RELEASE_NAME, cilium_render.NAMESPACE
         history = bootstrap.helm_history(kubectl, self.folder, name, namespace)
-        values_before = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history_before[-1]["revision"])
-        values_after = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history[-1]["revision"])
-        results = [checks.release_upgraded(history, name, namespace, bump, values_before, values_after, UPDATE)]
+        if argo:  # the Application renders the chart with the values file; the release keeps the bootstrap's
+            values_before = load_yaml((self.folder / "updated" / layout.CILIUM_VALUES).read_text())
+            results = []
+        else:
+            values_before = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history_before[-1]["revision"])
+            values_after = bootstrap.helm_values(kubectl, self.folder, name, namespace, revision=history[-1]["revision"])
+            results = [checks.release_upgraded(history, name, namespace, bump, values_before, values_after, UPDATE)]
 
         def template(version: str) -> str:
             return bootstrap.helm_template(self.folder, charts / f"{cilium_render.CHART}-{version}.tgz", name, namespace,

@@ -249,12 +249,24 @@ def test_the_cilium_application_keeps_the_bootstrap_objects(ebgp_results: list[R
 
 
 def test_a_cluster_yaml_change_converges_under_argo_cd(ebgp_results: list[Result]) -> None:
-    update, *served = [r for r in ebgp_results if r.check == "8. git-driven update"]
+    """A pool more and Cilium 1.19.6 -> 1.19.7: Argo CD applies the new chart's objects itself,
+    so the Helm release keeps its one revision and the rollouts and operator carry the bump."""
+    update, *rest = [r for r in ebgp_results if r.check == "8. git-driven update"]
+    rollouts = [r for r in rest if r.message.startswith(("DaemonSet ", "Deployment "))]
+    (operator,) = [r for r in rest if r.message.startswith("cilium-operator ")]
+    (served,) = [r for r in rest if "pool rehearsal-added" in r.message]
+    assert update.ok, update.message
+    assert update.message.splitlines()[0].endswith("; cilium.version 1.19.6 -> 1.19.7")
     listed = update.message.split("what changed in the cluster (the Applications' objects and the Helm release's):\n")[1].split("\n")
-    assert update.ok and listed[0] == "  added CiliumLoadBalancerIPPool rehearsal-added (the render)", update.message
-    assert not [line for line in listed if "UNEXPECTED" in line], update.message
+    changed = [line for line in listed if line.startswith("  ")]
+    assert changed[0] == "  added CiliumLoadBalancerIPPool rehearsal-added (the render)", update.message
+    assert "  changed Application cilium (the render)" in changed, update.message  # its targetRevision
+    assert "  changed DaemonSet cilium (the chart 1.19.7)" in changed and "  changed Deployment cilium-operator (the chart 1.19.7)" in changed
+    assert not [line for line in changed if "UNEXPECTED" in line], update.message
     assert "applied by every Application" in update.message and "Helm release cilium: 1 revisions (unchanged)" in update.message
-    assert any("pool rehearsal-added is 10.50.1.16/28" in r.message and ": 10.50.1.1" in r.message for r in served)
+    assert rollouts and all(r.ok for r in rollouts) and "image quay.io/cilium/cilium:v1.19.7" in rollouts[0].message
+    assert operator.message.startswith("cilium-operator 1.19.6 (pid ") and ", 1.19.7 (pid " in operator.message
+    assert "pool rehearsal-added is 10.50.1.16/28" in served.message and ": 10.50.1.1" in served.message
 
 
 def test_an_application_whose_path_does_not_exist_fails_naming_it(ebgp_argocd: Path, tmp_path: Path, argocd_tools: None) -> None:
