@@ -194,7 +194,7 @@ def _images(pod_spec: dict[str, Any]) -> list[str]:
 
 
 def rollouts(workloads: list[dict[str, Any]], rendered: list[dict[str, Any]], pods: list[dict[str, Any]], version: str,
-             check: str) -> list[Result]:
+             check: str, source: str) -> list[Result]:
     """Each DaemonSet and Deployment the new chart changed runs its images (as the chart renders
     them), every replica updated, and every one of its pods (kwok's) runs them and is Ready."""
     wanted = {(o["kind"], o["metadata"]["name"]): _images(o["spec"]["template"]["spec"]) for o in rendered if o.get("kind") in ("DaemonSet", "Deployment")}
@@ -217,7 +217,7 @@ def rollouts(workloads: list[dict[str, Any]], rendered: list[dict[str, Any]], po
             problems.append(f"{len(ready)} of {len(live)} pods run these images and are Ready")
         shown = ", ".join(dict.fromkeys(images))
         message = f"{kind} {meta['namespace']}/{meta['name']}: {len(ready)} of {desired} pods updated and Ready under kwok, image{'s' if len(set(images)) > 1 else ''} {shown}"
-        results.append(Result(check, "infrastructure/controllers/cilium/helmrelease.yaml", not problems, message + "".join(f"; {p}" for p in problems)))
+        results.append(Result(check, source, not problems, message + "".join(f"; {p}" for p in problems)))
     return results
 
 

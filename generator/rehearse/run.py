@@ -355,12 +355,14 @@ class Rehearsal:
         for kind, workload in workloads:
             kubectl("rollout", "status", "--namespace", namespace, f"{kind.lower()}/{workload}", f"--timeout={UPDATE_LIMIT:.0f}s", timeout=UPDATE_LIMIT + 30)
         live = [kubectl.get(kind.lower(), workload, namespace) or {} for kind, workload in workloads]
-        results += checks.rollouts(live, update.manifest_objects(new), kubectl.items("pods", namespace), bump, UPDATE)
+        # What sets the chart's version: the HelmRelease, or Argo CD's Cilium Application.
+        source = argocd.source_file({"metadata": {"name": name}}) if argo else f"{layout.CILIUM_DIR}/helmrelease.yaml"
+        results += checks.rollouts(live, update.manifest_objects(new), kubectl.items("pods", namespace), bump, UPDATE, source)
         # The operator runs out of cluster, for its Deployment's pod: the new pod replaces the old.
         old_pid = operator.process.pid
         daemons.stop(operator)
         restarted = cilium.start(daemons, kubectl, inv, self.folder, version=bump)
-        results.append(Result(UPDATE, "infrastructure/controllers/cilium/helmrelease.yaml", True,
+        results.append(Result(UPDATE, source, True,
                               f"cilium-operator {inv.cilium.version} (pid {old_pid}) stopped, {bump} (pid {restarted.process.pid}, "
                               f"{toolpins.cilium_operator_binary(bump)}) running and healthy after {self.elapsed():.1f} s: the rehearsal runs "
                               "the operator as a local process standing for the Deployment cilium-operator's pod; the probe Services below "

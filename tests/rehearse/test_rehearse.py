@@ -265,6 +265,7 @@ def test_a_cluster_yaml_change_converges_under_argo_cd(ebgp_results: list[Result
     assert not [line for line in changed if "UNEXPECTED" in line], update.message
     assert "applied by every Application" in update.message and "Helm release cilium: 1 revisions (unchanged)" in update.message
     assert rollouts and all(r.ok for r in rollouts) and "image quay.io/cilium/cilium:v1.19.7" in rollouts[0].message
+    assert {r.file for r in [*rollouts, operator]} == {"argocd/apps/cilium.yaml"}  # what sets the chart's version
     assert operator.message.startswith("cilium-operator 1.19.6 (pid ") and ", 1.19.7 (pid " in operator.message
     assert "pool rehearsal-added is 10.50.1.16/28" in served.message and ": 10.50.1.1" in served.message
 

@@ -137,5 +137,6 @@ def test_rollouts_want_the_new_images_on_every_ready_pod(live: str, pods: list, 
     other = _pod("cilium-operator-1", "quay.io/cilium/operator-generic:v1.19.7") | {"metadata": {
         "name": "cilium-operator-1", "namespace": "kube-system", "labels": {"name": "cilium-operator"}}}  # not the DaemonSet's
     (result,) = checks.rollouts([_daemonset(f"quay.io/cilium/cilium:{live}")], rendered,
-                                [_pod(n, f"quay.io/cilium/cilium:{v}", r) for n, v, r in pods] + [other], "1.19.7", "8")
-    assert result.ok is ok, result.message
+                                [_pod(n, f"quay.io/cilium/cilium:{v}", r) for n, v, r in pods] + [other], "1.19.7", "8",
+                                "argocd/apps/cilium.yaml")
+    assert result.ok is ok and result.file == "argocd/apps/cilium.yaml", result.message
