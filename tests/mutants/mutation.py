@@ -41,6 +41,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRATCH = ROOT / "build" / "mutation"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
 THRESHOLD = 90.0
+V = "tests/validate/"
+# A check's mutants face only the tests of that check (tests/mutants/fastest_first.py deselects the
+# module's other tests for them): a surviving mutant of daemons.py costs daemons' tests, not all 400.
+# _common.py, which every check calls, faces every test of the module (ALL_TESTS).
+CHECK_TESTS = {
+    "generator/validate/checks/_common.py": [f"{V}test_checks_common.py"],
+    "generator/validate/checks/apiversions.py": [f"{V}test_checks_apiversions.py", f"{V}test_checks_secrets_values.py"],
+    "generator/validate/checks/bgp.py": [f"{V}test_checks_bgp.py"],
+    "generator/validate/checks/cloudinit.py": [f"{V}test_checks_cloudinit.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/consistency.py": [f"{V}test_checks_consistency.py", f"{V}test_checks_bgp.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/daemons.py": [f"{V}test_checks_daemons.py", f"{V}test_checks_hints.py", f"{V}test_checks_value_sources.py", f"{V}test_skips.py"],
+    "generator/validate/checks/helm.py": [f"{V}test_helm.py", f"{V}test_checks_value_sources.py"],
+    "generator/validate/checks/kubeadm.py": [f"{V}test_checks_kubeadm.py"],
+    "generator/validate/checks/kubeconform.py": [f"{V}test_kubeconform.py", f"{V}test_helm.py", f"{V}test_checks_value_sources.py"],
+    "generator/validate/checks/owned.py": [f"{V}test_checks_owned.py"],
+    "generator/validate/checks/routers.py": [f"{V}test_checks_routers.py", f"{V}test_checks_rtx.py", f"{V}test_checks_hints.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/secrets_scan.py": [f"{V}test_checks_secrets_scan.py", f"{V}test_checks_secrets_values.py"],
+}
+ALL_TESTS = {"generator/validate/checks/_common.py"}
 # Module -> the files mutated for it (globs as in mutmut's only_mutate) and the
 # tests that may kill its mutants (mutmut then runs, for each mutant, those of
 # them that call the mutated function).
@@ -52,14 +71,12 @@ MODULES = {
     # Not the `tools` tests: real cloud-init, helm, shellcheck... take seconds each, and whatever
     # they see in a rendered file the golden files pin byte for byte.
     "render": (["generator/render/*"], ["tests/render", "tests/test_golden.py", "tests/test_plan.py", "-m", "not tools"]),
-    # Not the runner's, the caches' and the offline runs' tests: they run every check end to end (a
-    # minute each on a busy machine) and would be where every surviving mutant of a check spends its
-    # time; nor the offline data's, which checks generator/data/offline against tools/offline.
-    "checks": (
-        ["generator/validate/checks/*"],
-        ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py",
-         "--ignore=tests/validate/test_offline_runs.py", "--ignore=tests/validate/test_offline_data.py"],
-    ),
+    # The checks' own tests, and the redaction tests, which run the checks through the runner on a
+    # rendered repository. Not the runner's, the caches', the offline runs', the hostile files', the
+    # inventory errors', the limits' and the run records' tests: they run every check end to end (a
+    # minute each on a busy machine) and are about the runner; nor the offline data's, which checks
+    # generator/data/offline against tools/offline.
+    "checks": (["generator/validate/checks/*"], [*sorted({t for tests in CHECK_TESTS.values() for t in tests}), f"{V}test_redaction.py"]),
 }
 LINKS = ("generator", "tests", "cookiecutter-cluster", "README.md")  # tests/validate/test_limits.py reads the README
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
@@ -67,6 +84,13 @@ KILLED = {1, 3, 36, 37, 24, -24, 152, 255, -11, -9}  # tests failed, errored, ti
 SURVIVED = {0}
 NO_TESTS = {5, 33}  # no test runs the function: nothing can kill it
 TABLE_HEADER = "| module | mutants | killed | equivalent | survived | score | minutes (load) | date | machine |"
+# fastest_first.py reads CHECK_TESTS from this variable, by each file's dotted module name (what
+# mutmut's mutant names start with).
+TESTS_BY_MODULE_ENV = "MUTATION_TESTS_BY_MODULE"
+
+
+def tests_by_module() -> str:
+    return json.dumps({path.removesuffix(".py").replace("/", "."): tests for path, tests in CHECK_TESTS.items() if path not in ALL_TESTS})
 
 
 @dataclass(frozen=True)
@@ -159,8 +183,9 @@ SKIPPED = 34  # mutmut's exit code for a mutant it was told not to test
 
 
 def mutmut_step(module: str, log: Path, argv: list[str]) -> None:
+    env = {**os.environ, TESTS_BY_MODULE_ENV: tests_by_module()}
     with log.open("a", encoding="utf-8") as out:
-        done = subprocess.run(argv, cwd=scratch(module), stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(argv, cwd=scratch(module), stdout=out, stderr=subprocess.STDOUT, env=env)
     if done.returncode != 0:
         print(log.read_text(encoding="utf-8", errors="replace")[-5000:])
         raise SystemExit(f"mutmut failed on {module} (exit code {done.returncode}): {' '.join(argv[:3])}")
