@@ -225,6 +225,18 @@ def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str,
     return taken
 
 
+def retest_survivors(module: str, max_children: int) -> int:
+    """Run the last run's surviving mutants of `module` again, against the tests as they are now
+    (mutmut copies them in afresh; every other verdict stands): after tests were added to kill
+    them. The number of mutants run again."""
+    names = [name for verdicts in read_results(module).values() for name, code in verdicts.items() if code in SURVIVED | NO_TESTS]
+    if names:
+        log = scratch(module) / "mutmut.log"
+        print(f"mutmut: {len(names)} surviving mutants of {module} run again, log in {log.relative_to(ROOT)}", flush=True)
+        mutmut_step(module, log, [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children), *names])
+    return len(names)
+
+
 def minutes_of(module: str) -> str:
     """How long the last run of `module` took (and the load average at its end): as run_mutmut
     noted it, else from its files' times."""
@@ -383,11 +395,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, help="update the table in this markdown file")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--report-only", action="store_true", help="report the last run again without running mutmut")
+    parser.add_argument("--retest", action="store_true", help="run the last run's surviving mutants again (after adding tests), then report")
     args = parser.parse_args(argv)
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
-    if not args.report_only:
+    if args.retest:
+        for module in modules:
+            retest_survivors(module, args.max_children)
+    elif not args.report_only:
         equivalents = load_equivalents()
         for module in modules:
             prepare(module)
