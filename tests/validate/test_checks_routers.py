@@ -129,6 +129,6 @@ def test_frr_and_bird_results_whole(variant: Path, tmp_path: Path, need_tool: Ne
     assert (frr.check, frr.file, frr.ok, frr.hint) == (routers.FRR, TOR_A, False, f"FRR's parser rejects this configuration; {RERENDER}")
     assert "% Unknown command" in frr.message and "log-neighbour-changes" in frr.message
     assert (bird.check, bird.file, bird.ok, bird.hint) == (routers.BIRD, RS1, False, f"BIRD's parser rejects this configuration; {RERENDER}")
-    line = (root / RS1).read_text().splitlines().index(next(x for x in (root / RS1).read_text().splitlines() if "pasive on;" in x)) + 1
+    line = next(n for n, text in enumerate((root / RS1).read_text().splitlines(), 1) if "pasive on;" in text)
     assert bird.message.startswith(f"bird: {RS1}:{line}:")  # bird -p runs in the repository: it names the file so
 
