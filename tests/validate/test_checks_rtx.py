@@ -106,6 +106,8 @@ def test_neighbor_numbers_options_and_repeats() -> None:
         ("include 192.168.101.0/24", "include 192.168.101.1/24", ["line 6: '192.168.101.1/24' is not a network: 192.168.101.1/24 has host bits set"]),
         ("bgp autonomous-system 64512", "bgp autonomous-system \uff16\uff14", ["line 3: '\uff16\uff14' is not an AS number"]),  # fullwidth digits
         ("bgp autonomous-system 64512", "bgp autonomous-system 12345678901", ["line 3: '12345678901' is not an AS number"]),
+        ("bgp export 64512 filter 1", "bgp export 64512 filter 9\nbgp export 64513 filter 1",
+         ["line 7: filter 9 is not defined by any `bgp export filter 9 include ...`"]),  # every export line counts
         ("bgp router id 192.168.100.1", "bgp router id 192.168.100.1\nbgp neighbor 1 64512 192.168.100.12",
          ["line 6: neighbor 1 is defined twice (line 5)"]),
     ],
