@@ -49,7 +49,7 @@ CHECK_TESTS = {
     "generator/validate/checks/_common.py": [f"{V}test_checks_common.py"],
     "generator/validate/checks/apiversions.py": [f"{V}test_checks_apiversions.py", f"{V}test_checks_secrets_values.py"],
     "generator/validate/checks/bgp.py": [f"{V}test_checks_bgp.py"],
-    "generator/validate/checks/cloudinit.py": [f"{V}test_checks_cloudinit.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/cloudinit.py": [f"{V}test_checks_cloudinit.py", f"{V}test_checks_network_config.py", f"{V}test_checks_hand_edits.py"],
     "generator/validate/checks/consistency.py": [f"{V}test_checks_consistency.py", f"{V}test_checks_consistency_parsers.py", f"{V}test_checks_bgp.py", f"{V}test_checks_hand_edits.py"],
     "generator/validate/checks/daemons.py": [f"{V}test_checks_daemons.py", f"{V}test_checks_hints.py", f"{V}test_checks_value_sources.py", f"{V}test_skips.py"],
     "generator/validate/checks/helm.py": [f"{V}test_helm.py", f"{V}test_checks_value_sources.py"],
