@@ -3,12 +3,14 @@ the file a person broke."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
-from generator import cli, repo
+from generator import cli, loader, repo
 from generator.render import layout
+from generator.validate.base import Context, Result
 from generator.validate.checks import consistency
 
 from . import copy, edit, failures, run
@@ -127,3 +129,67 @@ def test_gitops_release_differs_from_the_bootstrap(
     failed = failures(run(root, lambda ctx: [consistency.gitops_job(ctx)]))
     assert len(failed) == 1
     assert says in next(iter(failed.values()))
+
+
+# --- comments, odd sources, results whole -------------------------------------------------------
+
+
+def ctx_of(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+def test_commented_out_lines_say_nothing() -> None:
+    """Each file's own comment marker: `#` in haproxy.cfg, `!` in keepalived.conf."""
+    assert consistency.haproxy_servers("backend b\n    server cp1 10.0.0.1:6443 check\n    # server cp9 10.0.0.9:6443 check\n") == {(IPv4Address("10.0.0.1"), 6443)}
+    assert consistency.haproxy_binds("frontend f\n    bind 10.0.0.4:6443\n    # bind 10.0.0.5:6443\n") == ["10.0.0.4:6443"]
+    conf = "vrrp_instance VI_1 {\n    virtual_ipaddress {\n        10.0.0.4/24 dev ens160\n        ! 10.0.0.5/24 dev ens160\n    }\n}\n"
+    assert consistency.keepalived_vips(conf) == ["10.0.0.4"]
+
+
+def test_argocd_release_reads_source_and_sources(tmp_path: Path) -> None:
+    app = tmp_path / layout.ARGOCD_DIR / "apps" / "a.yaml"
+    app.parent.mkdir(parents=True)
+    app.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\n"
+        "spec:\n  source: {chart: one, targetRevision: 1.0.0, helm: {valueFiles: [$values/a.yaml]}}\n"
+        "---\napiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: b}\n"
+        "spec:\n  sources:\n    - {chart: two, targetRevision: 2.0.0, helm: {valueFiles: [$values/b.yaml, c.yaml]}}\n    - {ref: values}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nspec: {source: {chart: three, targetRevision: 3.0.0}}\n"
+    )
+    ctx = Context(tmp_path, None, tmp_path / "cache")  # type: ignore[arg-type]  # argocd_release reads the files only
+    assert consistency.argocd_release(ctx) == ({"a.yaml", "b.yaml", "c.yaml"}, {"1.0.0", "2.0.0"}, [f"{layout.ARGOCD_DIR}/apps/a.yaml"])
+
+
+def test_the_vip_job_whole(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    (root / layout.CILIUM_VALUES).unlink()
+    job = consistency.vip_job(ctx_of(root))
+    assert (job.check, job.extra_key) == (consistency.VIP, f"missing={layout.CILIUM_VALUES}")
+    assert job.inputs[0] == layout.INVENTORY and layout.CILIUM_VALUES not in job.inputs
+    results = {r.file: r for r in job.run()}
+    hint = f"every client of the API must use the one VIP; {consistency.FIX}"
+    assert results[layout.CILIUM_VALUES] == Result(consistency.VIP, layout.CILIUM_VALUES, False, "missing", hint)
+    assert results[KEEPALIVED] == Result(consistency.VIP, KEEPALIVED, True)
+    (root / layout.CILIUM_VALUES).write_text("# no values\n")
+    [values] = [r for r in consistency.vip_job(ctx_of(root)).run() if r.file == layout.CILIUM_VALUES]
+    assert values == Result(consistency.VIP, layout.CILIUM_VALUES, False, "k8sServiceHost:k8sServicePort is None:None, the API endpoint is 192.168.100.4:6443", hint)
+
+
+def test_the_other_jobs_whole(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    drop_line(root, HAPROXY, "server cp3 ")
+    ctx = ctx_of(root)
+    backends = consistency.backend_jobs(ctx)
+    assert [(j.check, j.inputs, j.extra_key) for j in backends] == [
+        (consistency.BACKENDS, (layout.INVENTORY, f"loadbalancers/{n}/haproxy.cfg"), "missing=") for n in ("haproxy1", "haproxy2")
+    ]
+    assert [r for j in backends for r in j.run()] == [
+        Result(consistency.BACKENDS, "loadbalancers/haproxy1/haproxy.cfg", True),
+        Result(consistency.BACKENDS, HAPROXY, False, "control plane cp3 (192.168.100.13:6443) is not a backend server", consistency.FIX),
+    ]
+    seeds = consistency.seeds_job(ctx)
+    assert (seeds.check, seeds.extra_key) == (consistency.SEEDS, "missing=")
+    assert seeds.run()[0] == Result(consistency.SEEDS, "nodes/cp1", True)
+    gitops = consistency.gitops_job(ctx)
+    assert (gitops.check, gitops.inputs[:2]) == (consistency.GITOPS, (layout.INVENTORY, layout.CILIUM_BOOTSTRAP))
+    assert gitops.run() == [Result(consistency.GITOPS, layout.CONTROLLERS_DIR, True)]
