@@ -193,3 +193,40 @@ def test_the_other_jobs_whole(reference: Path, tmp_path: Path) -> None:
     gitops = consistency.gitops_job(ctx)
     assert (gitops.check, gitops.inputs[:2]) == (consistency.GITOPS, (layout.INVENTORY, layout.CILIUM_BOOTSTRAP))
     assert gitops.run() == [Result(consistency.GITOPS, layout.CONTROLLERS_DIR, True)]
+
+
+def test_the_gitops_job_whole(reference: Path, argocd: Path, tmp_path: Path) -> None:
+    hint = f"a release that differs from the bootstrap install changes Cilium when GitOps adopts it; {consistency.FIX}"
+    for name, source, directory in (("flux", reference, layout.CONTROLLERS_DIR), ("argocd", argocd, layout.ARGOCD_DIR)):
+        root = copy(source, tmp_path / name)
+        job = consistency.gitops_job(ctx_of(root))
+        assert job.inputs == (layout.INVENTORY, layout.CILIUM_BOOTSTRAP, *sorted(p.relative_to(root).as_posix() for p in (root / directory).rglob("*.yaml")))
+        assert (job.check, job.extra_key) == (consistency.GITOPS, "missing=")
+        assert job.run() == [Result(consistency.GITOPS, directory, True)]
+        (root / layout.CILIUM_VALUES).unlink()
+        assert consistency.gitops_job(ctx_of(root)).run() == [
+            Result(consistency.GITOPS, directory, False, f"the values file {layout.CILIUM_VALUES} does not exist", hint)
+        ]
+        (root / layout.CILIUM_BOOTSTRAP).unlink()
+        job = consistency.gitops_job(ctx_of(root))
+        assert job.extra_key == f"missing={layout.CILIUM_BOOTSTRAP}"
+        assert job.run() == [Result(consistency.GITOPS, layout.CILIUM_BOOTSTRAP, False, "missing", consistency.FIX)]
+
+
+def test_a_missing_seed_s_result_whole(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    (root / "nodes/worker2/meta-data").unlink()
+    job = consistency.seeds_job(ctx_of(root))
+    assert (job.check, job.extra_key) == (consistency.SEEDS, "missing=nodes/worker2/meta-data")
+    [failed] = [r for r in job.run() if not r.ok]
+    assert failed == Result(consistency.SEEDS, "nodes/worker2", False, "node worker2 has no seed file meta-data", f"run `clusterforge render` to write the seeds; {consistency.FIX}")
+
+
+def test_the_vip_job_checks_every_client(reference: Path) -> None:
+    job = consistency.vip_job(ctx_of(reference))
+    assert job.check == consistency.VIP
+    assert {r.file for r in job.run()} == {
+        *(f"loadbalancers/haproxy{n}/{f}" for n in (1, 2) for f in ("keepalived.conf", "haproxy.cfg")),
+        *(p.relative_to(reference).as_posix() for p in (reference / "kubeadm").glob("*.yaml")),
+        layout.CILIUM_VALUES,
+    }
