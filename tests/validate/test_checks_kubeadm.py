@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ToolMissing
-from generator import loader, toolpins, yamlio
+from generator import cli, loader, toolpins, yamlio
 from generator.render import kubeadm as renderer
 from generator.render import layout
 from generator.validate.base import Context, Result
@@ -149,3 +149,30 @@ def test_secret_fields_per_kind(reference: Path) -> None:
     }
     assert fields["InitConfiguration"] == {("bootstrapTokens",): [{"token": fake.bootstrap_token, "ttl": "24h0m0s"}], ("certificateKey",): fake.certificate_key}
     assert fields["ClusterConfiguration"] == fields["KubeletConfiguration"] == {}
+
+
+def test_secret_fields_of_one_control_plane() -> None:
+    """No control plane joins: the join fields are a worker's, with no certificate key."""
+    text = "".join(line for line in cli.example_text().splitlines(keepends=True) if "name: cp2," not in line and "name: cp3," not in line)
+    inv = loader.check_text(text).inventory
+    assert [n.name for n in inv.control_planes] == ["cp1"]
+    fake = kubeadm.DUMMY_SECRETS
+    assert kubeadm.secret_fields(inv)["JoinConfiguration"] == {
+        ("discovery", "bootstrapToken", "token"): fake.bootstrap_token,
+        ("discovery", "bootstrapToken", "caCertHashes"): [fake.ca_cert_hash],
+    }
+
+
+def test_added_fields_are_the_leaves_that_differ() -> None:
+    before = {"a": {"b": 1, "c": {"d": 1}}, "e": 1, "f": {"g": 1}}
+    after = {"a": {"b": 1, "c": {"d": 2, "x": 3}}, "e": {"now": "a map"}, "f": 2, "new": {"h": 1}}
+    assert kubeadm._added(before, after, ("top",)) == {
+        ("top", "a", "c", "d"): 2, ("top", "a", "c", "x"): 3, ("top", "e"): {"now": "a map"}, ("top", "f"): 2, ("top", "new"): {"h": 1},
+    }
+
+
+def test_a_document_that_is_no_mapping_is_skipped_not_the_end(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    filled = kubeadm.with_dummy_secrets("--- 3\n" + (reference / JOIN).read_text(), fields)
+    assert filled.startswith("--- 3\n---\napiVersion: kubeadm.k8s.io/v1beta4\n")
+    assert kubeadm.DUMMY_SECRETS.bootstrap_token in filled
