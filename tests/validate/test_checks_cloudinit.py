@@ -191,9 +191,9 @@ def test_schema_keys_follow_refs_and_every_combinator() -> None:
     schema = {
         "$defs": {"a": {"properties": {"a1": {}}, "anyOf": [{"properties": {"a2": {}}}]}, "b": {"oneOf": [{"$ref": "#/$defs/a"}, {"properties": {"b1": {}}}]}},
         "properties": {"top": {}},
-        "allOf": [{"$ref": "#/$defs/b"}],
+        "allOf": [{"$ref": "#/$defs/b"}, {"properties": {"c1": {}}, "$ref": "#/$defs/a"}],
     }
-    assert cloudinit.schema_keys(schema) == {"top", "a1", "a2", "b1"}
+    assert cloudinit.schema_keys(schema) == {"top", "a1", "a2", "b1", "c1"}
     assert cloudinit.schema_keys({}) == set()
 
 
