@@ -250,3 +250,23 @@ def test_cloud_init_s_interpreter_from_its_shebang(tmp_path: Path) -> None:
     with pytest.raises(ClusterforgeError) as e:
         cloudinit.python_of(script)
     assert str(e.value) == f"{script} is not a Python script (its first line: 'import sys'): cannot run cloud-init's schema check"
+
+
+@pytest.mark.parametrize(
+    ("first_line", "argv"),
+    [
+        (b"# python3 is what runs this\n", None),  # a comment naming python is no shebang
+        (b"#!/usr/bin/python3 \xff\n", ["/usr/bin/python3", "\ufffd"]),  # not UTF-8: replaced, never a crash
+        (b"#!/" + b"a" * 4087 + b"python\n", ["/" + "a" * 4087 + "python"]),  # python ends at the 4096th byte: read
+        (b"#!/" + b"a" * 4088 + b"python\n", None),  # ... at the 4097th: past what is read of the first line
+    ],
+    ids=["comment", "not-utf8", "4096-bytes", "4097-bytes"],
+)
+def test_cloud_init_s_first_line(tmp_path: Path, first_line: bytes, argv: list[str] | None) -> None:
+    script = tmp_path / "cloud-init"
+    script.write_bytes(first_line + b"import sys\n")
+    if argv is None:
+        with pytest.raises(ClusterforgeError, match="is not a Python script"):
+            cloudinit.python_of(script)
+    else:
+        assert cloudinit.python_of(script) == argv
