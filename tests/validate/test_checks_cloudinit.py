@@ -12,6 +12,8 @@ from generator.errors import ClusterforgeError, ToolMissing
 from generator.render import layout
 from generator.validate.base import Context, Result
 from generator.validate.checks import cloudinit
+from generator.validate import caches
+from generator.validate.checks import _common
 from generator.validate.checks._common import RERENDER, Tool
 
 from . import NeedTool, copy, edit, failures, run
@@ -142,6 +144,10 @@ def test_schema_and_key_results_whole(reference: Path, tmp_path: Path, need_tool
     line = (root / f"{CP1}/user-data").read_text().splitlines().index("runcmdd:") + 1
     [schema] = cloudinit.schema_jobs(ctx_of(root))
     assert (schema.check, schema.extra_key) == (cloudinit.SCHEMA, cloudinit.schema_identity(cloudinit.CLOUD_CONFIG_SCHEMA))
+    assert schema.tool_version == _common.find("cloud-init").version
+    # The schema file's stamp: a new cloud-init package changes it even where its executable stays.
+    schema_file = cloudinit.CLOUD_CONFIG_SCHEMA
+    assert cloudinit.schema_identity(schema_file) == f"{schema_file} {caches.stamp(schema_file)}"
     results = {r.file: r for r in schema.run()}
     assert set(results) == set(schema.inputs)
     assert results[f"{CP1}/user-data"] == Result(

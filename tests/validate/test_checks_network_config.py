@@ -48,6 +48,11 @@ def test_the_rendered_seed_says_what_the_inventory_says(reference: Path) -> None
           E + "the node's address 192.168.100.11/24 is missing (addresses: ['192.168.100.11/32'])"]),
         ("      - 192.168.100.11/24", "      - 192.168.100.11/24\n      - fe80::1/64",
          [E + "address 'fe80::1/64' is not IPv4 address/prefix-length"]),
+        ("      - 192.168.100.11/24", "      - fe80::1/64\n      - 192.168.100.11/24",
+         [E + "address 'fe80::1/64' is not IPv4 address/prefix-length"]),  # and the addresses after it still count
+        ("    routes:\n", "    routes:\n      - 10.0.0.0/8\n", []),  # not a route mapping: not a default route either
+        ("    nameservers:\n      addresses:\n        - 192.168.100.1\n      search:\n        - home.arpa\n", "    nameservers: [192.168.100.1]\n",
+         [E + "nameservers.addresses are [], network.dns is ['192.168.100.1']"]),
         ("    addresses:\n      - 192.168.100.11/24\n", "", [E + "the node's address 192.168.100.11/24 is missing (addresses: [])"]),
         ("via: 192.168.100.1", "via: 192.168.100.254", [E + "the default route goes via 192.168.100.254, network.gateway is 192.168.100.1"]),
         ("to: 0.0.0.0/0", "to: default", []),
@@ -114,3 +119,10 @@ def test_the_job_and_its_results(reference: Path, tmp_path: Path) -> None:
         Result(cloudinit.NETWORK, "nodes/stray/network-config", False, f"no node in {layout.INVENTORY} has its seed in nodes/stray", hint)
     ]
     assert jobs["nodes/cp3/network-config"].run() == [Result(cloudinit.NETWORK, "nodes/cp3/network-config", True)]
+
+
+def test_an_mtu_left_out_is_1500(reference: Path) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    jumbo = inv.model_copy(update={"network": inv.network.model_copy(update={"mtu": 9000})})
+    data: Any = yamlio.loader().load((reference / SEED).read_text())
+    assert cloudinit.network_problems(jumbo, jumbo.nodes[0], data) == [E + "mtu is 1500, network.mtu is 9000"]
