@@ -158,3 +158,20 @@ def test_router_addresses() -> None:
     assert bgp._router_address("yamaha-rtx", "bgp router id 10.0.0.3\n") == IPv4Address("10.0.0.3")
     assert bgp._router_address("yamaha-rtx", " bgp router id 10.0.0.3\n") is None  # RTX commands start the line
     assert bgp._router_address("frr", " bgp router-id 10.0.0.300\n") is None
+
+
+def test_without_the_cilium_file_no_node_peers(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    (root / B).unlink()
+    [_, sessions] = run(root, bgp.jobs)
+    assert sessions == Result(bgp.SESSIONS, RTX, False, "\n".join([
+        f"{B} is missing",
+        f"{B}: no CiliumBGPClusterConfig: no node speaks BGP",
+        f"{B} selects no node to peer with 192.168.100.1, which this file configures",
+    ]), bgp.FIX)
+
+
+def test_a_router_without_the_password_the_cluster_uses(ebgp: Path, tmp_path: Path) -> None:
+    root = copy(ebgp, tmp_path)
+    edit(root, EDGE, "#   TCP-MD5 password: the cluster uses bgpPasswords.bgp-edge from .clusterforge/secrets.yaml\n", "")
+    assert failures(run(root, bgp.jobs)) == {EDGE: f"TCP-MD5 password: none here, authSecretRef bgp-edge in {B}"}
