@@ -233,7 +233,11 @@ def retest_survivors(module: str, max_children: int) -> int:
     if names:
         log = scratch(module) / "mutmut.log"
         print(f"mutmut: {len(names)} surviving mutants of {module} run again, log in {log.relative_to(ROOT)}", flush=True)
+        start = time.monotonic()
         mutmut_step(module, log, [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children), *names])
+        # The table shows both: the whole run's minutes, then the rerun's.
+        taken = f"{minutes_of(module)} + {(time.monotonic() - start) / 60:.1f} ({os.getloadavg()[0]:.1f}) rerun"
+        (scratch(module) / "minutes").write_text(taken + "\n", encoding="utf-8")
     return len(names)
 
 
