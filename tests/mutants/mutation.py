@@ -191,9 +191,10 @@ def mutmut_step(module: str, log: Path, argv: list[str]) -> None:
         raise SystemExit(f"mutmut failed on {module} (exit code {done.returncode}): {' '.join(argv[:3])}")
 
 
-def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], str]) -> int:
-    """Give every listed equivalent mutant the verdict `skipped`: running its tests, all of
-    them to the end since none fails, would be the slowest part of the run and tell nothing."""
+def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], str], among: frozenset[int | None] | None = None) -> int:
+    """Give every listed equivalent mutant (whose verdict is in `among`, default: any) the verdict
+    `skipped`: running its tests, all of them to the end since none fails, would be the slowest
+    part of the run and tell nothing."""
     from mutmut.mutation.data import SourceFileMutationData
 
     functions = {(path, function) for path, function, _, _ in equivalents}
@@ -202,7 +203,9 @@ def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], s
         with inside(module):
             data = SourceFileMutationData(path=path)
             data.load()
-            for name in data.exit_code_by_key:
+            for name, code in data.exit_code_by_key.items():
+                if among is not None and code not in among:
+                    continue
                 if (path, function_of(name)) in functions and describe(module, name, path).key in equivalents:
                     data.exit_code_by_key[name] = SKIPPED
                     skipped += 1
@@ -225,10 +228,12 @@ def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str,
     return taken
 
 
-def retest_survivors(module: str, max_children: int) -> int:
+def retest_survivors(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> int:
     """Run the last run's surviving mutants of `module` again, against the tests as they are now
     (mutmut copies them in afresh; every other verdict stands): after tests were added to kill
-    them. The number of mutants run again."""
+    them, and the survivors listed as equivalent since, which are skipped. The number of mutants
+    run again."""
+    skip_equivalents(module, equivalents, among=frozenset(SURVIVED | NO_TESTS))
     names = [name for verdicts in read_results(module).values() for name, code in verdicts.items() if code in SURVIVED | NO_TESTS]
     if names:
         log = scratch(module) / "mutmut.log"
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
     if args.retest:
         for module in modules:
-            retest_survivors(module, args.max_children)
+            retest_survivors(module, args.max_children, load_equivalents())
     elif not args.report_only:
         equivalents = load_equivalents()
         for module in modules:
