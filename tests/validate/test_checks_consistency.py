@@ -230,3 +230,28 @@ def test_the_vip_job_checks_every_client(reference: Path) -> None:
         *(p.relative_to(reference).as_posix() for p in (reference / "kubeadm").glob("*.yaml")),
         layout.CILIUM_VALUES,
     }
+
+
+def test_the_bootstrap_install_s_values_and_version() -> None:
+    script = (Path(__file__).parents[1] / "golden/koedo-lab-flux" / layout.CILIUM_BOOTSTRAP).read_text()
+    assert consistency.bootstrap_install(script) == ("infrastructure/controllers/cilium/values.yaml", "1.19.6")
+    bare = script.replace("--version 1.19.6", "").replace('--values "${repo_root}/infrastructure/controllers/cilium/values.yaml"', "")
+    assert consistency.bootstrap_install(bare) == (None, None)
+
+
+def test_flux_release_reads_key_equals_path_entries(tmp_path: Path) -> None:
+    """A configMapGenerator entry is `path` or `key=path`; a path may itself hold `=`."""
+    controllers = tmp_path / layout.CONTROLLERS_DIR / "app"
+    controllers.mkdir(parents=True)
+    (controllers / "release.yaml").write_text(
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: app}\n"
+        "spec:\n  chart: {spec: {chart: app, version: 1.2.3}}\n  valuesFrom: [{kind: ConfigMap, name: app-values}, {kind: Secret, name: s}]\n"
+    )
+    (controllers / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: app-values\n    files: [values.yaml=sub/a=b.yaml, plain.yaml]\n  - name: other\n    files: [other.yaml]\n"
+    )
+    ctx = Context(tmp_path, None, tmp_path / "cache")  # type: ignore[arg-type]  # flux_release reads the files only
+    values, versions, files = consistency.flux_release(ctx)
+    app = f"{layout.CONTROLLERS_DIR}/app"
+    assert (values, versions) == ({f"{app}/sub/a=b.yaml", f"{app}/plain.yaml"}, {"1.2.3"})
+    assert sorted(files) == [f"{app}/kustomization.yaml", f"{app}/release.yaml"]
