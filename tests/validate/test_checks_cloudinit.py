@@ -141,7 +141,9 @@ def test_schema_and_key_results_whole(reference: Path, tmp_path: Path, need_tool
     root = copy(reference, tmp_path)
     edit(root, f"{CP1}/user-data", "\nhostname: cp1\n", "\nhostname: 5\n")
     edit(root, f"{CP1}/user-data", "\nruncmd:", "\nruncmdd:")
+    edit(root, f"{CP1}/user-data", "\nhostname: 5\n", "\nhostname: 5\nzzzzzz: 1\n")
     line = (root / f"{CP1}/user-data").read_text().splitlines().index("runcmdd:") + 1
+    z_line = (root / f"{CP1}/user-data").read_text().splitlines().index("zzzzzz: 1") + 1
     [schema] = cloudinit.schema_jobs(ctx_of(root))
     assert (schema.check, schema.extra_key) == (cloudinit.SCHEMA, cloudinit.schema_identity(cloudinit.CLOUD_CONFIG_SCHEMA))
     assert schema.tool_version == _common.find("cloud-init").version
@@ -159,7 +161,8 @@ def test_schema_and_key_results_whole(reference: Path, tmp_path: Path, need_tool
     keys = {j.inputs[0]: j for j in cloudinit.key_jobs(ctx_of(root))}
     assert (keys[f"{CP1}/user-data"].check, keys[f"{CP1}/user-data"].extra_key) == (cloudinit.KEYS, cloudinit.schema_identity(cloudinit.CLOUD_CONFIG_SCHEMA))
     assert keys[f"{CP1}/user-data"].run() == [Result(
-        cloudinit.KEYS, f"{CP1}/user-data", False, f"line {line}: unknown top-level key 'runcmdd': cloud-init ignores it; did you mean 'runcmd'?",
+        cloudinit.KEYS, f"{CP1}/user-data", False,
+        f"line {z_line}: unknown top-level key 'zzzzzz': cloud-init ignores it\nline {line}: unknown top-level key 'runcmdd': cloud-init ignores it; did you mean 'runcmd'?",
         f"a key outside cloud-init's schema is silently ignored at boot; {RERENDER}",
     )]
     assert keys["nodes/cp2/user-data"].run() == [Result(cloudinit.KEYS, "nodes/cp2/user-data", True)]
@@ -171,7 +174,7 @@ def test_a_user_data_that_is_not_yaml_fails_our_key_check(reference: Path, tmp_p
     root = copy(reference, tmp_path)
     (root / f"{CP1}/user-data").write_text("#cloud-config\na: [\n")
     [result] = next(j for j in cloudinit.key_jobs(ctx_of(root)) if j.inputs == (f"{CP1}/user-data",)).run()
-    assert (result.check, result.ok, result.hint) == (cloudinit.KEYS, False, f"not YAML: {RERENDER}")
+    assert (result.check, result.file, result.ok, result.hint) == (cloudinit.KEYS, f"{CP1}/user-data", False, f"not YAML: {RERENDER}")
     assert result.message.startswith(f"{CP1}/user-data")
 
 
@@ -179,8 +182,9 @@ def test_the_key_check_needs_cloud_init_s_schema(reference: Path, tmp_path: Path
     missing = tmp_path / "schema.json"
     [job, *_] = cloudinit.key_jobs(ctx_of(reference), missing)
     assert job.extra_key == f"{missing} missing"
-    with pytest.raises(ToolMissing, match=f"cloud-init's schema {missing} not found"):
+    with pytest.raises(ToolMissing, match=f"cloud-init's schema {missing} not found") as e:
         job.run()
+    assert e.value.hint == _common.find("cloud-init").install
 
 
 def test_unknown_keys_each_with_its_line_and_a_guess() -> None:

@@ -104,7 +104,7 @@ def test_a_mac_in_capitals_is_the_node_s(reference: Path) -> None:
 
 def test_the_job_and_its_results(reference: Path, tmp_path: Path) -> None:
     root = copy(reference, tmp_path)
-    (root / SEED).write_text((root / SEED).read_text().replace("version: 2", "version: 1"))
+    (root / SEED).write_text((root / SEED).read_text().replace("version: 2", "version: 1").replace("    dhcp4: false", "    dhcp4: false\n    mtu: 9000"))
     (root / "nodes/cp2/network-config").write_text("a: [\n")
     (root / "nodes/stray").mkdir()
     (root / "nodes/stray/network-config").write_text((root / SEED).read_text())
@@ -112,7 +112,7 @@ def test_the_job_and_its_results(reference: Path, tmp_path: Path) -> None:
     jobs = {j.inputs[0]: j for j in cloudinit.network_jobs(ctx)}
     assert (jobs[SEED].check, jobs[SEED].inputs, jobs[SEED].extra_key) == (cloudinit.NETWORK, (SEED, layout.INVENTORY), "")
     hint = f"the node's network settings must match {layout.INVENTORY}; {RERENDER}"
-    assert jobs[SEED].run() == [Result(cloudinit.NETWORK, SEED, False, "version is 1, not 2 (network-config v2, netplan's format)", hint)]
+    assert jobs[SEED].run() == [Result(cloudinit.NETWORK, SEED, False, f"version is 1, not 2 (network-config v2, netplan's format)\n{E}mtu is 9000, network.mtu is 1500", hint)]
     [broken] = jobs["nodes/cp2/network-config"].run()
     assert (broken.check, broken.ok, broken.hint) == (cloudinit.NETWORK, False, hint) and broken.message.startswith("nodes/cp2/network-config")
     assert jobs["nodes/stray/network-config"].run() == [
