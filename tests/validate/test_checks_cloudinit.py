@@ -3,12 +3,14 @@ check of network-config against the inventory, on a rendered reference repositor
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 
 import pytest
 
 from generator import loader, tools, yamlio
-from generator.errors import ClusterforgeError, ToolMissing
+from generator.errors import ClusterforgeError, ToolFailed, ToolMissing
 from generator.render import layout
 from generator.validate.base import Context, Result
 from generator.validate.checks import cloudinit
@@ -280,3 +282,50 @@ def test_cloud_init_s_first_line(tmp_path: Path, first_line: bytes, argv: list[s
             cloudinit.python_of(script)
     else:
         assert cloudinit.python_of(script) == argv
+
+
+# --- cloud-init's batch output is tool output, hostile until checked ----------------------------
+# The real cloud-init always answers each file with exit code 0 or 1; these stand-ins for its
+# interpreter print what a broken or changed cloud-init might, to reach the answers it never gives.
+
+
+def stand_in_cloud_init(tmp_path: Path, stdout: str, stderr: str = "") -> Path:
+    python = tmp_path / "bin" / "python3"
+    python.parent.mkdir()
+    python.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(stdout)}\nprintf '%s' {shlex.quote(stderr)} >&2\n")
+    python.chmod(0o755)
+    cloud_init = tmp_path / "bin" / "cloud-init"
+    cloud_init.write_text(f"#!{python}\n")
+    return cloud_init
+
+
+def test_batch_output_that_is_not_json_is_a_tool_failure(tmp_path: Path, reference: Path) -> None:
+    cloud_init = stand_in_cloud_init(tmp_path, "Traceback (most recent call last):\n", "boom")
+    with pytest.raises(ToolFailed) as e:
+        cloudinit.schema_results(ctx_of(reference), cloud_init, [f"{CP1}/user-data"])
+    python = str(tmp_path / "bin" / "python3")
+    assert (e.value.argv, e.value.returncode, e.value.stdout, e.value.stderr) == (
+        [python, str(cloudinit.BATCH_SCRIPT), f"{CP1}/user-data"], 0, "Traceback (most recent call last):\n", "boom")
+
+
+@pytest.mark.parametrize(
+    ("line", "stderr", "failure"),
+    [
+        ({"file": f"{CP1}/user-data", "code": 2, "stdout": "out", "stderr": "err"}, "batch", (2, "out", "err")),
+        ({"file": f"{CP1}/user-data", "code": 2, "stdout": "out", "stderr": ""}, "batch", (2, "out", "batch")),
+        ({"file": "nodes/other/user-data", "code": 0, "stdout": "", "stderr": ""}, "batch", (None, "", "batch")),  # no answer for the file
+    ],
+    ids=["exit-2", "exit-2-quiet", "no-answer"],
+)
+def test_an_answer_other_than_0_or_1_is_a_tool_failure(tmp_path: Path, reference: Path, line: dict, stderr: str, failure: tuple) -> None:
+    cloud_init = stand_in_cloud_init(tmp_path, json.dumps(line) + "\n", stderr)
+    with pytest.raises(ToolFailed) as e:
+        cloudinit.schema_results(ctx_of(reference), cloud_init, [f"{CP1}/user-data"])
+    assert (e.value.argv, e.value.returncode, e.value.stdout, e.value.stderr) == ([str(cloud_init), "schema", "--config-file", f"{CP1}/user-data"], *failure)
+
+
+def test_a_failure_without_words_says_its_exit_code(tmp_path: Path, reference: Path) -> None:
+    cloud_init = stand_in_cloud_init(tmp_path, json.dumps({"file": f"{CP1}/user-data", "code": 1, "stdout": "", "stderr": " \n"}) + "\n")
+    assert cloudinit.schema_results(ctx_of(reference), cloud_init, [f"{CP1}/user-data"]) == [
+        Result(cloudinit.SCHEMA, f"{CP1}/user-data", False, "exit code 1", f"cloud-init rejects this user-data; {RERENDER}")
+    ]
