@@ -175,3 +175,30 @@ def test_a_router_without_the_password_the_cluster_uses(ebgp: Path, tmp_path: Pa
     root = copy(ebgp, tmp_path)
     edit(root, EDGE, "#   TCP-MD5 password: the cluster uses bgpPasswords.bgp-edge from .clusterforge/secrets.yaml\n", "")
     assert failures(run(root, bgp.jobs)) == {EDGE: f"TCP-MD5 password: none here, authSecretRef bgp-edge in {B}"}
+
+
+def test_advertisement_labels_and_several_problems(variant: Path, tmp_path: Path) -> None:
+    root = copy(variant, tmp_path)
+    edit(root, B, "  name: load-balancer-ips\n  labels:\n    advertise: bgp\n", "  name: load-balancer-ips\n  labels:\n    advertise: nobody\n    team: net\n")
+    edit(root, B, "  name: pod-cidrs\n  labels:\n    advertise: bgp\n", "  name: pod-cidrs\n")
+    assert failures(run(root, bgp.jobs)) == {B: "\n".join([
+        "CiliumBGPAdvertisement load-balancer-ips (advertise=nobody, team=net) is selected by no CiliumBGPPeerConfig family: it announces nothing",
+        "CiliumBGPAdvertisement pod-cidrs (no labels) is selected by no CiliumBGPPeerConfig family: it announces nothing",
+    ])}
+
+
+def test_timers_left_out_of_a_router_file_are_negotiated(variant: Path, reference: Path, tmp_path: Path) -> None:
+    """An unset side takes the other's hold time: nothing to compare."""
+    root = copy(variant, tmp_path / "variant")
+    edit(root, RS1, "  hold time 9;\n", "")
+    edit(root, RS1, "  keepalive time 3;\n", "")
+    assert failures(run(root, bgp.jobs)) == {}
+    root = copy(reference, tmp_path / "reference")
+    (root / RTX).write_text((root / RTX).read_text().replace(" hold-time=90", ""))
+    assert failures(run(root, bgp.jobs)) == {}
+
+
+def test_a_neighbor_that_is_no_node(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, RTX, "bgp export filter 1", "bgp neighbor 7 64512 192.168.100.200 hold-time=90 passive=on\nbgp export filter 1")
+    assert failures(run(root, bgp.jobs)) == {RTX: f"neighbor 192.168.100.200 is here, but {B} does not make it peer with this router"}

@@ -3,7 +3,7 @@ the file a person broke."""
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -255,3 +255,39 @@ def test_flux_release_reads_key_equals_path_entries(tmp_path: Path) -> None:
     app = f"{layout.CONTROLLERS_DIR}/app"
     assert (values, versions) == ({f"{app}/sub/a=b.yaml", f"{app}/plain.yaml"}, {"1.2.3"})
     assert sorted(files) == [f"{app}/kustomization.yaml", f"{app}/release.yaml"]
+
+
+def test_the_bgp_job_whole(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    edit(root, RTX, "bgp autonomous-system 64513", "bgp autonomous-system 64514")
+    [job] = consistency.bgp_jobs(ctx_of(root))
+    assert (job.check, job.inputs, job.extra_key) == (consistency.BGP, (layout.INVENTORY, RTX), "missing=")
+    assert job.run() == [Result(consistency.BGP, RTX, False, "the router's own AS is 64514, bgp.peers[rtx1220].asn is 64513",
+                                f"the router and the cluster must agree on the BGP sessions; {consistency.FIX}")]
+    (root / RTX).unlink()
+    [job] = consistency.bgp_jobs(ctx_of(root))
+    assert job.extra_key == f"missing={RTX}"
+    assert job.run() == [Result(consistency.BGP, RTX, False, "missing: bgp.peers[rtx1220] needs its router configuration here", consistency.FIX)]
+
+
+def test_missing_paths_are_listed_in_the_key(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    (root / layout.CILIUM_VALUES).unlink()
+    (root / "kubeadm/cp1-init.yaml").unlink()
+    job = consistency._job(ctx_of(root), consistency.VIP, ["kubeadm/cp1-init.yaml", layout.CILIUM_VALUES, KEEPALIVED], lambda: [])
+    assert (job.inputs, job.extra_key) == ((layout.INVENTORY, KEEPALIVED), f"missing=kubeadm/cp1-init.yaml,{layout.CILIUM_VALUES}")
+
+
+def test_prefixes_the_cluster_announces(reference: Path) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    assert inv.bgp is not None
+    assert consistency.expected_prefixes(inv) == {pool.cidr for pool in inv.load_balancer_pools}
+    quiet = inv.model_copy(update={"bgp": inv.bgp.model_copy(update={"advertise": inv.bgp.advertise.model_copy(update={"load_balancer_ips": False})})})
+    assert consistency.expected_prefixes(quiet) == set()
+    both = inv.model_copy(update={"bgp": inv.bgp.model_copy(update={"advertise": inv.bgp.advertise.model_copy(update={"pod_cidrs": True})})})
+    assert consistency.expected_prefixes(both) == {pool.cidr for pool in inv.load_balancer_pools} | {inv.kubernetes.pod_cidr}
+
+
+def test_rtx_prefixes_with_host_bits_are_their_networks() -> None:
+    view = consistency.parse_rtx("bgp export filter 1 include 192.168.101.1/24\n")
+    assert view.prefixes == {IPv4Network("192.168.101.0/24")}
