@@ -241,7 +241,7 @@ def test_keepalived_checks_the_rendered_script_where_the_file_installs_it(refere
 def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
     need_tool("shellcheck")
     root = copy(reference, tmp_path)
-    edit(root, f"{HAPROXY1}/check_apiserver.sh", "set -euo pipefail", "set -euo pipefail\nls $1")
+    edit(root, f"{HAPROXY1}/check_apiserver.sh", "set -euo pipefail", "set -euo pipefail\nls $1\nls $2")
     user_data = root / "nodes/cp1/user-data"
     lines = user_data.read_text().splitlines(keepends=True)
     at = next(i for i, line in enumerate(lines) if line.strip() == "set -euo pipefail")
@@ -253,7 +253,7 @@ def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: Ne
     assert set(results) == set(job.inputs)
     script, seed = results[f"{HAPROXY1}/check_apiserver.sh"], results["nodes/cp1/user-data"]
     assert (script.check, script.ok, script.hint) == (daemons.SHELLCHECK, False, f"shellcheck finds problems in this script; {RERENDER}")
-    assert script.message.startswith(f"{HAPROXY1}/check_apiserver.sh:") and "SC2086" in script.message
+    assert [line.split(":")[0] for line in script.message.split("\n")] == [f"{HAPROXY1}/check_apiserver.sh"] * 2  # one line per finding
     seed_hint = f"shellcheck finds problems in a script this user-data writes or runs (line numbers count from the script's first line); {RERENDER}"
     assert (seed.check, seed.ok, seed.hint) == (daemons.SHELLCHECK, False, seed_hint)
     assert seed.message.startswith("nodes/cp1/user-data bootcmd[") and "SC2086" in seed.message and "seed0-script" not in seed.message
@@ -265,11 +265,16 @@ def test_a_user_data_that_is_not_yaml_has_its_scripts_unchecked(reference: Path,
     need_tool("shellcheck")
     root = copy(reference, tmp_path)
     (root / "nodes/cp1/user-data").write_text("#cloud-config\n: [\n")
+    later = root / "nodes/cp2/user-data"  # a later seed's scripts are still checked
+    lines = later.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "set -euo pipefail")
+    later.write_text("".join([*lines[: at + 1], lines[at].replace("set -euo pipefail", "ls $1"), *lines[at + 1 :]]))
     results = {r.file: r for r in run(root, daemons.shellcheck_jobs)}
+    assert not results["nodes/cp2/user-data"].ok and "SC2086" in results["nodes/cp2/user-data"].message
     broken = results["nodes/cp1/user-data"]
     assert (broken.check, broken.ok, broken.hint) == (daemons.SHELLCHECK, False, "see the cloud-init schema check")
-    assert broken.message.startswith("its scripts were not checked: ")
-    assert results["nodes/cp2/user-data"].ok
+    assert broken.message.startswith("its scripts were not checked: nodes/cp1/user-data")
+    assert results["nodes/cp3/user-data"].ok
 
 
 def test_no_script_and_no_seed_is_no_job(tmp_path: Path, reference: Path) -> None:
