@@ -319,3 +319,14 @@ def test_embedded_scripts_of_odd_user_data() -> None:
     assert daemons.embedded_scripts({"write_files": ["x", {"content": 3}, {"content": script, "encoding": "text/plain"}]}) == [("write_files[2]", script, None)]
     commands = [["sh", "-c", "a"], ["bash", "-c"], ["zsh", "-c", "b"], ["bash", "-e", "c"], ["bash", "-c", 5], "bash -c d"]
     assert daemons.embedded_scripts({"bootcmd": commands, "runcmd": [["bash", "-c", "e", "arg0"]]}) == [("bootcmd[0]", "a", "sh"), ("bootcmd[4]", "5", "bash"), ("runcmd[0]", "e", "bash")]
+
+
+@pytest.mark.tools
+def test_a_script_without_a_shebang_is_checked_for_the_shell_that_runs_it(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    """`[sh, -c, SCRIPT]` runs SCRIPT with sh: shellcheck is told so, and finds what POSIX sh lacks."""
+    need_tool("shellcheck")
+    root = copy(reference, tmp_path)
+    edit(root, "nodes/cp1/user-data", "\nbootcmd:\n", "\nbootcmd:\n  - [sh, -c, '[[ -n \"$1\" ]] && echo y']\n")
+    failed = failures(run(root, daemons.shellcheck_jobs))
+    assert list(failed) == ["nodes/cp1/user-data"]
+    assert failed["nodes/cp1/user-data"].startswith("nodes/cp1/user-data bootcmd[0]:1:1: warning: In POSIX sh, [[ ]] is undefined. [SC3010]")
