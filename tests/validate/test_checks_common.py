@@ -118,7 +118,7 @@ def test_file_jobs_of_a_missing_tool_raise_when_run(tmp_path: Path) -> None:
 
 # --- the files meant for git, without git: the repository's own .gitignore -----------------
 
-IGNORE = "# comment\n/secrets.yaml\n  build/  \n*.tmp\nsub/anchored.txt\n\n"
+IGNORE = "# comment\n/secrets.yaml\n  build/  \n*.tmp\nsub/anchored.txt\nskip.me\n\n"
 
 
 def test_committed_entries_without_git_follow_the_gitignore(tmp_path: Path) -> None:
@@ -126,6 +126,7 @@ def test_committed_entries_without_git_follow_the_gitignore(tmp_path: Path) -> N
         ".gitignore": IGNORE, "secrets.yaml": "", "a/secrets.yaml": "", "build/x": "", "a/build/y": "", "build.txt": "",
         "x.tmp": "", "a/y.tmp": "", "sub/anchored.txt": "", "a/sub/anchored.txt": "", "keep.txt": "", "# comment": "",
         "c/build": "",  # a file: `build/` ignores folders only
+        "a/b/skip.me": "",  # a pattern without a slash matches the name at any depth
     })
     (root / "linked").symlink_to(root / "a", target_is_directory=True)
     (root / "link.txt").symlink_to(root / "keep.txt")

@@ -143,3 +143,24 @@ def test_a_values_file_that_is_no_map_is_named(argocd: Path, tmp_path: Path, con
         helm.argo_values(ctx, cilium_release(ctx), caches.ChartFiles({}))
     assert str(e.value).startswith("$values/infrastructure/controllers/cilium/values.yaml" if says.endswith("map") else "infrastructure/controllers/cilium/values.yaml")
     assert says in str(e.value)
+
+
+@pytest.mark.tools
+def test_flux_values_in_helm_controller_s_order(need_tool: NeedTool, tmp_path: Path) -> None:
+    """valuesFrom in order (an optional one that is missing is left out, the default key is
+    values.yaml), then spec.values over them."""
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    release = "infrastructure/controllers/cilium/helmrelease.yaml"
+    edit(root, release, "  valuesFrom:\n    - kind: ConfigMap\n      name: cilium-values\n      valuesKey: values.yaml\n", (
+        "  valuesFrom:\n    - kind: ConfigMap\n      name: nowhere\n      optional: true\n"
+        "    - kind: ConfigMap\n      name: cilium-values\n"
+        "  values:\n    k8sServicePort: 7443\n    extra: {from: spec}\n"
+    ))
+    ctx = context(root)
+    values = helm.flux_values(ctx, cilium_release(ctx))
+    assert (values["k8sServiceHost"], values["k8sServicePort"], values["extra"]) == ("192.168.100.4", 7443, {"from": "spec"})
+    edit(root, release, "      optional: true\n", "")
+    with pytest.raises(ClusterforgeError) as e:
+        helm.flux_values(ctx, cilium_release(ctx))
+    assert str(e.value) == "valuesFrom ConfigMap/nowhere key values.yaml is not in the build of infrastructure/controllers"
