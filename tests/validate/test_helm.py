@@ -239,3 +239,19 @@ def test_values_that_cannot_be_read_fail_the_values_check(tmp_path: Path, cache:
     [release] = ctx.discovery.releases
     [result] = helm.check_release(ctx, release, kubeconform.prepare(ctx, ctx.discovery), [])
     assert result == Result(helm.VALUES_CHECK, "argocd/apps/cilium.yaml", False, "values of cilium: valueFiles $values/nowhere.yaml: nowhere.yaml does not exist")
+
+
+def test_a_release_job_s_key_follows_what_decides_its_verdict(cache: Path, tmp_path: Path) -> None:
+    """Kubernetes' version, the chart archive, the schemas, the API versions and the release:
+    a change to any of them is another verdict; the tools are named by their stamps."""
+    repo = example_repo(tmp_path / "repo")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    assert (job.check, job.tool_version) == ("helm", "; ".join(kubeconform.tool_version(t) for t in ("helm", "kubeconform", "kustomize")))
+    older = ctx.inventory.model_copy(update={"kubernetes": ctx.inventory.kubernetes.model_copy(update={"version": "1.34.2"})})
+    [other] = helm.jobs(Context(repo, older, cache))
+    assert len(job.extra_key) == 64 and other.extra_key != job.extra_key
+    archive = caches.user_chart_archive(cache, "cilium", "1.19.6")
+    archive.write_bytes(archive.read_bytes() + b"\0")
+    [changed_chart] = helm.jobs(Context(repo, ctx.inventory, cache))
+    assert changed_chart.extra_key not in (job.extra_key, other.extra_key)
