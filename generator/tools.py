@@ -49,6 +49,42 @@ VERSION_PROBES: dict[str, tuple[tuple[str, ...], str] | None] = {
 }
 
 
+# The daemons `run` may start, each only in a mode that exits: checking a file or printing
+# its version. A mistake in a checker's argv (a flag dropped or garbled) would otherwise
+# start the real daemon on this machine and leave it running (keepalived and haproxy
+# fork into the background); `simulate` starts daemons on purpose, through its own
+# Popen, never through `run`. vtysh is no daemon, but without --dryrun (or a scratch
+# --vty_socket) it applies a file to this machine's FRR.
+ONE_SHOT_FLAGS: dict[str, frozenset[str]] = {
+    "haproxy": frozenset({"-c", "-v", "-vv"}),
+    "keepalived": frozenset({"--config-test", "-t", "--version", "-v"}),
+    "bird": frozenset({"-p", "--version"}),
+    "gobgpd": frozenset({"--version"}),
+    "vtysh": frozenset({"--dryrun", "--vty_socket", "--help"}),
+}
+
+
+class DaemonRefused(RuntimeError):
+    """`run` was asked to start a daemon without its check-only flag: a bug, never run."""
+
+
+def refuse_daemon(args: Sequence[str]) -> None:
+    """Raise DaemonRefused when args start a daemon of ONE_SHOT_FLAGS without one of its
+    flags, directly or inside a namespace (`ip netns exec NAME ...`, `nsenter ... -- ...`)."""
+    program = 0
+    while program < len(args):
+        name = Path(args[program]).name
+        if name == "ip" and args[program + 1 : program + 3] == ["netns", "exec"]:
+            program += 4
+        elif name == "nsenter" and "--" in args[program:]:
+            program = args.index("--", program) + 1
+        else:
+            break
+    flags = ONE_SHOT_FLAGS.get(Path(args[program]).name) if program < len(args) else None
+    if flags is not None and not flags.intersection(args[program + 1 :]):
+        raise DaemonRefused(f"refusing to run `{' '.join(args)}`: {Path(args[program]).name} runs here only with one of {', '.join(sorted(flags))}")
+
+
 @dataclass(frozen=True)
 class Completed:
     argv: list[str]
@@ -171,9 +207,11 @@ def run(
 
     `env` is added to the current environment rather than replacing it (tools need
     PATH and HOME). Raises ToolFailed on an exit code outside ok_codes or on a
-    timeout (returncode None), ToolMissing if argv[0] does not exist.
+    timeout (returncode None), ToolMissing if argv[0] does not exist, DaemonRefused (before
+    anything runs) if argv would start a daemon that stays running.
     """
     args = [os.fspath(a) for a in argv]
+    refuse_daemon(args)
     try:
         p = subprocess.run(
             args,

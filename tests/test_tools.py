@@ -102,6 +102,64 @@ def test_run_missing_binary() -> None:
         tools.run(["/nonexistent/helm", "version"])
 
 
+def marking_tool(directory: Path, name: str) -> tuple[Path, Path]:
+    """An executable that leaves a mark when it runs: proof that nothing ran without one."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path, mark = directory / name, directory / f"{name}.ran"
+    path.write_text(f'#!/bin/sh\necho "$@" > "{mark}"\n')
+    path.chmod(0o755)
+    return path, mark
+
+
+# The checkers' own command lines with their check-only flag garbled or dropped, as a
+# mutant of daemons.py once did: keepalived then started for real and stayed running.
+REFUSED = [
+    ("haproxy", ["-f", "haproxy.cfg"]),
+    ("haproxy", ["XX-cXX", "-f", "haproxy.cfg"]),
+    ("keepalived", ["XX--config-testXX", "-f", "keepalived.conf"]),
+    ("keepalived", ["-f", "keepalived.conf"]),
+    ("bird", ["-c", "bird.conf"]),
+    ("bird", ["XX-pXX", "-c", "bird.conf"]),
+    ("gobgpd", ["-f", "gobgpd.yaml"]),
+    ("vtysh", ["-f", "frr.conf"]),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), REFUSED, ids=[" ".join([n, *a]) for n, a in REFUSED])
+@pytest.mark.parametrize("wrapper", [[], ["ip", "netns", "exec", "cf-x"], ["nsenter", "-t", "1", "-n", "--"]], ids=["direct", "netns", "nsenter"])
+def test_run_refuses_a_daemon_without_its_check_only_flag(name: str, args: list[str], wrapper: list[str], tmp_path: Path) -> None:
+    daemon, mark = marking_tool(tmp_path, name)
+    with pytest.raises(tools.DaemonRefused, match=f"refusing to run .*{name} runs here only with one of "):
+        tools.run([*wrapper, daemon, *args])
+    assert not mark.exists()
+
+
+ALLOWED = [
+    ("haproxy", ["-c", "-f", "haproxy.cfg"]),
+    ("haproxy", ["-v"]),
+    ("keepalived", ["--config-test", "-f", "keepalived.conf"]),
+    ("keepalived", ["--version"]),
+    ("bird", ["-p", "-c", "bird.conf"]),
+    ("bird", ["--version"]),
+    ("gobgpd", ["--version"]),
+    ("vtysh", ["--dryrun", "-f", "frr.conf"]),
+    ("vtysh", ["--vty_socket", "/tmp/x", "-c", "show bgp summary"]),
+    ("vtysh", ["--help"]),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), ALLOWED, ids=[" ".join([n, *a]) for n, a in ALLOWED])
+def test_run_lets_a_daemon_check_a_file_or_print_its_version(name: str, args: list[str], tmp_path: Path) -> None:
+    daemon, mark = marking_tool(tmp_path, name)
+    tools.run([daemon, *args])
+    assert mark.read_text() == " ".join(args) + "\n"
+
+
+def test_run_names_a_file_like_a_daemon_freely(tmp_path: Path) -> None:
+    """Only the program's own name counts: haproxy.cfg or a folder named bird is no daemon."""
+    assert tools.run(["echo", "haproxy.cfg", str(tmp_path / "bird")]).stdout == f"haproxy.cfg {tmp_path / 'bird'}\n"
+
+
 def test_buildinfo_version() -> None:
     go_install = "x: go1.26.8\n\tpath\thelm.sh/helm/v3/cmd/helm\n\tmod\thelm.sh/helm/v3\tv3.22.0\th1:x=\n"
     assert buildinfo_version(go_install, "helm.sh/helm/v3/cmd/helm") == "v3.22.0"

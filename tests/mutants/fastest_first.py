@@ -13,6 +13,11 @@ module-scoped fixtures are built once.
 
 The order changes only how long a mutant takes, never whether it is killed:
 every test of the mutant still runs until one fails.
+
+Which tests a mutant faces may be narrowed per file: MUTATION_TESTS_BY_MODULE
+(set by mutation.py from its CHECK_TESTS) maps a mutated file's dotted module
+name to the test files meant to check it; the mutant's other tests are
+deselected.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from statistics import mean
 import pytest
 
 STATS = Path("mutmut-stats.json")  # mutmut runs the tests inside its copy, where it writes this
-KILLERS = Path("mutmut-killers.txt")  # lines "function<TAB>test node id", appended by each worker
+KILLERS = Path("mutmut-killers.txt")
+TESTS_BY_MODULE_ENV = "MUTATION_TESTS_BY_MODULE"  # mutation.TESTS_BY_MODULE_ENV  # lines "function<TAB>test node id", appended by each worker
 _durations: dict[str, float] | None = None
 
 
@@ -62,8 +68,26 @@ def order(items: list[pytest.Item], known: dict[str, float], first: list[str]) -
     items.sort(key=lambda item: (rank.get(item.nodeid, len(rank)), file_cost[item.nodeid.split("::")[0]], known.get(item.nodeid, 0.0)))
 
 
+def allowed_tests(function: str) -> list[str] | None:
+    """The test files meant to check the module of `function`, or None: no narrowing."""
+    by_module: dict[str, list[str]] = json.loads(os.environ.get(TESTS_BY_MODULE_ENV) or "{}")
+    module = function.rpartition(".")[0]  # generator.validate.checks.daemons of ...daemons.x_keepalived_result
+    return by_module.get(module)
+
+
+def narrow(items: list[pytest.Item], config: pytest.Config, function: str | None) -> None:
+    allowed = allowed_tests(function) if function else None
+    if allowed is None:
+        return
+    dropped = [item for item in items if item.nodeid.split("::")[0] not in allowed]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item.nodeid.split("::")[0] in allowed]
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    narrow(items, config, function_under_test())
     known = durations()
     if not known:
         return

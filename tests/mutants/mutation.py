@@ -41,6 +41,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRATCH = ROOT / "build" / "mutation"
 EQUIVALENT = Path(__file__).resolve().parent / "equivalent.toml"
 THRESHOLD = 90.0
+V = "tests/validate/"
+# A check's mutants face only the tests of that check (tests/mutants/fastest_first.py deselects the
+# module's other tests for them): a surviving mutant of daemons.py costs daemons' tests, not all 400.
+# _common.py, which every check calls, faces every test of the module (ALL_TESTS).
+CHECK_TESTS = {
+    "generator/validate/checks/_common.py": [f"{V}test_checks_common.py"],
+    "generator/validate/checks/apiversions.py": [f"{V}test_checks_apiversions.py", f"{V}test_checks_secrets_values.py"],
+    "generator/validate/checks/bgp.py": [f"{V}test_checks_bgp.py"],
+    "generator/validate/checks/cloudinit.py": [f"{V}test_checks_cloudinit.py", f"{V}test_checks_network_config.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/consistency.py": [f"{V}test_checks_consistency.py", f"{V}test_checks_consistency_parsers.py", f"{V}test_checks_bgp.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/daemons.py": [f"{V}test_checks_daemons.py", f"{V}test_checks_hints.py", f"{V}test_checks_value_sources.py", f"{V}test_skips.py"],
+    "generator/validate/checks/helm.py": [f"{V}test_helm.py", f"{V}test_checks_value_sources.py"],
+    "generator/validate/checks/kubeadm.py": [f"{V}test_checks_kubeadm.py"],
+    "generator/validate/checks/kubeconform.py": [f"{V}test_kubeconform.py", f"{V}test_helm.py", f"{V}test_checks_value_sources.py"],
+    "generator/validate/checks/owned.py": [f"{V}test_checks_owned.py"],
+    "generator/validate/checks/routers.py": [f"{V}test_checks_routers.py", f"{V}test_checks_rtx.py", f"{V}test_checks_hints.py", f"{V}test_checks_hand_edits.py"],
+    "generator/validate/checks/secrets_scan.py": [f"{V}test_checks_secrets_scan.py", f"{V}test_checks_secrets_values.py"],
+}
+ALL_TESTS = {"generator/validate/checks/_common.py"}
 # Module -> the files mutated for it (globs as in mutmut's only_mutate) and the
 # tests that may kill its mutants (mutmut then runs, for each mutant, those of
 # them that call the mutated function).
@@ -52,14 +71,12 @@ MODULES = {
     # Not the `tools` tests: real cloud-init, helm, shellcheck... take seconds each, and whatever
     # they see in a rendered file the golden files pin byte for byte.
     "render": (["generator/render/*"], ["tests/render", "tests/test_golden.py", "tests/test_plan.py", "-m", "not tools"]),
-    # Not the runner's, the caches' and the offline runs' tests: they run every check end to end (a
-    # minute each on a busy machine) and would be where every surviving mutant of a check spends its
-    # time; nor the offline data's, which checks generator/data/offline against tools/offline.
-    "checks": (
-        ["generator/validate/checks/*"],
-        ["tests/validate", "--ignore=tests/validate/test_runner.py", "--ignore=tests/validate/test_caches.py",
-         "--ignore=tests/validate/test_offline_runs.py", "--ignore=tests/validate/test_offline_data.py"],
-    ),
+    # The checks' own tests, and the redaction tests, which run the checks through the runner on a
+    # rendered repository. Not the runner's, the caches', the offline runs', the hostile files', the
+    # inventory errors', the limits' and the run records' tests: they run every check end to end (a
+    # minute each on a busy machine) and are about the runner; nor the offline data's, which checks
+    # generator/data/offline against tools/offline.
+    "checks": (["generator/validate/checks/*"], [*sorted({t for tests in CHECK_TESTS.values() for t in tests}), f"{V}test_redaction.py"]),
 }
 LINKS = ("generator", "tests", "cookiecutter-cluster", "README.md")  # tests/validate/test_limits.py reads the README
 # mutmut's exit codes of a mutant's test run (mutmut.stats.status_by_exit_code).
@@ -67,6 +84,13 @@ KILLED = {1, 3, 36, 37, 24, -24, 152, 255, -11, -9}  # tests failed, errored, ti
 SURVIVED = {0}
 NO_TESTS = {5, 33}  # no test runs the function: nothing can kill it
 TABLE_HEADER = "| module | mutants | killed | equivalent | survived | score | minutes (load) | date | machine |"
+# fastest_first.py reads CHECK_TESTS from this variable, by each file's dotted module name (what
+# mutmut's mutant names start with).
+TESTS_BY_MODULE_ENV = "MUTATION_TESTS_BY_MODULE"
+
+
+def tests_by_module() -> str:
+    return json.dumps({path.removesuffix(".py").replace("/", "."): tests for path, tests in CHECK_TESTS.items() if path not in ALL_TESTS})
 
 
 @dataclass(frozen=True)
@@ -159,16 +183,18 @@ SKIPPED = 34  # mutmut's exit code for a mutant it was told not to test
 
 
 def mutmut_step(module: str, log: Path, argv: list[str]) -> None:
+    env = {**os.environ, TESTS_BY_MODULE_ENV: tests_by_module()}
     with log.open("a", encoding="utf-8") as out:
-        done = subprocess.run(argv, cwd=scratch(module), stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(argv, cwd=scratch(module), stdout=out, stderr=subprocess.STDOUT, env=env)
     if done.returncode != 0:
         print(log.read_text(encoding="utf-8", errors="replace")[-5000:])
         raise SystemExit(f"mutmut failed on {module} (exit code {done.returncode}): {' '.join(argv[:3])}")
 
 
-def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], str]) -> int:
-    """Give every listed equivalent mutant the verdict `skipped`: running its tests, all of
-    them to the end since none fails, would be the slowest part of the run and tell nothing."""
+def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], str], among: frozenset[int | None] | None = None) -> int:
+    """Give every listed equivalent mutant (whose verdict is in `among`, default: any) the verdict
+    `skipped`: running its tests, all of them to the end since none fails, would be the slowest
+    part of the run and tell nothing."""
     from mutmut.mutation.data import SourceFileMutationData
 
     functions = {(path, function) for path, function, _, _ in equivalents}
@@ -177,7 +203,9 @@ def skip_equivalents(module: str, equivalents: dict[tuple[str, str, str, str], s
         with inside(module):
             data = SourceFileMutationData(path=path)
             data.load()
-            for name in data.exit_code_by_key:
+            for name, code in data.exit_code_by_key.items():
+                if among is not None and code not in among:
+                    continue
                 if (path, function_of(name)) in functions and describe(module, name, path).key in equivalents:
                     data.exit_code_by_key[name] = SKIPPED
                     skipped += 1
@@ -198,6 +226,24 @@ def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str,
     taken = f"{(time.monotonic() - start) / 60:.1f} ({os.getloadavg()[0]:.1f})"
     (scratch(module) / "minutes").write_text(taken + "\n", encoding="utf-8")
     return taken
+
+
+def retest_survivors(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> int:
+    """Run the last run's surviving mutants of `module` again, against the tests as they are now
+    (mutmut copies them in afresh; every other verdict stands): after tests were added to kill
+    them, and the survivors listed as equivalent since, which are skipped. The number of mutants
+    run again."""
+    skip_equivalents(module, equivalents, among=frozenset(SURVIVED | NO_TESTS))
+    names = [name for verdicts in read_results(module).values() for name, code in verdicts.items() if code in SURVIVED | NO_TESTS]
+    if names:
+        log = scratch(module) / "mutmut.log"
+        print(f"mutmut: {len(names)} surviving mutants of {module} run again, log in {log.relative_to(ROOT)}", flush=True)
+        start = time.monotonic()
+        mutmut_step(module, log, [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children), *names])
+        # The table shows both: the whole run's minutes, then the rerun's.
+        taken = f"{minutes_of(module)} + {(time.monotonic() - start) / 60:.1f} ({os.getloadavg()[0]:.1f}) rerun"
+        (scratch(module) / "minutes").write_text(taken + "\n", encoding="utf-8")
+    return len(names)
 
 
 def minutes_of(module: str) -> str:
@@ -358,11 +404,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, help="update the table in this markdown file")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--report-only", action="store_true", help="report the last run again without running mutmut")
+    parser.add_argument("--retest", action="store_true", help="run the last run's surviving mutants again (after adding tests), then report")
     args = parser.parse_args(argv)
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
-    if not args.report_only:
+    if args.retest:
+        for module in modules:
+            retest_survivors(module, args.max_children, load_equivalents())
+    elif not args.report_only:
         equivalents = load_equivalents()
         for module in modules:
             prepare(module)

@@ -9,8 +9,8 @@ import pytest
 
 from generator import repo as repository
 from generator.validate import runner
-from generator.validate.base import Context
-from generator.validate.checks import apiversions
+from generator.validate.base import Context, Result
+from generator.validate.checks import apiversions, kubeconform
 from support import copy, edit
 
 from . import EXAMPLE, NeedTool, example_repo, failures, run
@@ -143,3 +143,39 @@ def test_the_cache_key_follows_the_cilium_version(reference: Path) -> None:
         for i in (inv, older)
     ]
     assert len(keys[0]) == 3 and keys[0].isdisjoint(keys[1])
+
+
+# --- results whole ---------------------------------------------------------------------------
+
+
+def test_check_manifests_results_whole() -> None:
+    pool = "apiVersion: cilium.io/v2\nkind: CiliumLoadBalancerIPPool\nmetadata: {name: default}\nspec: {blocks: []}\n"
+    assert apiversions.check_manifests("apps/pool.yaml", pool, "1.19.6") == Result(apiversions.CHECK, "apps/pool.yaml", True)
+    namespaced = PEERING_POLICY.replace("  name: rack0\n", "  name: rack0\n  namespace: kube-system\n")
+    assert apiversions.check_manifests("apps/bgp.yaml", namespaced, "1.19.6") == Result(
+        apiversions.CHECK, "apps/bgp.yaml", False,
+        "cilium.io/v2alpha1 CiliumBGPPeeringPolicy kube-system/rack0: removed in Cilium 1.19; Cilium 1.19.6 ignores it",
+        "use cilium.io/v2 CiliumBGPClusterConfig + CiliumBGPPeerConfig + CiliumBGPAdvertisement",
+    )
+    [unreadable] = [apiversions.check_manifests("apps/x.yaml", "a: [\n", "1.19.6")]
+    assert (unreadable.check, unreadable.file, unreadable.ok, unreadable.hint) == (apiversions.CHECK, "apps/x.yaml", False, "")
+    assert unreadable.message.startswith("its objects cannot be read: apps/x.yaml")  # the stream's label names it
+
+
+def test_describe_objects() -> None:
+    assert apiversions._describe({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}) == "v1 ConfigMap x"
+    assert apiversions._describe({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "ns"}}) == "v1 ConfigMap ns/x"
+    assert apiversions._describe({"apiVersion": "v1", "kind": "ConfigMap"}) == "v1 ConfigMap"
+
+
+@pytest.mark.tools
+def test_a_unit_that_does_not_build_fails_whole(need_tool: NeedTool, reference: Path, tmp_path: Path) -> None:
+    need_tool("kustomize")
+    root = copy(reference, tmp_path)
+    edit(root, f"{CONFIGS}/kustomization.yaml", "  - lb-ippools.yaml", "  - lb-ippools.yaml\n  - missing.yaml")
+    ctx = Context(root, repository.load(root).inventory, tmp_path / "cache")
+    jobs = {j.extra_key.rsplit("; ", 1)[-1]: j for j in apiversions.jobs(ctx)}
+    job = jobs[CONFIGS]
+    assert (job.check, job.inputs, job.tool_version) == (apiversions.CHECK, ctx.discovery.units[-1].files, kubeconform.tool_version("kustomize"))
+    assert job.extra_key == f"cilium 1.19.6; table {apiversions.TABLE_KEY}; {CONFIGS}"
+    assert job.run() == [Result(apiversions.CHECK, CONFIGS, False, "kustomize build fails: its objects cannot be read", "fix the `kustomize build` error of this unit")]

@@ -4,6 +4,7 @@ on a rendered reference repository, clean and broken the way a person might brea
 from __future__ import annotations
 
 import base64
+import gzip
 import os
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import pytest
 from generator import loader, tools
 from generator.render import layout
 from generator.validate import netns
-from generator.validate.base import Context
+from generator.validate.base import Context, Result
 from generator.validate.checks import daemons
+from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
 from . import NeedTool, failures, run
@@ -176,3 +178,156 @@ def test_embedded_scripts_finds_shell_scripts_only() -> None:
     found = daemons.embedded_scripts(user_data)
     assert [(label, shell) for label, _, shell in found] == [("write_files[0] /a.sh", None), ("write_files[1] /b.sh", None), ("runcmd[0]", "bash")]
     assert found[1][1] == script
+
+
+# --- each result whole, each job's inputs and key ---------------------------------------------
+
+
+def ctx_of(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+@pytest.mark.tools
+def test_haproxy_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    need_tool("haproxy")
+    root = copy(reference, tmp_path)
+    edit(root, f"{HAPROXY1}/haproxy.cfg", "balance roundrobin", "balanse roundrobin")
+    jobs = daemons.haproxy_jobs(ctx_of(root))
+    assert [(j.check, j.inputs, j.extra_key) for j in jobs] == [
+        (daemons.HAPROXY, (f"loadbalancers/{n}/haproxy.cfg",), "") for n in ("haproxy1", "haproxy2")
+    ]
+    broken, clean = (r for j in jobs for r in j.run())
+    assert clean == Result(daemons.HAPROXY, "loadbalancers/haproxy2/haproxy.cfg", True)
+    assert (broken.check, broken.file, broken.ok, broken.hint) == (daemons.HAPROXY, f"{HAPROXY1}/haproxy.cfg", False, f"haproxy rejects this configuration; {RERENDER}")
+    # haproxy -c runs in the repository: it names the file as the repository does.
+    assert broken.message.splitlines()[0].startswith("[ALERT]") and f"parsing [{HAPROXY1}/haproxy.cfg:" in broken.message
+
+
+@pytest.mark.tools
+@pytest.mark.netns
+def test_keepalived_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool, need_netns: None) -> None:
+    need_tool("keepalived")
+    root = copy(reference, tmp_path)
+    edit(root, f"{HAPROXY1}/keepalived.conf", "advert_int 1", "advert_intt 1")
+    (root / "loadbalancers/haproxy2/check_apiserver.sh").unlink()
+    jobs = daemons.keepalived_jobs(ctx_of(root))
+    # The health-check script is an input when it is there: keepalived checks that it exists.
+    assert [(j.check, j.inputs, j.extra_key) for j in jobs] == [
+        (daemons.KEEPALIVED, (f"{HAPROXY1}/keepalived.conf", f"{HAPROXY1}/check_apiserver.sh"), "interface=ens160"),
+        (daemons.KEEPALIVED, ("loadbalancers/haproxy2/keepalived.conf",), "interface=ens160"),
+    ]
+    first, second = (r for j in jobs for r in j.run())
+    hint = f"keepalived rejects this configuration; {RERENDER}"
+    assert (first.check, first.file, first.ok, first.hint) == (daemons.KEEPALIVED, f"{HAPROXY1}/keepalived.conf", False, hint)
+    line = (root / HAPROXY1 / "keepalived.conf").read_text().splitlines().index("    advert_intt 1") + 1
+    assert first.message == f"({HAPROXY1}/keepalived.conf: Line {line}) Unknown keyword 'advert_intt'"  # the scratch copy renamed
+    assert (second.check, second.file, second.ok, second.hint) == (daemons.KEEPALIVED, "loadbalancers/haproxy2/keepalived.conf", False, hint)
+    # Missing here, the script keeps its installed path, which does not exist here either.
+    assert second.message == "Disabling track script check_apiserver since not found/accessible"
+
+
+@pytest.mark.tools
+@pytest.mark.netns
+def test_keepalived_checks_the_rendered_script_where_the_file_installs_it(reference: Path, tmp_path: Path, need_tool: NeedTool, need_netns: None) -> None:
+    """The script's installed path is pointed at a copy of the rendered script (executable,
+    writable by root only, as script security wants), whatever its mode in the repository."""
+    need_tool("keepalived")
+    root = copy(reference, tmp_path)
+    (root / HAPROXY1 / "check_apiserver.sh").chmod(0o666)
+    [job, _] = daemons.keepalived_jobs(ctx_of(root))
+    assert job.run() == [Result(daemons.KEEPALIVED, f"{HAPROXY1}/keepalived.conf", True)]
+
+
+@pytest.mark.tools
+def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    need_tool("shellcheck")
+    root = copy(reference, tmp_path)
+    edit(root, f"{HAPROXY1}/check_apiserver.sh", "set -euo pipefail", "set -euo pipefail\nls $1\nls $2")
+    user_data = root / "nodes/cp1/user-data"
+    lines = user_data.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "set -euo pipefail")
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    user_data.write_text("".join([*lines[: at + 1], f"{indent}ls $2\n", *lines[at + 1 :]]))
+    [job] = daemons.shellcheck_jobs(ctx_of(root))
+    assert (job.check, job.extra_key) == (daemons.SHELLCHECK, "")
+    results = {r.file: r for r in job.run()}
+    assert set(results) == set(job.inputs)
+    script, seed = results[f"{HAPROXY1}/check_apiserver.sh"], results["nodes/cp1/user-data"]
+    assert (script.check, script.ok, script.hint) == (daemons.SHELLCHECK, False, f"shellcheck finds problems in this script; {RERENDER}")
+    assert [line.split(":")[0] for line in script.message.split("\n")] == [f"{HAPROXY1}/check_apiserver.sh"] * 2  # one line per finding
+    seed_hint = f"shellcheck finds problems in a script this user-data writes or runs (line numbers count from the script's first line); {RERENDER}"
+    assert (seed.check, seed.ok, seed.hint) == (daemons.SHELLCHECK, False, seed_hint)
+    assert seed.message.startswith("nodes/cp1/user-data bootcmd[") and "SC2086" in seed.message and "seed0-script" not in seed.message
+    assert results[layout.CILIUM_BOOTSTRAP] == Result(daemons.SHELLCHECK, layout.CILIUM_BOOTSTRAP, True)
+
+
+@pytest.mark.tools
+def test_a_user_data_that_is_not_yaml_has_its_scripts_unchecked(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    need_tool("shellcheck")
+    root = copy(reference, tmp_path)
+    (root / "nodes/cp1/user-data").write_text("#cloud-config\n: [\n")
+    later = root / "nodes/cp2/user-data"  # a later seed's scripts are still checked
+    lines = later.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.strip() == "set -euo pipefail")
+    later.write_text("".join([*lines[: at + 1], lines[at].replace("set -euo pipefail", "ls $1"), *lines[at + 1 :]]))
+    results = {r.file: r for r in run(root, daemons.shellcheck_jobs)}
+    assert not results["nodes/cp2/user-data"].ok and "SC2086" in results["nodes/cp2/user-data"].message
+    broken = results["nodes/cp1/user-data"]
+    assert (broken.check, broken.ok, broken.hint) == (daemons.SHELLCHECK, False, "see the cloud-init schema check")
+    assert broken.message.startswith("its scripts were not checked: nodes/cp1/user-data")
+    assert results["nodes/cp3/user-data"].ok
+
+
+def test_no_script_and_no_seed_is_no_job(tmp_path: Path, reference: Path) -> None:
+    root = tmp_path / "empty"
+    root.mkdir()
+    ctx = Context(root, loader.check_file(reference / layout.INVENTORY).inventory, tmp_path / "cache")
+    assert daemons.shellcheck_jobs(ctx) == []
+
+
+@pytest.mark.parametrize(
+    "shebang",
+    ["#!/bin/bash", "#!/bin/sh", "#! /bin/sh", "#!/usr/bin/env bash", "#!/usr/bin/env  sh", "#!/usr/bin/bash", "#!bash", "#!/bin/sh -e"],
+)
+def test_a_shell_shebang(shebang: str) -> None:
+    assert daemons.SHELL_SHEBANG.match(f"{shebang}\necho\n")
+
+
+@pytest.mark.parametrize("shebang", ["#!/usr/bin/python3", "#!/bin/zsh", "#!/bin/bashful", " #!/bin/sh", "# !/bin/sh", "echo #!/bin/sh"])
+def test_not_a_shell_shebang(shebang: str) -> None:
+    assert not daemons.SHELL_SHEBANG.match(f"{shebang}\necho\n")
+
+
+@pytest.mark.parametrize("encoding", ["gz", "gzip", "gz+base64", "gzip+base64", "gz+b64", "gzip+b64"])
+def test_embedded_scripts_undo_gzip(encoding: str) -> None:
+    script = "#!/bin/sh\necho hé\n"
+    content = base64.b64encode(gzip.compress(script.encode())).decode()
+    [(label, text, shell)] = daemons.embedded_scripts({"write_files": [{"path": "/s", "content": content, "encoding": encoding}]})
+    assert (label, text, shell) == ("write_files[0] /s", script, None)
+
+
+@pytest.mark.parametrize("encoding", ["b64", "base64"])
+def test_embedded_scripts_undo_base64(encoding: str) -> None:
+    script = "#!/bin/sh\necho hé\n"
+    content = base64.b64encode(script.encode()).decode()
+    assert daemons.embedded_scripts({"write_files": [{"content": content, "encoding": encoding}]}) == [("write_files[0]", script, None)]
+
+
+def test_embedded_scripts_of_odd_user_data() -> None:
+    script = "#!/bin/sh\necho\n"
+    assert daemons.embedded_scripts(["not", "a", "mapping"]) == []
+    assert daemons.embedded_scripts({"write_files": None, "bootcmd": None}) == []
+    assert daemons.embedded_scripts({"write_files": ["x", {"content": 3}, {"content": script, "encoding": "text/plain"}]}) == [("write_files[2]", script, None)]
+    commands = [["sh", "-c", "a"], ["bash", "-c"], ["zsh", "-c", "b"], ["bash", "-e", "c"], ["bash", "-c", 5], "bash -c d"]
+    assert daemons.embedded_scripts({"bootcmd": commands, "runcmd": [["bash", "-c", "e", "arg0"]]}) == [("bootcmd[0]", "a", "sh"), ("bootcmd[4]", "5", "bash"), ("runcmd[0]", "e", "bash")]
+
+
+@pytest.mark.tools
+def test_a_script_without_a_shebang_is_checked_for_the_shell_that_runs_it(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    """`[sh, -c, SCRIPT]` runs SCRIPT with sh: shellcheck is told so, and finds what POSIX sh lacks."""
+    need_tool("shellcheck")
+    root = copy(reference, tmp_path)
+    edit(root, "nodes/cp1/user-data", "\nbootcmd:\n", "\nbootcmd:\n  - [sh, -c, '[[ -n \"$1\" ]] && echo y']\n")
+    failed = failures(run(root, daemons.shellcheck_jobs))
+    assert list(failed) == ["nodes/cp1/user-data"]
+    assert failed["nodes/cp1/user-data"].startswith("nodes/cp1/user-data bootcmd[0]:1:1: warning: In POSIX sh, [[ ]] is undefined. [SC3010]")

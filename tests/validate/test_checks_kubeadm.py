@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ToolMissing
-from generator import loader, yamlio
+from generator import cli, loader, toolpins, yamlio
 from generator.render import kubeadm as renderer
 from generator.render import layout
+from generator.validate.base import Context, Result
 from generator.validate.checks import kubeadm
+from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
 from . import NeedTool, failures, run
@@ -84,3 +86,94 @@ def test_secret_fields_from_one_node_per_shape_are_every_nodes(reference: Path, 
             for before, after in zip(plain, filled, strict=True):
                 every.setdefault(after["kind"], {}).update(kubeadm._added(before, after, ()))
         assert kubeadm.secret_fields(inv) == every
+
+
+def ctx_of(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+@pytest.mark.tools
+def test_a_failed_config_s_result_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    inv = loader.check_file(reference / layout.INVENTORY).inventory
+    kubeadm_path = need_tool("kubeadm", kubernetes_version=inv.kubernetes.version)
+    root = copy(reference, tmp_path)
+    edit(root, JOIN, "kind: JoinConfiguration\n", "kind: JoinConfiguration\nfoo: 1\n")
+    jobs = kubeadm.jobs(ctx_of(root))
+    assert [j.inputs for j in jobs] == [(layout.kubeadm_file(inv, n),) for n in sorted(inv.kubernetes_nodes, key=lambda n: layout.kubeadm_file(inv, n))]
+    [job] = [j for j in jobs if j.inputs == (JOIN,)]
+    assert (job.check, job.extra_key) == (kubeadm.CHECK, "")
+    assert job.tool_version.startswith(f"{kubeadm_path} ")  # the binary's stamp: another kubeadm, another verdict
+    [result] = job.run()
+    name = toolpins.kubeadm_binary(inv.kubernetes.version)
+    assert result == Result(
+        kubeadm.CHECK,
+        JOIN,
+        False,
+        'error: error unmarshaling configuration schema.GroupVersionKind{Group:"kubeadm.k8s.io", Version:"v1beta4", Kind:"JoinConfiguration"}: '
+        'strict decoding error: unknown field "foo"\nTo see the stack trace of this error execute with --v=5 or higher',
+        f"{name} rejects this config (validated with fake secrets filled in); {RERENDER}",
+    )
+
+
+def test_text_that_is_not_yaml_goes_to_kubeadm_unchanged(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    assert kubeadm.with_dummy_secrets("a: [\n", fields) == "a: [\n"
+
+
+def test_filling_in_secrets_keeps_every_document_and_line(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    long_name = "n" * 100
+    text = (reference / JOIN).read_text().replace("name: cp2", f"name: {long_name}") + "--- [a list, not a config]\n--- 3\n"
+    filled = kubeadm.with_dummy_secrets(text, fields)
+    assert filled.startswith("---\napiVersion: kubeadm.k8s.io/v1beta4\n")  # every document opens with ---
+    assert f"  name: {long_name}\n" in filled  # never folded: kubeadm reads it back
+    assert filled.endswith("\n--- [a list, not a config]\n--- 3\n...\n")  # left as they were, with no secret in them
+    assert f"    token: {kubeadm.DUMMY_SECRETS.bootstrap_token}\n" in filled
+
+
+def test_fields_of_other_kinds_are_not_filled_in(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    text = (reference / JOIN).read_text().replace("kind: JoinConfiguration", "kind: Joinconfiguration")
+    assert kubeadm.DUMMY_SECRETS.bootstrap_token not in kubeadm.with_dummy_secrets(text, fields)
+    # A field whose parent is not a mapping stays as it is.
+    text = (reference / JOIN).read_text().replace("discovery:\n  bootstrapToken:\n    apiServerEndpoint: 192.168.100.4:6443\n", "discovery: [1]\n")
+    assert "discovery: [1]\n" in kubeadm.with_dummy_secrets(text, fields)
+
+
+def test_secret_fields_per_kind(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    fake = kubeadm.DUMMY_SECRETS
+    assert fields["JoinConfiguration"] == {
+        ("discovery", "bootstrapToken", "token"): fake.bootstrap_token,
+        ("discovery", "bootstrapToken", "caCertHashes"): [fake.ca_cert_hash],
+        ("controlPlane", "certificateKey"): fake.certificate_key,
+    }
+    assert fields["InitConfiguration"] == {("bootstrapTokens",): [{"token": fake.bootstrap_token, "ttl": "24h0m0s"}], ("certificateKey",): fake.certificate_key}
+    assert fields["ClusterConfiguration"] == fields["KubeletConfiguration"] == {}
+
+
+def test_secret_fields_of_one_control_plane() -> None:
+    """No control plane joins: the join fields are a worker's, with no certificate key."""
+    text = "".join(line for line in cli.example_text().splitlines(keepends=True) if "name: cp2," not in line and "name: cp3," not in line)
+    inv = loader.check_text(text).inventory
+    assert [n.name for n in inv.control_planes] == ["cp1"]
+    fake = kubeadm.DUMMY_SECRETS
+    assert kubeadm.secret_fields(inv)["JoinConfiguration"] == {
+        ("discovery", "bootstrapToken", "token"): fake.bootstrap_token,
+        ("discovery", "bootstrapToken", "caCertHashes"): [fake.ca_cert_hash],
+    }
+
+
+def test_added_fields_are_the_leaves_that_differ() -> None:
+    before = {"a": {"b": 1, "c": {"d": 1}}, "e": 1, "f": {"g": 1}}
+    after = {"a": {"b": 1, "c": {"d": 2, "x": 3}}, "e": {"now": "a map"}, "f": 2, "new": {"h": 1}}
+    assert kubeadm._added(before, after, ("top",)) == {
+        ("top", "a", "c", "d"): 2, ("top", "a", "c", "x"): 3, ("top", "e"): {"now": "a map"}, ("top", "f"): 2, ("top", "new"): {"h": 1},
+    }
+
+
+def test_a_document_that_is_no_mapping_is_skipped_not_the_end(reference: Path) -> None:
+    fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
+    filled = kubeadm.with_dummy_secrets("--- 3\n" + (reference / JOIN).read_text(), fields)
+    assert filled.startswith("--- 3\n---\napiVersion: kubeadm.k8s.io/v1beta4\n")
+    assert kubeadm.DUMMY_SECRETS.bootstrap_token in filled

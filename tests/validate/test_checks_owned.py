@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli
+from generator import cli, loader
 from generator import repo as repository
 from generator.render import layout
 from generator.validate import caches, gitops, runner
+from generator.validate.base import Context, Result
 from generator.validate.checks import owned
+from generator.validate.checks._common import RERENDER
 from support import copy
 
 from . import failures, run
@@ -110,3 +112,45 @@ def test_a_unit_outside_the_repository_is_not_read(reference: Path, tmp_path: Pa
     discovery = gitops.discover(root, repository.load(root).inventory)
     assert discovery.problems == (("clusters/koedo-lab/infrastructure.yaml", "../outside is outside the repository"),)
     assert not any(file.startswith("..") or file.startswith("/") for file, _ in discovery.objects)
+
+
+# --- each result whole: its check, file, verdict, message and hint; each job's cache key --------
+
+
+def ctx_of(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+def test_a_changed_file_s_result_whole(reference: Path, tmp_path: Path) -> None:
+    root = copy(reference, tmp_path)
+    (root / "nodes/cp1/meta-data").write_text("changed\n")
+    (root / "nodes/cp2/meta-data").unlink()
+    failed = [r for r in run(root, owned.jobs) if not r.ok]
+    assert failed == [
+        Result(owned.CHECK, "nodes/cp1/meta-data", False, "changed since clusterforge wrote it (its sha256 is not the lock's)", RERENDER),
+        Result(owned.CHECK, "nodes/cp2/meta-data", False, "missing: clusterforge wrote it (the lock owns it)", WRITE_AGAIN),
+    ]
+    assert next(r for r in run(root, owned.jobs) if r.file == layout.README) == Result(owned.CHECK, layout.README, True)
+
+
+def test_the_job_reads_the_lock_and_every_owned_file(reference: Path) -> None:
+    [job] = owned.jobs(ctx_of(reference))
+    lock = json.loads((reference / layout.LOCK_FILE).read_text())["files"]
+    assert (job.check, job.inputs, job.tool_version, job.extra_key) == (owned.CHECK, (layout.LOCK_FILE, *sorted(lock)), "", "")
+
+
+@pytest.mark.parametrize("damage", ["missing", "folder", "damaged"])
+def test_a_lock_that_cannot_be_read_is_one_result_known_when_planning(reference: Path, tmp_path: Path, damage: str) -> None:
+    root = copy(reference, tmp_path)
+    lock = root / layout.LOCK_FILE
+    lock.unlink()
+    if damage == "folder":
+        lock.mkdir()
+    elif damage == "damaged":
+        lock.write_text("{not json\n")
+    [job] = owned.jobs(ctx_of(root))
+    [result] = job.run()
+    assert (result.check, result.file, result.ok) == (owned.CHECK, layout.LOCK_FILE, False)
+    assert result.hint == ("" if damage == "damaged" else WRITE_AGAIN)
+    # Cached by the message: the same lock file content could fail for another reason.
+    assert (job.check, job.inputs, job.extra_key) == (owned.CHECK, (layout.LOCK_FILE,), result.message)

@@ -8,7 +8,9 @@ import pytest
 
 from generator import loader
 from generator.render import layout
+from generator.validate.base import Context, Result
 from generator.validate.checks import routers
+from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
 from . import NeedTool, failures, run
@@ -106,3 +108,28 @@ def test_rtx_checker_counts_neighbors() -> None:
     problems = routers.rtx_problems(GOOD_RTX.replace("bgp export filter", neighbors + "bgp export filter"))
     assert "33 neighbors: RTX takes at most 32" in problems
     assert any(p.startswith("line ") and "'33' is not an integer in 1-32" in p for p in problems)
+
+
+def ctx_of(root: Path) -> Context:
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
+@pytest.mark.tools
+def test_frr_and_bird_results_whole(variant: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    need_tool("vtysh")
+    need_tool("bird")
+    root = copy(variant, tmp_path)
+    edit(root, TOR_A, " bgp log-neighbor-changes", " bgp log-neighbour-changes")
+    edit(root, RS1, "passive on;", "pasive on;")
+    jobs = routers.jobs(ctx_of(root))
+    assert [(j.check, j.inputs, j.extra_key) for j in jobs] == [
+        (routers.FRR, (TOR_A,), ""), (routers.FRR, ("routers/tor-b/frr.conf",), ""), (routers.BIRD, (RS1,), ""),
+    ]
+    frr, clean, bird = (r for j in jobs for r in j.run())
+    assert clean == Result(routers.FRR, "routers/tor-b/frr.conf", True)
+    assert (frr.check, frr.file, frr.ok, frr.hint) == (routers.FRR, TOR_A, False, f"FRR's parser rejects this configuration; {RERENDER}")
+    assert "% Unknown command" in frr.message and "log-neighbour-changes" in frr.message
+    assert (bird.check, bird.file, bird.ok, bird.hint) == (routers.BIRD, RS1, False, f"BIRD's parser rejects this configuration; {RERENDER}")
+    line = next(n for n, text in enumerate((root / RS1).read_text().splitlines(), 1) if "pasive on;" in text)
+    assert bird.message.startswith(f"bird: {RS1}:{line}:")  # bird -p runs in the repository: it names the file so
+

@@ -78,3 +78,54 @@ def test_neighbor_numbers_options_and_repeats() -> None:
     # The first `=` separates the parameter from its value.
     assert problems("passive=on", "passive=on gateway=192.168.100.1=x") == ["line 5: '192.168.100.1=x' is not an IPv4 address"]
     assert problems("passive=on", "passive=on local-address=192.168.100.2 gateway=192.168.100.1") == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("bgp use on\n", "", ["no `bgp use on`: BGP stays off"]),
+        ("bgp use on\n", "bgp use off\n", ["no `bgp use on`: BGP stays off"]),
+        ("bgp configure refresh\n", "", ["line 7: the last command is not `bgp configure refresh`: nothing after it takes effect"]),
+        ("bgp export 64512 filter 1", "bgp export 64512 filter 1 2", ["line 7: filter 2 is not defined by any `bgp export filter 2 include ...`"]),
+        ("bgp export 64512 filter 1", "bgp export 64512 filter", ["line 7: `bgp export 64512 filter` is not a command of the RTX BGP subset clusterforge writes"]),
+        ("hold-time=90", "hold-time=3", []),
+        ("hold-time=90", "hold-time=65535", []),
+        ("hold-time=90", "hold-time=65536", ["line 5: '65536' is not an integer in 3-65535"]),
+        ("hold-time=90", "hold-time=x", ["line 5: 'x' is not an integer in 3-65535"]),
+        ("passive=on", "passive=off", []),
+        ("passive=on", "passive=yes", ["line 5: 'yes' is neither on nor off"]),
+        ("bgp neighbor 1 ", "bgp neighbor 0 ", ["line 5: '0' is not an integer in 1-32"]),
+        ("bgp neighbor 1 ", "bgp neighbor 32 ", []),
+        ("bgp export filter 1 include", "bgp export filter 0 include",
+         ["line 6: '0' is not a filter number", "line 7: filter 1 is not defined by any `bgp export filter 1 include ...`"]),
+        ("bgp export filter 1 include", "bgp export filter x include",
+         ["line 6: 'x' is not a filter number", "line 7: filter 1 is not defined by any `bgp export filter 1 include ...`"]),
+        ("include 192.168.101.0/24 10.244.0.0/16", "include",
+         ["line 6: `bgp export filter 1 include` is not a command of the RTX BGP subset clusterforge writes",
+          "line 7: filter 1 is not defined by any `bgp export filter 1 include ...`"]),
+        ("include 192.168.101.0/24", "include 192.168.101.0", ["line 6: '192.168.101.0' is not NET/LEN"]),
+        ("include 192.168.101.0/24", "include 192.168.101.1/24", ["line 6: '192.168.101.1/24' is not a network: 192.168.101.1/24 has host bits set"]),
+        ("bgp autonomous-system 64512", "bgp autonomous-system \uff16\uff14", ["line 3: '\uff16\uff14' is not an AS number"]),  # fullwidth digits
+        ("bgp autonomous-system 64512", "bgp autonomous-system 12345678901", ["line 3: '12345678901' is not an AS number"]),
+        ("bgp export 64512 filter 1", "bgp export 64512 filter 9\nbgp export 64513 filter 1",
+         ["line 7: filter 9 is not defined by any `bgp export filter 9 include ...`"]),  # every export line counts
+        ("bgp router id 192.168.100.1", "bgp router id 192.168.100.1\nbgp neighbor 1 64512 192.168.100.12",
+         ["line 6: neighbor 1 is defined twice (line 5)"]),
+    ],
+)
+def test_exact_problems(old: str, new: str, expected: list[str]) -> None:
+    assert problems(old, new) == expected
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n\n   \n"])
+def test_no_commands_at_all(text: str) -> None:
+    assert routers.rtx_problems(text) == ["no `bgp use on`: BGP stays off", "the last command is not `bgp configure refresh`: nothing after it takes effect"]
+
+
+def test_commands_are_words_with_their_line_numbers() -> None:
+    assert routers.rtx_commands("# c\n\n  bgp  use on \n\t#x\nbgp configure refresh") == [(3, ["bgp", "use", "on"]), (5, ["bgp", "configure", "refresh"])]
+
+
+def test_32_neighbors_are_the_most() -> None:
+    neighbors = "".join(f"bgp neighbor {i} 64512 10.0.0.{i}\n" for i in range(1, 33))
+    assert routers.rtx_problems(GOOD_RTX.replace("bgp neighbor 1 64512 192.168.100.11 hold-time=90 passive=on\n", neighbors)) == []

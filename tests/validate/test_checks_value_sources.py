@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from generator import loader
+from generator.errors import ClusterforgeError
 from generator.render import layout
 from generator.validate import caches, gitops
 from generator.validate.base import Context
@@ -108,3 +109,59 @@ def test_schemas_with_a_chart_s_converted_crds(tmp_path: Path) -> None:
     assert more == kubeconform.Schemas("1.35.4", tmp_path / "core", tmp_path / "catalog", (tmp_path / "repo-crds", tmp_path / "chart-crds"), "digest")
     assert more.locations()[:3] == base.locations()
     assert more.locations()[3] == f"{tmp_path / 'chart-crds'}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json"
+
+
+def test_argocd_value_files_of_the_repository(argocd: Path) -> None:
+    ctx = context(argocd)
+    assert helm.argo_value_files(cilium_release(ctx)) == ["infrastructure/controllers/cilium/values.yaml"]
+    assert helm._value_files({"valueFiles": "values.yaml"}) == []  # not a list: none
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("$values/infrastructure/controllers/cilium/values.yaml", "$other/values.yaml", "valueFiles $other/values.yaml: no source has ref other"),
+        ("    - repoURL: ssh://git@github.com/example/koedo-lab.git", "    - repoURL: https://example.com/else.git", "valueFiles $values/infrastructure/controllers/cilium/values.yaml: source values is not this repository"),
+        ("$values/infrastructure/controllers/cilium/values.yaml", "chart-only.yaml", "valueFiles chart-only.yaml is not in the chart"),
+        ("        valueFiles:\n", "        values: '- a list'\n        valueFiles:\n", "helm.values is not a YAML map"),
+    ],
+)
+def test_argocd_values_that_cannot_be_read(argocd: Path, tmp_path: Path, old: str, new: str, message: str) -> None:
+    root = copy(argocd, tmp_path)
+    edit(root, ARGO_APP, old, new)
+    ctx = context(root)
+    with pytest.raises(ClusterforgeError) as e:
+        helm.argo_values(ctx, cilium_release(ctx), caches.ChartFiles({}))
+    assert str(e.value) == message
+
+
+@pytest.mark.parametrize(("content", "says"), [(b"- a list\n", "is not a YAML map"), (b"a: \xff\n", "not UTF-8")])
+def test_a_values_file_that_is_no_map_is_named(argocd: Path, tmp_path: Path, content: bytes, says: str) -> None:
+    root = copy(argocd, tmp_path)
+    (root / "infrastructure/controllers/cilium/values.yaml").write_bytes(content)
+    ctx = context(root)
+    with pytest.raises(ClusterforgeError) as e:
+        helm.argo_values(ctx, cilium_release(ctx), caches.ChartFiles({}))
+    assert str(e.value).startswith("$values/infrastructure/controllers/cilium/values.yaml" if says.endswith("map") else "infrastructure/controllers/cilium/values.yaml")
+    assert says in str(e.value)
+
+
+@pytest.mark.tools
+def test_flux_values_in_helm_controller_s_order(need_tool: NeedTool, tmp_path: Path) -> None:
+    """valuesFrom in order (an optional one that is missing is left out, the default key is
+    values.yaml), then spec.values over them."""
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    release = "infrastructure/controllers/cilium/helmrelease.yaml"
+    edit(root, release, "  valuesFrom:\n    - kind: ConfigMap\n      name: cilium-values\n      valuesKey: values.yaml\n", (
+        "  valuesFrom:\n    - kind: ConfigMap\n      name: nowhere\n      optional: true\n"
+        "    - kind: ConfigMap\n      name: cilium-values\n"
+        "  values:\n    k8sServicePort: 7443\n    extra: {from: spec}\n"
+    ))
+    ctx = context(root)
+    values = helm.flux_values(ctx, cilium_release(ctx))
+    assert (values["k8sServiceHost"], values["k8sServicePort"], values["extra"]) == ("192.168.100.4", 7443, {"from": "spec"})
+    edit(root, release, "      optional: true\n", "")
+    with pytest.raises(ClusterforgeError) as e:
+        helm.flux_values(ctx, cilium_release(ctx))
+    assert str(e.value) == "valuesFrom ConfigMap/nowhere key values.yaml is not in the build of infrastructure/controllers"

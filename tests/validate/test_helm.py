@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
 from generator import repo as repository
+from generator.errors import ClusterforgeError
 from generator.validate import caches, gitops
 from generator.validate.base import Context, Result
 from generator.validate.checks import helm, kubeconform
@@ -135,3 +137,121 @@ def test_api_versions_name_the_custom_kinds_the_repository_uses(cache: Path, tmp
     assert "cilium.io/v2" in api and "cilium.io/v2/CiliumBGPClusterConfig" in api
     assert "helm.toolkit.fluxcd.io/v2/HelmRelease" in api
     assert not any(v.startswith("v1") for v in api)  # ConfigMap is Kubernetes' own
+
+
+# --- values as the engine builds them, unknown keys, results whole -----------------------------
+
+
+def test_set_path_nests_and_replaces_like_helm_set() -> None:
+    assert helm._set_path({}, "a.b.c", 1) == {"a": {"b": {"c": 1}}}
+    assert helm._set_path({"a": {"b": {"d": 2}, "e": 3}}, "a.b.c", 1) == {"a": {"b": {"d": 2, "c": 1}, "e": 3}}
+    assert helm._set_path({"a": "scalar"}, "a.b", 1) == {"a": {"b": 1}}
+    assert helm._set_path({"a": {"x": 1}}, "a", {"y": 2}) == {"a": {"x": 1, "y": 2}}
+    assert helm._set_path({"a": {"x": 1}}, "a", 5) == {"a": 5}
+
+
+def test_merge_leaves_its_inputs_alone() -> None:
+    base, override = {"a": {"b": 1}}, {"a": {"c": 2}, "d": None}
+    assert helm.merge(base, override) == {"a": {"b": 1, "c": 2}, "d": None}
+    assert base == {"a": {"b": 1}} and override == {"a": {"c": 2}, "d": None}
+    assert helm.merge({"a": 1}, {"a": {"b": 2}}) == {"a": {"b": 2}}
+
+
+def test_open_maps() -> None:
+    assert helm._open("podAnnotations", {"a": 1}, {"properties": {"a": {}}})  # user data by name, whatever the default
+    assert helm._open("extraLabels", None, {}) and helm._open("NODESELECTOR", {"x": 1}, {})
+    assert helm._open("config", {}, {}) and helm._open("config", None, {})
+    assert not helm._open("config", {}, {"properties": {"a": {}}})  # an empty default, but the schema lists its keys
+    assert not helm._open("config", {"a": 1}, {})
+    assert helm._open("config", "a string", {})  # a map where the chart has no map: the schema's business
+    assert not helm._open("labelsSelector", {"a": 1}, {})  # `labels` only at the end of the name
+
+
+def test_unknown_keys_down_to_the_leaves() -> None:
+    defaults = {"a": {"b": 1, "open": {}}, "list": [1], "n": None}
+    values = {"a": {"b": 2, "c": {"d": 1, "e": {"f": 1}}, "g": {}, "open": {"anything": {"x": 1}}}, "list": {"k": 1}, "n": {"k": 1}, "z": {}, "sub": {"x": 1}}
+    assert helm.unknown_keys(values, defaults, {}, open_keys=frozenset({"sub"})) == ["a.c.d", "a.c.e.f", "a.g", "z"]
+    schema = {"properties": {"s": {"properties": {"t": {}}}}}
+    assert helm.unknown_keys({"s": {"t": 1, "u": 2}}, {}, schema) == ["s.u"]
+
+
+def test_subcharts_own_their_values() -> None:
+    chart = caches.ChartFiles({"Chart.yaml": "name: app\ndependencies:\n  - {name: redis, alias: cache}\n  - {name: db}\n"})
+    assert helm._subcharts(chart) == frozenset({"global", "cache", "db"})
+    assert helm._subcharts(caches.ChartFiles({"Chart.yaml": "name: app\ndependencies:\n"})) == frozenset({"global"})
+
+
+def test_flux_source_values() -> None:
+    secret = {"kind": "Secret", "stringData": {"a": "from stringData"}, "data": {"a": "ignored", "b": base64.b64encode("é: 1".encode()).decode()}}
+    assert helm._flux_source_value(secret, "a") == "from stringData"
+    assert helm._flux_source_value(secret, "b") == "é: 1"
+    assert helm._flux_source_value(secret, "c") is None
+    config_map = {"kind": "ConfigMap", "data": {"a": 5}}
+    assert helm._flux_source_value(config_map, "a") == "5"
+    assert helm._flux_source_value(config_map, "b") is None
+    assert helm._flux_source_value({"kind": "ConfigMap"}, "a") is None
+
+
+def test_values_text_must_be_a_map() -> None:
+    assert helm._yaml_map("", "f") == {} and helm._yaml_map("a: 1\n", "f") == {"a": 1}
+    with pytest.raises(ClusterforgeError) as e:
+        helm._yaml_map("- a\n", "ConfigMap/x values.yaml")
+    assert str(e.value) == "ConfigMap/x values.yaml is not a YAML map"
+
+
+def test_rendered_crds_only_when_there_are_any() -> None:
+    assert helm._rendered_crds("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n") == []
+    crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: ws.example.com}\nspec: {group: example.com}\n"
+    assert [d["metadata"]["name"] for d in helm._rendered_crds("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n" + crd)] == ["ws.example.com"]
+
+
+def test_a_missing_chart_s_result_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "empty-cache"
+    monkeypatch.setenv(caches.CACHE_ENV, str(cache))
+    repo = example_repo(tmp_path / "repo", replace=("version: 1.19.6", "version: 1.20.0"))
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    assert (job.check, job.inputs) == ("helm", tuple(sorted({RELEASE_FILE, *ctx.discovery.releases[0].unit.files})))
+    assert job.run() == [Result(helm.CHECK, RELEASE_FILE, False, "chart cilium 1.20.0 from https://helm.cilium.io is not in the cache", f"clusterforge charts pull -C {repo}")]
+
+
+@pytest.mark.tools
+def test_values_and_template_results_whole(need_tool, cache: Path, tmp_path: Path) -> None:
+    for tool in ("helm", "kustomize", "kubeconform"):
+        need_tool(tool)
+    repo = example_repo(tmp_path / "repo")
+    values = repo / "infrastructure/controllers/cilium/values.yaml"
+    values.write_text(values.read_text().replace("routingMode: tunnel", "routingMode: 42") + CILIUM_1_12_BGP)
+    results = _run(repo, cache)
+    assert [r.check for r in results] == [helm.VALUES_CHECK, helm.CHECK]  # no output: nothing for kubeconform
+    assert results[0] == Result(helm.VALUES_CHECK, RELEASE_FILE, False,
+                                "cilium 1.19.6 has no values bgp.enabled, bgp.announce.loadbalancerIP (Helm would ignore them silently)",
+                                "remove them or use the chart's current keys (its values.yaml)")
+    assert (results[1].check, results[1].file, results[1].ok, results[1].hint) == (helm.CHECK, RELEASE_FILE, False, "")
+    assert results[1].message.startswith("Error: values don't meet the specifications of the schema(s) in the following chart(s):\ncilium:\n")
+
+
+def test_values_that_cannot_be_read_fail_the_values_check(tmp_path: Path, cache: Path) -> None:
+    repo = example_repo(tmp_path / "repo", engine="argocd")
+    app = repo / "argocd/apps/cilium.yaml"
+    app.write_text(app.read_text().replace("$values/infrastructure/controllers/cilium/values.yaml", "$values/nowhere.yaml"))
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [release] = ctx.discovery.releases
+    [result] = helm.check_release(ctx, release, kubeconform.prepare(ctx, ctx.discovery), [])
+    assert result == Result(helm.VALUES_CHECK, "argocd/apps/cilium.yaml", False, "values of cilium: valueFiles $values/nowhere.yaml: nowhere.yaml does not exist")
+
+
+def test_a_release_job_s_key_follows_what_decides_its_verdict(cache: Path, tmp_path: Path) -> None:
+    """Kubernetes' version, the chart archive, the schemas, the API versions and the release:
+    a change to any of them is another verdict; the tools are named by their stamps."""
+    repo = example_repo(tmp_path / "repo")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    assert (job.check, job.tool_version) == ("helm", "; ".join(kubeconform.tool_version(t) for t in ("helm", "kubeconform", "kustomize")))
+    older = ctx.inventory.model_copy(update={"kubernetes": ctx.inventory.kubernetes.model_copy(update={"version": "1.34.2"})})
+    [other] = helm.jobs(Context(repo, older, cache))
+    assert len(job.extra_key) == 64 and other.extra_key != job.extra_key
+    archive = caches.user_chart_archive(cache, "cilium", "1.19.6")
+    archive.write_bytes(archive.read_bytes() + b"\0")
+    [changed_chart] = helm.jobs(Context(repo, ctx.inventory, cache))
+    assert changed_chart.extra_key not in (job.extra_key, other.extra_key)

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from generator import repo as repository
+from generator import tools
 from generator.errors import ToolFailed
 from generator.validate import caches, crd2schema, gitops
-from generator.validate.base import Context
+from generator.validate.base import Context, Result
 from generator.validate.checks import kubeconform
 
 from . import example_repo, fill_cache
@@ -234,3 +235,81 @@ def test_a_version_kubeconform_refuses_is_a_tool_failure(need_tool, cache: Path)
         kubeconform.validate({"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}, schemas)
     assert failed.value.returncode == 1
     assert 'invalid value "1.3\u0665.4" for flag -kubernetes-version' in failed.value.stderr
+
+
+# --- each result whole, in kubeconform's words ------------------------------------------------
+
+
+@pytest.mark.tools
+def test_results_whole_one_per_file_sorted(need_tool, cache: Path) -> None:
+    """In kubeconform's words under the object they are about; an empty stream passes."""
+    need_tool("kubeconform")
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\n"
+    results = kubeconform.validate({"b.yaml": DEPLOYMENT, "a.yaml": "---\n", "w.yaml": widget, "c.yaml": config_map}, schemas_for(cache), check="k")
+    assert results == [
+        Result("k", "a.yaml", True),
+        Result("k", "b.yaml", False, "apps/v1/Deployment web: at '/spec/template/spec/containers/0/ports/0/containerPort': got string, want integer"),
+        Result("k", "c.yaml", False, "v1/ConfigMap x: at '/data/a': got number, want null or string"),
+        Result("k", "w.yaml", False, "example.com/v1/Widget w: could not find schema for Widget",
+               "a kind without a schema: run `clusterforge schemas pull` (CRD catalog) or add its CRD to the repository"),
+    ]
+    assert kubeconform.validate({}, schemas_for(cache)) == []
+
+
+@pytest.mark.tools
+def test_two_failing_objects_in_one_file(need_tool, cache: Path) -> None:
+    """One line per object; one object's failing locations each on their own (indented) line; both sorted."""
+    need_tool("kubeconform")
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\n"
+    [result] = kubeconform.validate({"c.yaml": config_map.replace("name: x", "name: z") + "---\n" + config_map}, schemas_for(cache))
+    assert result == Result(kubeconform.CHECK, "c.yaml", False, "v1/ConfigMap x: at '/data/a': got number, want null or string\n"
+                                                                  "v1/ConfigMap z: at '/data/a': got number, want null or string")
+    [result] = kubeconform.validate({"d.yaml": DEPLOYMENT.replace("image: nginx", "image: 5")}, schemas_for(cache))
+    assert result.message == (  # sorted, object by object and line by line: kubeconform's own order varies
+        "apps/v1/Deployment web: at '/spec/template/spec/containers/0/image': got number, want null or string\n"
+        "  at '/spec/template/spec/containers/0/ports/0/containerPort': got string, want integer"
+    )
+
+
+def test_error_lines_of_a_jsonschema_message() -> None:
+    """kubeconform's message, as it prints it: the containers' `validation failed` wrappers go,
+    unless nothing else is left."""
+    msg = ("problem validating schema. Check JSON formatting: jsonschema validation failed with 'file:///s/deployment-apps-v1.json#' "
+           "- at '/spec': validation failed - at '/spec/replicas': got string, want integer - at '/spec/paused': got number, want boolean")
+    assert kubeconform._error_lines(msg) == ["at '/spec/paused': got number, want boolean", "at '/spec/replicas': got string, want integer"]
+    only = "jsonschema validation failed with 'file:///s.json#' - at '': validation failed"
+    assert kubeconform._error_lines(only) == ["at '': validation failed"]
+    assert kubeconform._error_lines("could not find schema for Widget") == ["could not find schema for Widget"]
+
+
+def test_describe_a_resource() -> None:
+    assert kubeconform._describe({"version": "v1", "kind": "ConfigMap", "name": "x"}) == "v1/ConfigMap x"
+    assert kubeconform._describe({}) == "/?"
+
+
+def test_a_problem_job(tmp_path: Path) -> None:
+    job = kubeconform._problem_job("clusters/x.yaml", "infrastructure/config does not exist in the repository")
+    assert (job.check, job.inputs, job.tool_version, job.extra_key) == (kubeconform.CHECK, ("clusters/x.yaml",), "", "infrastructure/config does not exist in the repository")
+    assert job.run() == [Result(kubeconform.CHECK, "clusters/x.yaml", False, "infrastructure/config does not exist in the repository", "fix the file, or the path that points at it")]
+
+
+def test_unit_jobs_are_keyed_by_version_schemas_and_path(cache: Path, tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    schemas = kubeconform.prepare(ctx, ctx.discovery)
+    jobs = kubeconform.jobs(ctx)
+    assert [(j.check, j.extra_key) for j in jobs] == [
+        (kubeconform.CHECK, f"k8s 1.35.4; schemas {schemas.digest}; {unit.path}") for unit in ctx.discovery.units
+    ]
+    assert [j.inputs for j in jobs] == [unit.files for unit in ctx.discovery.units]
+    assert {j.tool_version for j in jobs} == {f"{kubeconform.tool_version('kubeconform')}; {kubeconform.tool_version('kustomize')}"}
+
+
+def test_a_missing_tool_s_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(tmp_path))
+    assert kubeconform.tool_version("kustomize") == "kustomize missing"
+    (tmp_path / "kustomize").write_text("#!/bin/sh\n")
+    (tmp_path / "kustomize").chmod(0o755)
+    assert kubeconform.tool_version("kustomize") == f"kustomize {tmp_path / 'kustomize'} {caches.stamp(tmp_path / 'kustomize')}"

@@ -88,7 +88,7 @@ def _error_lines(msg: str) -> list[str]:
         return [msg]
     parts = [p.strip() for p in msg.split(" - at ")[1:]]
     leaves = [p for p in parts if not p.endswith(": validation failed")]
-    return [f"at {p}" for p in (leaves or parts)]
+    return [f"at {p}" for p in sorted(leaves or parts)]  # kubeconform's order varies from run to run
 
 
 def _describe(resource: dict[str, Any]) -> str:
@@ -128,7 +128,8 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
     for label in sorted(manifests):
         if problems[label]:
             hint = _hint(problems[label])
-            results.append(Result(check, label, False, "\n".join(problems[label]), hint))
+            # Sorted: kubeconform validates a file's objects in parallel and reports them in any order.
+            results.append(Result(check, label, False, "\n".join(sorted(problems[label])), hint))
         else:
             results.append(Result(check, label, True))
         results += [Result(check, label, True, note) for note in unvalidated[label]]
