@@ -104,13 +104,13 @@ def test_find_kubeadm_names_the_versioned_binary(monkeypatch: pytest.MonkeyPatch
 
 def test_file_jobs_one_per_file_with_its_extra_inputs_and_key(tmp_path: Path) -> None:
     tool = _common.Tool("t", tmp_path, "v1", "install t")
-    jobs = _common.file_jobs(ctx_of(tmp_path), "c", tool, ["a", "b"], lambda p: Result("c", p, True), extra_inputs=lambda p: [p + ".sh"], extra_key="k")
+    jobs = _common.file_jobs("c", tool, ["a", "b"], lambda p: Result("c", p, True), extra_inputs=lambda p: [p + ".sh"], extra_key="k")
     assert [(j.check, j.inputs, j.tool_version, j.extra_key) for j in jobs] == [("c", ("a", "a.sh"), "v1", "k"), ("c", ("b", "b.sh"), "v1", "k")]
     assert [j.run() for j in jobs] == [[Result("c", "a", True)], [Result("c", "b", True)]]
 
 
 def test_file_jobs_of_a_missing_tool_raise_when_run(tmp_path: Path) -> None:
-    [job] = _common.file_jobs(ctx_of(tmp_path), "c", _common.Tool("t", None, "", "install t"), ["a"], lambda p: Result("c", p, True))
+    [job] = _common.file_jobs("c", _common.Tool("t", None, "", "install t"), ["a"], lambda p: Result("c", p, True))
     assert (job.inputs, job.extra_key) == (("a",), "")
     with pytest.raises(ToolMissing, match=r"t not found \(install t\)"):
         job.run()

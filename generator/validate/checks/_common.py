@@ -90,7 +90,6 @@ def verdict(
 
 
 def file_jobs(
-    ctx: Context,
     check: str,
     tool: Tool,
     paths: Sequence[str],

@@ -84,7 +84,7 @@ def advertisement_problems(ctx: Context) -> list[str]:
         return [f"{layout.CILIUM_BGP} is missing: cluster.yaml has bgp, so Cilium needs its BGP objects"]
     docs = _documents(ctx)
     selectors = [
-        (str((d.get("metadata") or {}).get("name")), family.get("advertisements"))
+        family.get("advertisements")
         for d in docs
         if d.get("kind") == "CiliumBGPPeerConfig"
         for family in (d.get("spec") or {}).get("families") or []
@@ -93,7 +93,7 @@ def advertisement_problems(ctx: Context) -> list[str]:
     for doc in (d for d in docs if d.get("kind") == "CiliumBGPAdvertisement"):
         name = str((doc.get("metadata") or {}).get("name"))
         labels = {str(k): str(v) for k, v in ((doc.get("metadata") or {}).get("labels") or {}).items()}
-        if not any(speakers.selects(selector, labels) for _peer, selector in selectors):
+        if not any(speakers.selects(selector, labels) for selector in selectors):
             shown = ", ".join(f"{k}={v}" for k, v in labels.items()) or "no labels"
             problems.append(f"CiliumBGPAdvertisement {name} ({shown}) is selected by no CiliumBGPPeerConfig family: it announces nothing")
         for i, item in enumerate((doc.get("spec") or {}).get("advertisements") or []):

@@ -159,7 +159,7 @@ def key_jobs(ctx: Context, schema_file: Path = CLOUD_CONFIG_SCHEMA) -> list[Job]
         hint = f"a key outside cloud-init's schema is silently ignored at boot; {RERENDER}"
         return Result(KEYS, path, not problems, "\n".join(problems), hint if problems else "")
 
-    return _common.file_jobs(ctx, KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=schema_identity(schema_file))
+    return _common.file_jobs(KEYS, tool, _common.repo_files(ctx, USER_DATA_FILES), check, extra_key=schema_identity(schema_file))
 
 
 # --- network-config --------------------------------------------------------------
@@ -185,7 +185,7 @@ def netplan_tool() -> Tool:
 
 def netplan_jobs(ctx: Context) -> list[Job]:
     tool = netplan_tool()
-    return _common.file_jobs(ctx, NETPLAN, tool, _common.repo_files(ctx, NETWORK_CONFIG_FILES), lambda path: netplan_result(ctx, tool.require(), path))
+    return _common.file_jobs(NETPLAN, tool, _common.repo_files(ctx, NETWORK_CONFIG_FILES), lambda path: netplan_result(ctx, tool.require(), path))
 
 
 def netplan_result(ctx: Context, netplan_generate: Path, path: str) -> Result:

@@ -52,7 +52,7 @@ def haproxy_jobs(ctx: Context) -> list[Job]:
         # Its [NOTICE] lines (version, executable path) say nothing about the file.
         return _common.verdict(HAPROXY, path, [tool.require(), "-c", "-f", path], hint, cwd=ctx.repo, drop=r"^\[NOTICE\]")
 
-    return _common.file_jobs(ctx, HAPROXY, tool, paths, check)
+    return _common.file_jobs(HAPROXY, tool, paths, check)
 
 
 # --- keepalived ------------------------------------------------------------------
@@ -63,7 +63,6 @@ def keepalived_jobs(ctx: Context) -> list[Job]:
     interface = ctx.inventory.network.interface
     paths = _common.repo_files(ctx, KEEPALIVED_FILES)
     return _common.file_jobs(
-        ctx,
         KEEPALIVED,
         tool,
         paths,

@@ -42,7 +42,7 @@ def jobs(ctx: Context) -> list[Job]:
     version = ctx.inventory.kubernetes.version
     tool = _common.find("kubeadm", kubernetes_version=version)
     fields = secret_fields(ctx.inventory)
-    return _common.file_jobs(ctx, CHECK, tool, _common.repo_files(ctx, FILES), lambda path: validate(ctx, tool, path, fields))
+    return _common.file_jobs(CHECK, tool, _common.repo_files(ctx, FILES), lambda path: validate(ctx, tool, path, fields))
 
 
 def secret_fields(inv: Inventory) -> dict[str, dict[Path_, Any]]:

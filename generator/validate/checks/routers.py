@@ -39,7 +39,7 @@ def frr_jobs(ctx: Context) -> list[Job]:
     def check(path: str) -> Result:
         return _common.verdict(FRR, path, [tool.require(), "--dryrun", "-f", path], hint, cwd=ctx.repo, fail_codes=VTYSH_FAILED)
 
-    return _common.file_jobs(ctx, FRR, tool, _common.repo_files(ctx, FILES["frr"]), check)
+    return _common.file_jobs(FRR, tool, _common.repo_files(ctx, FILES["frr"]), check)
 
 
 def bird_jobs(ctx: Context) -> list[Job]:
@@ -49,7 +49,7 @@ def bird_jobs(ctx: Context) -> list[Job]:
     def check(path: str) -> Result:
         return _common.verdict(BIRD, path, [tool.require(), "-p", "-c", path], hint, cwd=ctx.repo, fail_codes=BIRD_FAILED)
 
-    return _common.file_jobs(ctx, BIRD, tool, _common.repo_files(ctx, FILES["bird"]), check)
+    return _common.file_jobs(BIRD, tool, _common.repo_files(ctx, FILES["bird"]), check)
 
 
 def rtx_jobs(ctx: Context) -> list[Job]:
