@@ -31,9 +31,14 @@ def example_repo(dest: Path, *, engine: str = "flux", replace: tuple[str, str] |
     return dest
 
 
+def ctx_of(root: Path) -> Context:
+    """The checks' context for a rendered repository, its cache beside it (not shared)."""
+    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+
+
 def run(root: Path, factory: Callable[[Context], list]) -> list[Result]:
     """Every result of the jobs `factory` makes for the repository (cache beside it, not shared)."""
-    ctx = Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
+    ctx = ctx_of(root)
     return [r for job in factory(ctx) for r in job.run()]
 
 

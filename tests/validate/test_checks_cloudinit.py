@@ -19,7 +19,7 @@ from generator.validate.checks import _common
 from generator.validate.checks._common import RERENDER, Tool
 from support import copy, edit
 
-from . import NeedTool, failures, run
+from . import NeedTool, ctx_of, failures, run
 
 CP1 = "nodes/cp1"
 
@@ -132,10 +132,6 @@ def test_a_mac_matched_entry_counts_for_the_interface(reference: Path) -> None:
 
 
 # --- each result whole, with the tools' real words -------------------------------------------
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 @pytest.mark.tools

@@ -14,7 +14,7 @@ from generator.validate.base import Context, Result
 from generator.validate.checks import consistency
 from support import copy, edit
 
-from . import failures, run
+from . import ctx_of, failures, run
 
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"
@@ -133,10 +133,6 @@ def test_gitops_release_differs_from_the_bootstrap(
 
 
 # --- comments, odd sources, results whole -------------------------------------------------------
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 def test_commented_out_lines_say_nothing() -> None:

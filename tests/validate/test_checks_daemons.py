@@ -18,7 +18,7 @@ from generator.validate.checks import daemons
 from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
-from . import NeedTool, failures, run
+from . import NeedTool, ctx_of, failures, run
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 HAPROXY1 = "loadbalancers/haproxy1"
@@ -181,10 +181,6 @@ def test_embedded_scripts_finds_shell_scripts_only() -> None:
 
 
 # --- each result whole, each job's inputs and key ---------------------------------------------
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 @pytest.mark.tools

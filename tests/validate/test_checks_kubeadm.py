@@ -11,12 +11,12 @@ from generator.errors import ToolMissing
 from generator import cli, loader, toolpins, yamlio
 from generator.render import kubeadm as renderer
 from generator.render import layout
-from generator.validate.base import Context, Result
+from generator.validate.base import Result
 from generator.validate.checks import kubeadm
 from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
-from . import NeedTool, failures, run
+from . import NeedTool, ctx_of, failures, run
 
 JOIN = "kubeadm/cp2-join.yaml"
 
@@ -86,10 +86,6 @@ def test_secret_fields_from_one_node_per_shape_are_every_nodes(reference: Path, 
             for before, after in zip(plain, filled, strict=True):
                 every.setdefault(after["kind"], {}).update(kubeadm._added(before, after, ()))
         assert kubeadm.secret_fields(inv) == every
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 @pytest.mark.tools

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from generator import cli, loader
+from generator import cli
 from generator import repo as repository
 from generator.render import layout
 from generator.validate import caches, gitops, runner
-from generator.validate.base import Context, Result
+from generator.validate.base import Result
 from generator.validate.checks import owned
 from generator.validate.checks._common import RERENDER
 from support import copy
 
-from . import failures, run
+from . import ctx_of, failures, run
 
 WRITE_AGAIN = "run `clusterforge render` to write it again"
 
@@ -115,10 +115,6 @@ def test_a_unit_outside_the_repository_is_not_read(reference: Path, tmp_path: Pa
 
 
 # --- each result whole: its check, file, verdict, message and hint; each job's cache key --------
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 def test_a_changed_file_s_result_whole(reference: Path, tmp_path: Path) -> None:

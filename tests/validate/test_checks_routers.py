@@ -8,12 +8,12 @@ import pytest
 
 from generator import loader
 from generator.render import layout
-from generator.validate.base import Context, Result
+from generator.validate.base import Result
 from generator.validate.checks import routers
 from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
-from . import NeedTool, failures, run
+from . import NeedTool, ctx_of, failures, run
 
 RTX = "routers/rtx1220/rtx.txt"
 TOR_A = "routers/tor-a/frr.conf"
@@ -108,10 +108,6 @@ def test_rtx_checker_counts_neighbors() -> None:
     problems = routers.rtx_problems(GOOD_RTX.replace("bgp export filter", neighbors + "bgp export filter"))
     assert "33 neighbors: RTX takes at most 32" in problems
     assert any(p.startswith("line ") and "'33' is not an integer in 1-32" in p for p in problems)
-
-
-def ctx_of(root: Path) -> Context:
-    return Context(root, loader.check_file(root / layout.INVENTORY).inventory, root.parent / "cache")
 
 
 @pytest.mark.tools
