@@ -76,7 +76,7 @@ def test_verdict_times_out_after_a_minute() -> None:
 
 
 def test_find_a_missing_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")  # PATH only: not the checkout's .tools/bin either
     monkeypatch.setenv("PATH", str(tmp_path))
     tool = _common.find("shellcheck")
     assert (tool.name, tool.path, tool.version, tool.install) == ("shellcheck", None, "", tools.install_hint("shellcheck"))
@@ -94,7 +94,7 @@ def test_find_identifies_a_tool_by_its_path_and_stamp(monkeypatch: pytest.Monkey
 
 
 def test_find_kubeadm_names_the_versioned_binary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")  # PATH only: not the checkout's .tools/bin either
     monkeypatch.setenv("PATH", str(tmp_path))
     tool = _common.find("kubeadm", kubernetes_version="1.34.2")
     assert (tool.name, tool.path) == (toolpins.kubeadm_binary("1.34.2"), None)
