@@ -16,6 +16,7 @@ from support import copy
 from . import failures, run
 
 TOKEN = "k3x9qa." + "8h2m4n6p0r1s3t5v"  # FAKE, made up for this test (built in two parts)
+SECRET_PART = "ghijklmnopqrstuv"  # FAKE: a token's 16-character second half, joined in the cases below
 BEGIN = "-----BEGIN "  # FAKE key headers are assembled so no tracked line looks like a key
 
 
@@ -101,9 +102,9 @@ def test_git_and_our_gitignore_reading_agree(reference: Path, tmp_path: Path) ->
         (f"{TOKEN}x", []),
         (f"-{TOKEN}", []),
         (f"{TOKEN}.", ["a kubeadm bootstrap token"]),  # the end of a sentence
-        ("abcdef.ghijklmnopqrstuv", []),  # letters only: two words
-        ("abcde1.ghijklmnopqrstuv", ["a kubeadm bootstrap token"]),
-        ("ABCDE1.GHIJKLMNOPQRSTUV", []),  # kubeadm's tokens are lower case
+        ("abcdef." + SECRET_PART, []),  # letters only: two words
+        ("abcde1." + SECRET_PART, ["a kubeadm bootstrap token"]),
+        (("abcde1." + SECRET_PART).upper(), []),  # kubeadm's tokens are lower case
         (BEGIN + "PRIVATE KEY-----", ["a private key"]),
         (BEGIN + "ENCRYPTED PRIVATE KEY-----", ["a private key"]),
         (BEGIN + "PUBLIC KEY-----", []),
