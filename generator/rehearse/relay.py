@@ -13,10 +13,8 @@ beyond the host's 127.0.0.1.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,9 +22,10 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..simulate.namespaces import _die_with_parent
+
 BUFFER = 65536
 BACKLOG = 64
-PR_SET_PDEATHSIG = 1
 
 
 def unix_path(folder: Path, port: int) -> Path:
@@ -100,10 +99,6 @@ def host(folder: Path, ports: Sequence[int]) -> None:
     _start([(_listen_unix(unix_path(folder, p)), _tcp(p)) for p in ports])
     (folder / "ready").touch()  # every socket is listening
     threading.Event().wait()  # until SIGTERM (the daemons are stopped by process group)
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def inside(folder: Path, ports: Sequence[int], command: Sequence[str]) -> int:

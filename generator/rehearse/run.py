@@ -137,7 +137,7 @@ class Rehearsal:
         self.notes.append(cilium.AGENT_STAND_IN)
         installed: list[dict[str, Any]] = []
         if inv.gitops.engine == "argocd":
-            installed = bootstrap.release_objects(kubectl, folder, "cilium", "kube-system")
+            installed = bootstrap.release_objects(kubectl, folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
             argocd.start(daemons, kubectl, folder)
             argocd.bootstrap(kubectl, served.work)
             self.notes.append(f"Argo CD {toolpins.ARGOCD.version}: application controller and repo server, redis-server from Debian; "
@@ -374,14 +374,14 @@ class Rehearsal:
         if not all(r.ok for r in self.results):
             return  # the checks below read what the engine applied
         if inv.gitops.engine == "argocd":
-            live = bootstrap.release_objects(kubectl, self.folder, "cilium", "kube-system")
-            history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
-            self.results.append(checks.application_adoption(installed, live, history, "cilium", argocd.TRACKING, self.elapsed()))
-        elif kubectl.get("helmrelease", "cilium", "kube-system") is not None:
-            history = bootstrap.helm_history(kubectl, self.folder, "cilium", "kube-system")
+            live = bootstrap.release_objects(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+            history = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
+            self.results.append(checks.application_adoption(installed, live, history, cilium_render.RELEASE_NAME, argocd.TRACKING, self.elapsed()))
+        elif kubectl.get("helmrelease", cilium_render.RELEASE_NAME, cilium_render.NAMESPACE) is not None:
+            history = bootstrap.helm_history(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE)
             values_file = load_yaml((served.work / layout.CILIUM_VALUES).read_text())
-            adopted = bootstrap.helm_values(kubectl, self.folder, "cilium", "kube-system", revision=2)
-            self.results.append(checks.helm_history(history, "cilium", "kube-system", values_file, adopted, self.elapsed()))
+            adopted = bootstrap.helm_values(kubectl, self.folder, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE, revision=2)
+            self.results.append(checks.helm_history(history, cilium_render.RELEASE_NAME, cilium_render.NAMESPACE, values_file, adopted, self.elapsed()))
         if inv.load_balancer_pools:
             self.results += checks.lb_addresses(inv, self._probe(inv, kubectl), self.elapsed())
             self.results += checks.pools(kubectl.items("ciliumloadbalancerippools.cilium.io"))
