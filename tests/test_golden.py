@@ -1,5 +1,7 @@
 """Golden files: the whole rendered tree of each scenario, kept as plain files in
-tests/golden/<case>/ so a change to a renderer shows up as a reviewable diff.
+tests/golden/<case>/, and the runbooks `clusterforge plan` writes for each change
+in tests/golden/changes/<change>/, so a change to a renderer shows up as a
+reviewable diff.
 
 Regenerate after an intended change with:
     CLUSTERFORGE_UPDATE_GOLDEN=1 pytest tests/test_golden.py
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from generator import loader
-from generator.render import tree
+from generator.model import Inventory
+from generator.render import change_runbooks, tree
 
 TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
@@ -33,6 +36,52 @@ CASES = {
 }
 
 
+# Edits of an inventory's text: (old, new) pairs, each of which must be found.
+Edit = tuple[str, str]
+AUTO = "\nbootstrap:\n  mode: auto\n"
+JA = EXAMPLE + "\ndocs:\n  language: ja\n"  # every runbook in English and Japanese
+WORKER3 = "  - {name: worker3,  role: worker,        ip: 192.168.100.98, host: nuc3}\n"
+WORKER4 = "  - {name: worker4,  role: worker,        ip: 192.168.100.99, host: nuc3}\n"
+CP4_CP5 = "  - {name: cp4, role: control-plane, ip: 192.168.100.14, host: nuc3}\n  - {name: cp5, role: control-plane, ip: 192.168.100.15, host: nuc2}\n"
+RACK_CP4 = "  - {name: cp4, role: control-plane, ip: 198.51.100.24, host: pve4}\n"
+RACK_CP5 = "  - {name: cp5, role: control-plane, ip: 198.51.100.25, host: pve5}\n"
+RACK_W3 = "  - {name: w3, role: worker, ip: 198.51.100.33, host: pve3, vm: {cpus: 8, memoryGiB: 32, diskGiB: 200}}\n"
+K8S_1_35_4, CILIUM_1_19_6 = 'version: "1.35.4"', "version: 1.19.6"
+
+# change -> (inventory text, edits making the old inventory, edits making the new one): every kind
+# of runbook `plan` writes (Kubernetes minor and patch upgrades, a containerd major change, Cilium
+# upgrades across minors, nodes added and removed in each role and bootstrap mode, each router),
+# in both languages but for one.
+CHANGES: dict[str, tuple[str, list[Edit], list[Edit]]] = {
+    "kubernetes-minor": (JA, [(K8S_1_35_4, 'version: "1.34.4"')], []),
+    "kubernetes-patch": (JA, [], [(K8S_1_35_4, 'version: "1.35.9"')]),
+    "kubernetes-and-cilium-minor": (JA, [], [(K8S_1_35_4, 'version: "1.36.4"'), (CILIUM_1_19_6, "version: 1.20.0")]),
+    "cilium-two-minors": (JA, [(CILIUM_1_19_6, "version: 1.18.12"), (K8S_1_35_4, 'version: "1.33.9"')], [(CILIUM_1_19_6, "version: 1.20.0"), (K8S_1_35_4, 'version: "1.33.9"')]),
+    "add-worker": (EXAMPLE, [], [(WORKER3, WORKER3 + WORKER4)]),
+    "add-worker-auto": (JA + AUTO, [], [(WORKER3, WORKER3 + WORKER4)]),
+    "add-control-planes": (JA, [], [("3 control planes", ""), (WORKER3, WORKER3 + CP4_CP5)]),
+    "remove-worker-rtx": (JA, [], [(WORKER3, "")]),
+    "rack-remove-control-planes": (VARIANT, [], [(RACK_CP4, ""), (RACK_CP5, "")]),
+    "rack-upgrade-and-swap-worker": (
+        VARIANT,
+        [('version: "1.34.4"', 'version: "1.33.9"'), (CILIUM_1_19_6, "version: 1.18.12")],
+        [(RACK_W3, "  - {name: w4, role: worker, ip: 198.51.100.34, host: pve3}\n")],
+    ),
+}
+
+
+def edited(text: str, edits: list[Edit]) -> Inventory:
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    return loader.check_text(text, "cluster.yaml").inventory
+
+
+def runbooks(change: str) -> dict[str, str]:
+    text, old, new = CHANGES[change]
+    return change_runbooks.for_change(edited(text, old), edited(text, new))
+
+
 def rendered(case: str) -> dict[str, str]:
     return tree.render(loader.check_text(CASES[case], "cluster.yaml").inventory)
 
@@ -44,8 +93,10 @@ def on_disk(root: Path) -> dict[str, str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rendered_tree_matches_golden(case):
     assert CASES[case] != EXAMPLE or case == "koedo-lab-flux"  # the engine swap really happened
-    files = rendered(case)
-    root = GOLDEN / case
+    matches_golden(rendered(case), GOLDEN / case)
+
+
+def matches_golden(files: dict[str, str], root: Path) -> None:
     if os.environ.get("CLUSTERFORGE_UPDATE_GOLDEN"):
         shutil.rmtree(root, ignore_errors=True)
         for rel, text in files.items():
@@ -54,7 +105,14 @@ def test_rendered_tree_matches_golden(case):
     golden = on_disk(root)
     assert sorted(files) == sorted(golden), "files added or removed: regenerate the golden files if intended"
     for rel, text in files.items():
-        assert text == golden[rel], f"{case}/{rel} differs from its golden file"
+        assert text == golden[rel], f"{root.relative_to(GOLDEN)}/{rel} differs from its golden file"
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_change_runbooks_match_golden(change):
+    files = runbooks(change)
+    assert files, f"{change} makes no runbook"
+    matches_golden(files, GOLDEN / "changes" / change)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
