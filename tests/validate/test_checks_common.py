@@ -75,6 +75,16 @@ def test_verdict_times_out_after_a_minute() -> None:
     assert _common.TIMEOUT == 60
 
 
+def test_a_tool_that_hangs_is_stopped_at_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tool that does not finish is no verdict on the file: ToolFailed (timed out) at TIMEOUT,
+    here made a fraction of the 20 seconds the stand-in would take."""
+    monkeypatch.setattr(_common, "TIMEOUT", 0.2)
+    argv = script("import time; time.sleep(20)")
+    with pytest.raises(ToolFailed) as failed:
+        _common.verdict("c", "f", argv, "hint")
+    assert (failed.value.argv, failed.value.returncode, str(failed.value)) == (argv, None, f"`{' '.join(argv)}` timed out")
+
+
 def test_find_a_missing_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")  # PATH only: not the checkout's .tools/bin either
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -118,7 +128,7 @@ def test_file_jobs_of_a_missing_tool_raise_when_run(tmp_path: Path) -> None:
 
 # --- the files meant for git, without git: the repository's own .gitignore -----------------
 
-IGNORE = "# comment\n/secrets.yaml\n  build/  \n*.tmp\nsub/anchored.txt\nskip.me\n\n"
+IGNORE = "# comment\n  # indented comment\n/secrets.yaml\n  build/  \n*.tmp\nsub/anchored.txt\nskip.me\nXdata/\n\n"
 
 
 def test_committed_entries_without_git_follow_the_gitignore(tmp_path: Path) -> None:
@@ -127,14 +137,22 @@ def test_committed_entries_without_git_follow_the_gitignore(tmp_path: Path) -> N
         "x.tmp": "", "a/y.tmp": "", "sub/anchored.txt": "", "a/sub/anchored.txt": "", "keep.txt": "", "# comment": "",
         "c/build": "",  # a file: `build/` ignores folders only
         "a/b/skip.me": "",  # a pattern without a slash matches the name at any depth
+        "# indented comment": "", "Xdata/f": "", "a/Xdata/g": "",
     })
     (root / "linked").symlink_to(root / "a", target_is_directory=True)
     (root / "link.txt").symlink_to(root / "keep.txt")
     assert _common.committed_entries(root) == [
-        "# comment", ".gitignore", "a/secrets.yaml", "a/sub/anchored.txt", "build.txt", "c/build", "keep.txt", "link.txt", "linked",
+        "# comment", "# indented comment", ".gitignore", "a/secrets.yaml", "a/sub/anchored.txt", "build.txt", "c/build", "keep.txt", "link.txt", "linked",
     ]
-    assert _common.committed_files(root) == ["# comment", ".gitignore", "a/secrets.yaml", "a/sub/anchored.txt", "build.txt", "c/build", "keep.txt", "link.txt"]
+    assert _common.committed_files(root) == ["# comment", "# indented comment", ".gitignore", "a/secrets.yaml", "a/sub/anchored.txt", "build.txt", "c/build", "keep.txt", "link.txt"]
     assert _common.committed_links(root) == ["link.txt", "linked"]
+
+
+def test_a_gitignore_that_is_not_utf8_still_applies(tmp_path: Path) -> None:
+    """A byte that is no UTF-8 (git reads the file as bytes) stops no other pattern applying."""
+    root = tree(tmp_path, {"a.tmp": "", "b.txt": ""})
+    (root / ".gitignore").write_bytes(b"*.tmp\n\xff.bak\n")
+    assert _common.committed_entries(root) == [".gitignore", "b.txt"]
 
 
 def test_a_nested_git_folder_is_never_committed_without_git(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from generator import loader
 from generator import repo as repository
 from generator import tools
 from generator.errors import ToolFailed
@@ -11,7 +16,7 @@ from generator.validate import caches, crd2schema, gitops
 from generator.validate.base import Context, Result
 from generator.validate.checks import kubeconform
 
-from . import example_repo, fill_cache
+from . import EXAMPLE, example_repo, fill_cache
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -219,9 +224,35 @@ def test_a_kustomization_that_does_not_build_is_reported(need_tool, cache: Path,
     repo = example_repo(tmp_path / "repo")
     kustomization = repo / "infrastructure/configs/kustomization.yaml"
     kustomization.write_text(kustomization.read_text() + "  - missing.yaml\n")
-    failed = [r for r in _run(repo, cache) if not r.ok]
-    assert [(r.check, r.file) for r in failed] == [("kustomize build", "infrastructure/configs")]
-    assert "missing.yaml" in failed[0].message
+    missing = repo / "infrastructure/configs/missing.yaml"
+    assert [r for r in _run(repo, cache) if not r.ok] == [Result("kustomize build", "infrastructure/configs", False, (
+        f"Error: accumulating resources: accumulation err='accumulating resources from 'missing.yaml': evalsymlink failure on '{missing}' : "
+        f"lstat {missing}: no such file or directory': must build at directory: not a valid directory: evalsymlink failure on '{missing}' : "
+        f"lstat {missing}: no such file or directory"))]
+
+
+def test_a_kustomize_that_fails_without_a_word_is_reported_by_its_exit_code(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kustomize that dies silently (here a stand-in: the real one always explains) still fails
+    the unit, with the command and its exit code."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "kustomize").write_text("#!/bin/sh\nexit 3\n")
+    (bin_dir / "kustomize").chmod(0o755)
+    monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(bin_dir))
+    unit = gitops.Unit("apps", True, ("apps/kustomization.yaml",))
+    job = kubeconform._unit_job(Context(tmp_path, None, cache), unit, schemas_for(cache), "")  # type: ignore[arg-type]  # build never reads the inventory
+    assert job.run() == [Result("kustomize build", "apps", False, f"`{bin_dir / 'kustomize'} build apps` exited 3")]
+
+
+def test_a_plain_unit_leaves_out_only_its_files_that_are_not_utf8(tmp_path: Path) -> None:
+    """Discovery reports such a file (a problem job); the unit's other files are still validated."""
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps/a.yaml").write_bytes(b"kind: \xff\n")
+    (tmp_path / "apps/b.yaml").write_text("kind: ConfigMap\n")
+    (tmp_path / "apps/c.yaml").write_text("kind: Secret\n")
+    unit = gitops.Unit("apps", False, ("apps/a.yaml", "apps/b.yaml", "apps/c.yaml"))
+    ctx = Context(tmp_path, None, tmp_path / "cache")  # type: ignore[arg-type]  # build never reads the inventory
+    assert kubeconform.build(ctx, unit) == {"apps/b.yaml": "kind: ConfigMap\n", "apps/c.yaml": "kind: Secret\n"}
 
 
 @pytest.mark.tools
@@ -233,7 +264,7 @@ def test_a_version_kubeconform_refuses_is_a_tool_failure(need_tool, cache: Path)
     schemas = kubeconform.Schemas("1.3\u0665.4", core, caches.crd_catalog(cache), (), "test")
     with pytest.raises(ToolFailed) as failed:
         kubeconform.validate({"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"}, schemas)
-    assert failed.value.returncode == 1
+    assert (failed.value.returncode, failed.value.stdout) == (1, "")  # no report
     assert 'invalid value "1.3\u0665.4" for flag -kubernetes-version' in failed.value.stderr
 
 
@@ -313,3 +344,87 @@ def test_a_missing_tool_s_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     (tmp_path / "kustomize").write_text("#!/bin/sh\n")
     (tmp_path / "kustomize").chmod(0o755)
     assert kubeconform.tool_version("kustomize") == f"kustomize {tmp_path / 'kustomize'} {caches.stamp(tmp_path / 'kustomize')}"
+
+
+# --- the schemas: CRDs of the repository and of its charts --------------------------------------
+
+GADGET_CRD = {
+    **CRD,
+    "metadata": {"name": "gadgets.example.org"},
+    "spec": {**CRD["spec"], "group": "example.org", "names": {"kind": "Gadget", "plural": "gadgets"}},
+}
+
+
+def chart_with_crds(cache: Path, name: str, version: str, crds: list[dict]) -> None:
+    """A chart archive in the cache, as helm packages one: <name>/Chart.yaml, <name>/crds/*."""
+    files = {f"{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: {version}\n"}
+    files |= {f"{name}/crds/{i}.yaml": json.dumps(crd) for i, crd in enumerate(crds)}  # JSON is YAML
+    caches.charts_dir(cache).mkdir(parents=True, exist_ok=True)
+    with tarfile.open(caches.user_chart_archive(cache, name, version), "w:gz") as tar:
+        for member, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def release(chart: caches.ChartRef | None) -> gitops.Release:
+    unit = gitops.Unit("apps", True, ("apps/kustomization.yaml",))
+    return gitops.Release("flux", "apps/release.yaml", "r", "r", "default", chart, unit, {}, "" if chart else "no source")
+
+
+def test_schemas_are_converted_from_the_crds_of_the_repository_and_of_its_charts(cache: Path, tmp_path: Path) -> None:
+    """Once, into one folder named by their content; the digest (a cache key part) is the catalog's
+    stamp and that folder's name. A release without a chart, or whose chart has no crds/, adds none."""
+    chart_with_crds(cache, "gadgets", "1.2.3", [GADGET_CRD])
+    releases = (
+        release(caches.ChartRef("https://charts.example.org", "gadgets", "1.2.3")),
+        release(None),
+        release(caches.ChartRef("https://helm.cilium.io", "cilium", "1.19.6")),  # in the cache, no crds/
+    )
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    discovery = gitops.Discovery((), releases, (("apps/cm.yaml", config_map), ("apps/widgets.yaml", CRD)))
+    assert kubeconform.chart_crds(cache, discovery) == [GADGET_CRD]
+    inventory = loader.check_file(EXAMPLE).inventory
+    ctx = Context(tmp_path, inventory, cache)
+    version = inventory.kubernetes.version
+    core, catalog = caches.kubernetes_schemas(cache, version), caches.crd_catalog(cache)
+    converted = caches.converted_schemas(cache, [CRD, GADGET_CRD])
+    assert sorted(p.relative_to(converted).as_posix() for p in converted.rglob("*.json")) == ["example.com/widget_v1.json", "example.org/gadget_v1.json"]
+    digest = hashlib.sha256(f"{caches.tree_stamp(catalog)}\n{converted.name}".encode()).hexdigest()
+    assert kubeconform.prepare(ctx, discovery) == kubeconform.Schemas(version, core, catalog, (converted,), digest)
+    # Without CRDs: no converted folder, and the digest is the catalog's alone.
+    plain = gitops.Discovery((), releases[1:], (("apps/cm.yaml", config_map),))
+    digest = hashlib.sha256(caches.tree_stamp(catalog).encode()).hexdigest()
+    assert kubeconform.prepare(ctx, plain) == kubeconform.Schemas(version, core, catalog, (), digest)
+
+
+# --- kinds listed as having no schema ---------------------------------------------------------------
+
+
+@pytest.mark.tools
+def test_a_listed_kind_without_a_schema_passes_unvalidated(need_tool, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind in UNVALIDATED (empty today: every kind we render has a schema) passes with a note
+    saying why, in every file it is in; the file's other objects are still judged."""
+    need_tool("kubeconform")
+    monkeypatch.setitem(kubeconform.UNVALIDATED, "example.com/v1/Widget", "its CRD is published nowhere")
+    widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {}\n"
+    config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1}\n"
+    gadget = "apiVersion: example.org/v1\nkind: Gadget\nmetadata: {name: g}\n"  # not listed: fails
+    manifests = {"a.yaml": widget, "b.yaml": widget + "---\n" + config_map, "c.yaml": gadget}
+    note = "unvalidated: no schema for Widget (its CRD is published nowhere)"
+    expected = [
+        Result("k", "a.yaml", True),
+        Result("k", "a.yaml", True, note),
+        Result("k", "b.yaml", False, "v1/ConfigMap x: at '/data/a': got number, want null or string"),
+        Result("k", "b.yaml", True, note),
+        Result("k", "c.yaml", False, "example.org/v1/Gadget g: could not find schema for Gadget",
+               "a kind without a schema: run `clusterforge schemas pull` (CRD catalog) or add its CRD to the repository"),
+    ]
+    assert kubeconform.validate(manifests, schemas_for(cache), check="k") == expected
+    # kubeconform reports the objects in any order: the same results in each (here the listed ones first, then last).
+    failed, names = kubeconform._report(manifests, schemas_for(cache))
+    listed_first = sorted(failed, key=lambda resource: (resource["kind"] != "Widget", resource["filename"]))
+    assert [r["kind"] for r in listed_first] == ["Widget", "Widget", "ConfigMap", "Gadget"]
+    assert kubeconform._results(listed_first, names, "k") == expected
+    assert kubeconform._results(listed_first[::-1], names, "k") == expected

@@ -99,6 +99,13 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
     """Run kubeconform once over {repository-relative path: YAML stream}; one Result per path."""
     if not manifests:
         return []
+    failed, names = _report(manifests, schemas)
+    return _results(failed, names, check)
+
+
+def _report(manifests: dict[str, str], schemas: Schemas) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """kubeconform's report on the manifests: the objects it failed, and the repository path
+    that each file it names stands for."""
     kubeconform = tools.require("kubeconform")
     with tempfile.TemporaryDirectory(prefix="clusterforge-kubeconform-") as tmp:
         names: dict[str, str] = {}
@@ -110,13 +117,16 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
         for location in schemas.locations():
             argv += ["-schema-location", location]
         done = tools.run([*argv, *names], ok_codes=(0, 1))
-    report = _json_report(done)
-    problems: dict[str, list[str]] = {label: [] for label in manifests}
-    unvalidated: dict[str, list[str]] = {label: [] for label in manifests}
-    for resource in report.get("resources") or []:
-        label = names.get(resource.get("filename", ""), "")
-        if resource.get("status") in ("statusValid", "statusSkipped", "statusEmpty"):
-            continue
+    return _json_report(done).get("resources") or [], names
+
+
+def _results(failed: list[dict[str, Any]], names: dict[str, str], check: str) -> list[Result]:
+    """One Result per path of `names`, from the objects kubeconform failed: without -verbose its
+    report lists only those (statusInvalid, statusError), never a valid, skipped or empty one."""
+    problems: dict[str, list[str]] = {label: [] for label in names.values()}
+    unvalidated: dict[str, list[str]] = {label: [] for label in names.values()}
+    for resource in failed:
+        label = names[resource["filename"]]  # one of the files it was given: it names no other
         msg = str(resource.get("msg", ""))
         gvk = f"{resource.get('version', '')}/{resource.get('kind', '')}"
         if msg.startswith(MISSING_SCHEMA) and gvk in UNVALIDATED:
@@ -125,7 +135,7 @@ def validate(manifests: dict[str, str], schemas: Schemas, *, check: str = CHECK)
         lines = _error_lines(msg)
         problems[label].append(f"{_describe(resource)}: " + "\n  ".join(lines))
     results = []
-    for label in sorted(manifests):
+    for label in sorted(problems):
         if problems[label]:
             hint = _hint(problems[label])
             # Sorted: kubeconform validates a file's objects in parallel and reports them in any order.
