@@ -236,6 +236,29 @@ def test_keepalived_checks_the_rendered_script_where_the_file_installs_it(refere
 
 
 @pytest.mark.tools
+@pytest.mark.netns
+def test_keepalived_names_the_rendered_script_by_its_repository_path(reference: Path, tmp_path: Path, need_tool: NeedTool, need_netns: None) -> None:
+    """keepalived names the script it checks: the scratch copy's path is shown as the rendered file's."""
+    need_tool("keepalived")
+    root = copy(reference, tmp_path)
+    conf = f"{HAPROXY1}/keepalived.conf"
+    edit(root, conf, 'script "/etc/keepalived/check_apiserver.sh"\n', 'script "/etc/keepalived/check_apiserver.sh"\n    user root nosuchgroup\n')
+    lines = (root / conf).read_text().splitlines()
+    user, track = lines.index("    user root nosuchgroup") + 1, lines.index("        check_apiserver") + 1
+    [job, _] = daemons.keepalived_jobs(ctx_of(root))
+    assert job.run() == [
+        Result(
+            daemons.KEEPALIVED,
+            conf,
+            False,
+            f"({conf}: Line {user}) Unable to set uid/gid for script '{HAPROXY1}/check_apiserver.sh'\n"
+            f"({conf}: Line {track}) (kube_apiserver_vip) track script check_apiserver not found, ignoring...",
+            f"keepalived rejects this configuration; {RERENDER}",
+        )
+    ]
+
+
+@pytest.mark.tools
 def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
     need_tool("shellcheck")
     root = copy(reference, tmp_path)
