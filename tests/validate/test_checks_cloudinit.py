@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,20 @@ def test_netplan_results_whole(reference: Path, tmp_path: Path, need_tool: NeedT
 
 
 @pytest.mark.tools
+def test_netplan_names_the_seed_column_on_a_line_of_whitespace(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
+    """A line of only a tab in a bare v2 seed: netplan's column points at the tab in the seed, as on any
+    other line (the line added under `network:` is indented like every other)."""
+    need_tool("netplan")
+    root = copy(reference, tmp_path)
+    path = f"{CP1}/network-config"
+    edit(root, path, "    dhcp4: false\n", "    dhcp4: false\n\t\n")
+    line = (root / path).read_text().splitlines().index("\t") + 1
+    [result] = [r for j in cloudinit.netplan_jobs(ctx_of(root)) if j.inputs[0] == path for r in j.run()]
+    assert (result.check, result.file, result.ok) == (cloudinit.NETPLAN, path, False)
+    assert result.message.startswith(f"{path}:{line}:1: Invalid YAML: tabs are not allowed for indent:\n")
+
+
+@pytest.mark.tools
 def test_the_netplan_generator_named_by_netplan_s_variable(need_tool: NeedTool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     need_tool("netplan")
     generator = tmp_path / "generate"
@@ -326,3 +341,33 @@ def test_a_failure_without_words_says_its_exit_code(tmp_path: Path, reference: P
     assert cloudinit.schema_results(ctx_of(reference), cloud_init, [f"{CP1}/user-data"]) == [
         Result(cloudinit.SCHEMA, f"{CP1}/user-data", False, "exit code 1", f"cloud-init rejects this user-data; {RERENDER}")
     ]
+
+
+@pytest.mark.tools
+def test_the_batch_s_timeout_grows_with_its_files(tmp_path: Path, reference: Path, need_tool: NeedTool) -> None:
+    """The batch's timeout grows by 5 s a file from _common.TIMEOUT: 13 seeds get 125 s, where a
+    timeout shrinking by file would be used up before cloud-init starts."""
+    cloud_init = need_tool("cloud-init")
+    root = tmp_path / "repo"
+    paths = [f"nodes/n{i}/user-data" for i in range(13)]
+    for path in paths:
+        (root / path).parent.mkdir(parents=True)
+        (root / path).write_text((reference / CP1 / "user-data").read_text())
+    ctx = Context(root, loader.check_file(reference / layout.INVENTORY).inventory, tmp_path / "cache")
+    assert cloudinit.schema_results(ctx, cloud_init, paths) == [Result(cloudinit.SCHEMA, path, True) for path in paths]
+
+
+def test_a_cloud_init_that_hangs_times_out(tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after _common.TIMEOUT + 5 s for its one file (half a second here): this stand-in would
+    pass the file, but only after 3 s."""
+    monkeypatch.setattr(_common, "TIMEOUT", 0.5 - 5)
+    python = tmp_path / "bin" / "python3"
+    python.parent.mkdir()
+    answer = 'json.dumps({"file": sys.argv[2], "code": 0, "stdout": "", "stderr": ""})'
+    python.write_text(f"#!{sys.executable}\nimport json, sys, time\ntime.sleep(3)\nprint({answer})\n")
+    python.chmod(0o755)
+    cloud_init = tmp_path / "bin" / "cloud-init"
+    cloud_init.write_text(f"#!{python}\n")
+    with pytest.raises(ToolFailed) as e:
+        cloudinit.schema_results(ctx_of(reference), cloud_init, [f"{CP1}/user-data"])
+    assert (e.value.argv, e.value.returncode, e.value.stdout, e.value.stderr) == ([str(python), str(cloudinit.BATCH_SCRIPT), f"{CP1}/user-data"], None, "", "")

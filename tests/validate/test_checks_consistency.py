@@ -175,6 +175,7 @@ def test_the_vip_job_whole(reference: Path, tmp_path: Path) -> None:
 def test_the_other_jobs_whole(reference: Path, tmp_path: Path) -> None:
     root = copy(reference, tmp_path)
     drop_line(root, HAPROXY, "server cp3 ")
+    drop_line(root, HAPROXY, "server cp2 ")
     ctx = ctx_of(root)
     backends = consistency.backend_jobs(ctx)
     assert [(j.check, j.inputs, j.extra_key) for j in backends] == [
@@ -182,7 +183,13 @@ def test_the_other_jobs_whole(reference: Path, tmp_path: Path) -> None:
     ]
     assert [r for j in backends for r in j.run()] == [
         Result(consistency.BACKENDS, "loadbalancers/haproxy1/haproxy.cfg", True),
-        Result(consistency.BACKENDS, HAPROXY, False, "control plane cp3 (192.168.100.13:6443) is not a backend server", consistency.FIX),
+        Result(
+            consistency.BACKENDS,
+            HAPROXY,
+            False,
+            "control plane cp2 (192.168.100.12:6443) is not a backend server\ncontrol plane cp3 (192.168.100.13:6443) is not a backend server",
+            consistency.FIX,
+        ),
     ]
     seeds = consistency.seeds_job(ctx)
     assert (seeds.check, seeds.extra_key) == (consistency.SEEDS, "missing=")

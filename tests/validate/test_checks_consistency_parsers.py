@@ -78,6 +78,14 @@ def test_frr_prefix_lists(tmp_path: Path, need_tool: NeedTool) -> None:
     assert view("frr", text)[2] == OFFICE_PREFIXES
 
 
+def test_frr_prefix_with_host_bits_is_its_network(tmp_path: Path, need_tool: NeedTool) -> None:
+    """FRR takes `permit 10.32.0.1/16` (and means 10.32.0.0/16): so does the parser."""
+    text = TOR_A.replace("permit 10.32.0.0/16 le 32", "permit 10.32.0.1/16 le 32")
+    assert text != TOR_A
+    vtysh_accepts(text, tmp_path, need_tool)
+    assert view("frr", text)[2] == OFFICE_PREFIXES
+
+
 def test_frr_without_router_bgp() -> None:
     text = TOR_A.replace("router bgp 65001\n", "").replace(" neighbor CILIUM remote-as 65010\n", " neighbor CILIUM remote-as internal\n")
     assert view("frr", text) == (None, {IPv4Address(a): -1 for a in NODES}, OFFICE_PREFIXES)
@@ -103,6 +111,21 @@ def test_bird_edits() -> None:
     expected = {IPv4Address(a): 65010 for a in NODES[:-1]} | {IPv4Address("198.51.100.34"): 65020}
     assert view("bird", text) == (65011, expected, OFFICE_PREFIXES | {IPv4Network("192.0.2.0/24")})
     assert view("bird", RS1.replace("  local 198.51.100.4 as 65010;", ""))[0] is None
+
+
+def test_bird_comments_say_nothing() -> None:
+    """A prefix set in a comment is no prefix the router accepts."""
+    text = RS1.replace("  neighbor 198.51.100.33 as 65010;", "  neighbor 198.51.100.33 as 65010;\n  # was: [ 192.0.2.0/24+ ]")
+    assert text != RS1
+    assert view("bird", text) == view("bird", RS1)
+
+
+def test_bird_prefix_with_host_bits_is_its_network() -> None:
+    """bird -p rejects 203.0.113.1/26 (the routers check says so); the parser reads it as its network
+    rather than failing the consistency check with it."""
+    text = RS1.replace("[ 203.0.113.0/26+, ", "[ 203.0.113.1/26+, ")
+    assert text != RS1
+    assert view("bird", text)[2] == OFFICE_PREFIXES
 
 
 # --- RTX -----------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from generator import loader, tools
+from generator.errors import ToolFailed
 from generator.render import layout
 from generator.validate import netns
 from generator.validate.base import Context, Result
-from generator.validate.checks import daemons
+from generator.validate.checks import _common, daemons
 from generator.validate.checks._common import RERENDER
 from support import copy, edit
 
@@ -235,6 +236,29 @@ def test_keepalived_checks_the_rendered_script_where_the_file_installs_it(refere
 
 
 @pytest.mark.tools
+@pytest.mark.netns
+def test_keepalived_names_the_rendered_script_by_its_repository_path(reference: Path, tmp_path: Path, need_tool: NeedTool, need_netns: None) -> None:
+    """keepalived names the script it checks: the scratch copy's path is shown as the rendered file's."""
+    need_tool("keepalived")
+    root = copy(reference, tmp_path)
+    conf = f"{HAPROXY1}/keepalived.conf"
+    edit(root, conf, 'script "/etc/keepalived/check_apiserver.sh"\n', 'script "/etc/keepalived/check_apiserver.sh"\n    user root nosuchgroup\n')
+    lines = (root / conf).read_text().splitlines()
+    user, track = lines.index("    user root nosuchgroup") + 1, lines.index("        check_apiserver") + 1
+    [job, _] = daemons.keepalived_jobs(ctx_of(root))
+    assert job.run() == [
+        Result(
+            daemons.KEEPALIVED,
+            conf,
+            False,
+            f"({conf}: Line {user}) Unable to set uid/gid for script '{HAPROXY1}/check_apiserver.sh'\n"
+            f"({conf}: Line {track}) (kube_apiserver_vip) track script check_apiserver not found, ignoring...",
+            f"keepalived rejects this configuration; {RERENDER}",
+        )
+    ]
+
+
+@pytest.mark.tools
 def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: NeedTool) -> None:
     need_tool("shellcheck")
     root = copy(reference, tmp_path)
@@ -246,6 +270,7 @@ def test_shellcheck_results_whole(reference: Path, tmp_path: Path, need_tool: Ne
     user_data.write_text("".join([*lines[: at + 1], f"{indent}ls $2\n", *lines[at + 1 :]]))
     [job] = daemons.shellcheck_jobs(ctx_of(root))
     assert (job.check, job.extra_key) == (daemons.SHELLCHECK, "")
+    assert job.tool_version == _common.find("shellcheck").version != ""  # a new shellcheck runs it again
     results = {r.file: r for r in job.run()}
     assert set(results) == set(job.inputs)
     script, seed = results[f"{HAPROXY1}/check_apiserver.sh"], results["nodes/cp1/user-data"]
@@ -327,3 +352,68 @@ def test_a_script_without_a_shebang_is_checked_for_the_shell_that_runs_it(refere
     failed = failures(run(root, daemons.shellcheck_jobs))
     assert list(failed) == ["nodes/cp1/user-data"]
     assert failed["nodes/cp1/user-data"].startswith("nodes/cp1/user-data bootcmd[0]:1:1: warning: In POSIX sh, [[ ]] is undefined. [SC3010]")
+
+
+@pytest.mark.parametrize("encoding", ["b64", "gzip+base64"])
+def test_embedded_scripts_replace_bytes_that_are_not_utf8(encoding: str) -> None:
+    """A script of bytes that are not UTF-8 is still checked: each bad byte becomes U+FFFD."""
+    raw = b"#!/bin/sh\necho \xff\xfe\n"
+    content = base64.b64encode(gzip.compress(raw) if encoding.startswith("gz") else raw).decode()
+    assert daemons.embedded_scripts({"write_files": [{"content": content, "encoding": encoding}]}) == [("write_files[0]", "#!/bin/sh\necho \ufffd\ufffd\n", None)]
+
+
+def one_script_repo(tmp_path: Path, reference: Path, name: str, text: str) -> Context:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / name).write_text(text)
+    return Context(root, loader.check_file(reference / layout.INVENTORY).inventory, tmp_path / "cache")
+
+
+def test_scripts_alone_or_seeds_alone_are_a_job(tmp_path: Path, reference: Path) -> None:
+    ctx = one_script_repo(tmp_path, reference, "a.sh", "#!/bin/sh\n")
+    assert [j.inputs for j in daemons.shellcheck_jobs(ctx)] == [("a.sh",)]
+    (ctx.repo / "a.sh").unlink()
+    (ctx.repo / "nodes/cp1").mkdir(parents=True)
+    (ctx.repo / "nodes/cp1/user-data").write_text("#cloud-config\n")
+    assert [j.inputs for j in daemons.shellcheck_jobs(ctx)] == [("nodes/cp1/user-data",)]
+
+
+@pytest.mark.tools
+def test_a_finding_no_file_can_be_named_for_is_a_tool_failure(tmp_path: Path, reference: Path, need_tool: NeedTool) -> None:
+    """A script named like the start of a finding: shellcheck's line reads as one about file `a`,
+    which it was not given, so nothing can be attributed and the run fails whole."""
+    shellcheck = need_tool("shellcheck")
+    name = "a:1:1: b.sh"
+    ctx = one_script_repo(tmp_path, reference, name, "#!/bin/sh\nls $1\n")
+    with pytest.raises(ToolFailed) as failed:
+        daemons.shellcheck_results(ctx, shellcheck, [name], [])
+    stdout = f"{name}:2:4: note: Double quote to prevent globbing and word splitting. [SC2086]\n"
+    assert (failed.value.argv, failed.value.returncode, failed.value.stdout, failed.value.stderr) == ([str(shellcheck), "--format=gcc", name], 1, stdout, "")
+
+
+def stand_in(tmp_path: Path, body: str) -> Path:
+    """A program in shellcheck's place, for what the real one never does."""
+    program = tmp_path / "bin" / "shellcheck"
+    program.parent.mkdir()
+    program.write_text(f"#!/bin/sh\n{body}\n")
+    program.chmod(0o755)
+    return program
+
+
+def test_problems_found_but_none_printed_is_a_tool_failure(tmp_path: Path, reference: Path) -> None:
+    """Exit code 1 (problems found) with no finding printed: nothing to show, so the run fails whole."""
+    shellcheck = stand_in(tmp_path, "echo 'out of memory' >&2; exit 1")
+    ctx = one_script_repo(tmp_path, reference, "a.sh", "#!/bin/sh\n")
+    with pytest.raises(ToolFailed) as failed:
+        daemons.shellcheck_results(ctx, shellcheck, ["a.sh"], [])
+    assert (failed.value.argv, failed.value.returncode, failed.value.stdout, failed.value.stderr) == ([str(shellcheck), "--format=gcc", "a.sh"], 1, "", "out of memory\n")
+
+
+def test_a_shellcheck_that_hangs_times_out(tmp_path: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after _common.TIMEOUT: this one would finish, passing everything, only after 5 s."""
+    monkeypatch.setattr(_common, "TIMEOUT", 0.5)
+    shellcheck = stand_in(tmp_path, "exec sleep 5")
+    ctx = one_script_repo(tmp_path, reference, "a.sh", "#!/bin/sh\n")
+    with pytest.raises(ToolFailed) as failed:
+        daemons.shellcheck_results(ctx, shellcheck, ["a.sh"], [])
+    assert (failed.value.argv, failed.value.returncode, failed.value.stdout, failed.value.stderr) == ([str(shellcheck), "--format=gcc", "a.sh"], None, "", "")

@@ -63,6 +63,8 @@ def test_the_rendered_seed_says_what_the_inventory_says(reference: Path) -> None
          [E + "the default route goes via gw, network.gateway is 192.168.100.1"]),
         ("        - 192.168.100.1\n      search:", "        - 9.9.9.9\n      search:",
          [E + "nameservers.addresses are ['9.9.9.9'], network.dns is ['192.168.100.1']"]),
+        ("        - 192.168.100.1\n      search:", "        - dns.home.arpa\n      search:",
+         [E + "nameservers.addresses are ['dns.home.arpa'], network.dns is ['192.168.100.1']"]),
         ("    nameservers:\n      addresses:\n        - 192.168.100.1\n", "    nameservers:\n",
          [E + "nameservers.addresses are [], network.dns is ['192.168.100.1']"]),
         ("    dhcp4: false", "    dhcp4: false\n    mtu: 9000", [E + "mtu is 9000, network.mtu is 1500"]),
@@ -92,10 +94,10 @@ def test_ethernets_that_are_not_a_mapping(reference: Path) -> None:
 
 def test_a_mac_in_capitals_is_the_node_s(reference: Path) -> None:
     inv = loader.check_file(reference / layout.INVENTORY).inventory
-    node = inv.nodes[0].model_copy(update={"mac": "52:54:00:12:34:56"})
+    node = inv.nodes[0].model_copy(update={"mac": "52:54:00:ab:cd:ef"})
     data: Any = yamlio.loader().load((reference / SEED).read_text())
     entry = data["ethernets"].pop("ens160")
-    data["ethernets"]["nic0"] = {**entry, "match": {"macaddress": "52:54:00:12:34:56".upper()}, "set-name": "ens160"}
+    data["ethernets"]["nic0"] = {**entry, "match": {"macaddress": "52:54:00:ab:cd:ef".upper()}, "set-name": "ens160"}
     assert cloudinit.network_problems(inv, node, data) == []
     data["ethernets"]["nic0"]["mtu"] = 9000
     assert cloudinit.network_problems(inv, node, data) == ["ethernets.nic0: mtu is 9000, network.mtu is 1500"]

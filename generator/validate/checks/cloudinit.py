@@ -196,7 +196,9 @@ def netplan_result(ctx: Context, netplan_generate: Path, path: str) -> Result:
     data, _ = _load(ctx, path)
     wrapped = not (isinstance(data, dict) and "network" in data)
     if wrapped:
-        text = "network:\n" + "".join(f"  {line}" if line.strip() else line for line in text.splitlines(keepends=True))
+        # Every line, blank ones too: a line of only spaces or tabs keeps its meaning (in a block
+        # scalar) and netplan's column for it shifts by 2 like every other line's.
+        text = "network:\n" + "".join(f"  {line}" for line in text.splitlines(keepends=True))
     with tempfile.TemporaryDirectory(prefix="cf-netplan-") as tmp:
         target = Path(tmp) / NETPLAN_FILE
         target.parent.mkdir(parents=True)
