@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from generator.errors import ClusterforgeError
 from generator.validate import caches, gitops
 from generator.validate.base import Context, Result
 from generator.validate.checks import helm, kubeconform
+from support import edit
 
 from . import CHARTS, example_repo, fill_cache
 
@@ -255,3 +258,86 @@ def test_a_release_job_s_key_follows_what_decides_its_verdict(cache: Path, tmp_p
     archive.write_bytes(archive.read_bytes() + b"\0")
     [changed_chart] = helm.jobs(Context(repo, ctx.inventory, cache))
     assert changed_chart.extra_key not in (job.extra_key, other.extra_key)
+
+
+# --- what the first whole mutation run found unprotected --------------------------------------
+
+
+def test_keys_after_an_open_one_are_still_checked() -> None:
+    assert helm.unknown_keys({"global": {"x": 1}, "typo": 1, "a": {"b": 1}}, {"a": {"c": 1}}, {}, open_keys=frozenset({"global"})) == ["typo", "a.b"]
+
+
+def test_values_text_that_is_not_yaml_names_its_source() -> None:
+    with pytest.raises(gitops.ManifestError) as e:
+        helm._yaml("a: [\n", "ConfigMap/extra mode")
+    assert str(e.value) == "ConfigMap/extra mode:2: not valid YAML: expected the node content, but found '<stream end>'"
+    with pytest.raises(gitops.ManifestError) as e:
+        helm._yaml_map("a: b: c\n", "helm.values")
+    assert str(e.value) == "helm.values:1: not valid YAML: mapping values are not allowed here"
+
+
+CHART_REF = "  chart:\n    spec:\n      chart: cilium\n      version: 1.19.6\n      sourceRef:\n        kind: HelmRepository\n        name: cilium\n"
+
+
+def test_a_release_whose_chart_cannot_be_resolved_fails_whole(cache: Path, tmp_path: Path) -> None:
+    """Discovery's problem is the release's one result, without a chart archive to read; its
+    cache key names no chart."""
+    repo = example_repo(tmp_path / "repo")
+    edit(repo, RELEASE_FILE, CHART_REF, "  chartRef:\n    kind: OCIRepository\n    name: cilium\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    schemas = kubeconform.prepare(ctx, ctx.discovery)
+    api = helm.api_versions(ctx.discovery, schemas)
+    key = json.dumps([ctx.inventory.kubernetes.version, "no chart", schemas.digest, api, "cilium"])
+    assert job.extra_key == hashlib.sha256(key.encode()).hexdigest()
+    assert job.run() == [Result(helm.CHECK, RELEASE_FILE, False, "only spec.chart.spec (a HelmRepository chart) is supported, not spec.chartRef")]
+
+
+def test_an_argocd_release_s_job_reads_its_value_files_from_the_repository(cache: Path, tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo", engine="argocd")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    [release] = ctx.discovery.releases
+    assert job.inputs == tuple(sorted({"argocd/apps/cilium.yaml", *release.unit.files, "infrastructure/controllers/cilium/values.yaml"}))
+    assert "infrastructure/controllers/cilium/values.yaml" not in release.unit.files  # only the valueFiles bring it in
+
+
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+                since: {type: string}
+    - name: v1alpha1
+      served: false
+      storage: false
+      schema:
+        openAPIV3Schema: {type: object}
+"""
+
+
+def test_api_versions_name_the_crds_the_repository_ships(cache: Path, tmp_path: Path) -> None:
+    """A CRD whose kind nothing in the repository uses still adds its served versions."""
+    repo = example_repo(tmp_path / "repo")
+    (repo / "infrastructure/controllers/cilium/widgets-crd.yaml").write_text(WIDGET_CRD)
+    edit(repo, "infrastructure/controllers/cilium/kustomization.yaml", "  - helmrelease.yaml\n", "  - helmrelease.yaml\n  - widgets-crd.yaml\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    api = helm.api_versions(ctx.discovery, kubeconform.prepare(ctx, ctx.discovery))
+    assert {"example.com/v1", "example.com/v1/Widget"} <= set(api)
+    assert not any(v.startswith("example.com/v1alpha1") for v in api)  # not served
