@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -341,3 +343,62 @@ def test_api_versions_name_the_crds_the_repository_ships(cache: Path, tmp_path: 
     api = helm.api_versions(ctx.discovery, kubeconform.prepare(ctx, ctx.discovery))
     assert {"example.com/v1", "example.com/v1/Widget"} <= set(api)
     assert not any(v.startswith("example.com/v1alpha1") for v in api)  # not served
+
+
+def _chart_archive(path: Path, files: dict[str, str]) -> Path:
+    """A chart archive as `helm package` lays it out: one top folder, the chart's name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            member = tarfile.TarInfo(f"widgets/{name}")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return path
+
+
+WIDGETS_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: widgets\nversion: 0.1.0\n",
+    "values.yaml": "size: 1\nsince: ''\n",
+    "values-big.yaml": "size: 5\n",
+    # In templates/, as charts with an `installCRDs` switch ship them: only the rendered output has it.
+    "templates/crd.yaml": WIDGET_CRD,
+    "templates/widget.yaml": (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\n"
+        "spec:\n  size: {{ .Values.size }}\n  since: {{ .Values.since | quote }}\n"
+    ),
+}
+
+
+@pytest.mark.tools
+def test_a_chart_s_own_crds_validate_what_it_renders(need_tool, cache: Path, tmp_path: Path) -> None:
+    """An Argo CD release of a chart that renders a CRD and an object of its kind: a valueFile
+    from the chart, `global` (the subcharts' values, not the chart's to list) and a date in
+    valuesObject (helm reads it as the string YAML wrote) pass helm and kubeconform, whose
+    schema of the Widget is converted from the rendered CRD."""
+    for tool in ("helm", "kubeconform"):
+        need_tool(tool)
+    archive = _chart_archive(caches.user_chart_archive(cache, "widgets", "0.1.0"), WIDGETS_CHART)
+    repo = example_repo(tmp_path / "repo", engine="argocd")
+    app = "argocd/apps/cilium.yaml"
+    edit(repo, app, "chart: cilium\n      targetRevision: 1.19.6\n", "chart: widgets\n      targetRevision: 0.1.0\n")
+    edit(repo, app, "          - $values/infrastructure/controllers/cilium/values.yaml\n",
+         "          - values-big.yaml\n        valuesObject:\n          global: {team: net}\n          since: 2026-11-28\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [release] = ctx.discovery.releases
+    schemas = kubeconform.prepare(ctx, ctx.discovery)
+    assert kubeconform.chart_crds(cache, ctx.discovery) == []  # nothing in the chart's crds/
+    assert helm.check_release(ctx, release, schemas, []) == [
+        Result(helm.VALUES_CHECK, app, True), Result(helm.CHECK, app, True), Result(kubeconform.CHECK, app, True),
+    ]
+    values = helm.argo_values(ctx, release, caches.read_chart(archive))
+    widget = gitops.load_docs(helm.template(ctx, release, archive, values, []))[-1]
+    assert widget["spec"] == {"size": 5, "since": "2026-11-28"}
+
+
+@pytest.mark.tools
+def test_a_chart_without_crds_converts_none(need_tool, cache: Path, tmp_path: Path) -> None:
+    for tool in ("helm", "kustomize", "kubeconform"):
+        need_tool(tool)
+    assert {r.ok for r in _run(example_repo(tmp_path / "repo"), cache)} == {True}
+    assert not (cache / "schemas" / "converted").exists()  # converting CRDs is work: none for Cilium's chart
