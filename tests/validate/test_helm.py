@@ -402,3 +402,16 @@ def test_a_chart_without_crds_converts_none(need_tool, cache: Path, tmp_path: Pa
         need_tool(tool)
     assert {r.ok for r in _run(example_repo(tmp_path / "repo"), cache)} == {True}
     assert not (cache / "schemas" / "converted").exists()  # converting CRDs is work: none for Cilium's chart
+
+
+@pytest.mark.tools
+def test_a_cache_folder_relative_to_the_working_directory(need_tool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLUSTERFORGE_CACHE_DIR=.cache names a folder of the caller's working directory, for helm
+    too (it once ran in the repository, where the chart archive's relative path led nowhere)."""
+    for tool in ("helm", "kustomize", "kubeconform"):
+        need_tool(tool)
+    fill_cache(tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    assert _run(example_repo(tmp_path / "repo"), Path("cache")) == [
+        Result(helm.VALUES_CHECK, RELEASE_FILE, True), Result(helm.CHECK, RELEASE_FILE, True), Result(kubeconform.CHECK, RELEASE_FILE, True),
+    ]
