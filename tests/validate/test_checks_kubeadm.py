@@ -119,10 +119,13 @@ def test_text_that_is_not_yaml_goes_to_kubeadm_unchanged(reference: Path) -> Non
 def test_filling_in_secrets_keeps_every_document_and_line(reference: Path) -> None:
     fields = kubeadm.secret_fields(loader.check_file(reference / layout.INVENTORY).inventory)
     long_name = "n" * 100
-    text = (reference / JOIN).read_text().replace("name: cp2", f"name: {long_name}") + "--- [a list, not a config]\n--- 3\n"
+    words = "w " * 3000 + "end"  # past any line width: kubeadm's line numbers must stay the file's
+    text = (reference / JOIN).read_text().replace("name: cp2", f"name: {long_name}")
+    text = text.replace("apiVersion: kubeadm.k8s.io/v1beta4\n", f"apiVersion: kubeadm.k8s.io/v1beta4\nnote: {words}\n", 1) + "--- [a list, not a config]\n--- 3\n"
     filled = kubeadm.with_dummy_secrets(text, fields)
     assert filled.startswith("---\napiVersion: kubeadm.k8s.io/v1beta4\n")  # every document opens with ---
     assert f"  name: {long_name}\n" in filled  # never folded: kubeadm reads it back
+    assert f"\nnote: {words}\n" in filled
     assert filled.endswith("\n--- [a list, not a config]\n--- 3\n...\n")  # left as they were, with no secret in them
     assert f"    token: {kubeadm.DUMMY_SECRETS.bootstrap_token}\n" in filled
 

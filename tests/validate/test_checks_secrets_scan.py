@@ -135,15 +135,15 @@ def test_values_are_found_on_every_line_they_are_on() -> None:
 def test_a_failed_file_s_result_whole_and_the_job(reference: Path, tmp_path: Path) -> None:
     root = copy(reference, tmp_path)
     with (root / layout.README).open("a") as f:
-        f.write(f"\n{TOKEN}\n")
-    line = len((root / layout.README).read_text().splitlines())
+        f.write(f"\n{TOKEN}\n{TOKEN}\n")
+    line = len((root / layout.README).read_text().splitlines()) - 1
     ctx = Context(root, loader.check_file(root / layout.INVENTORY).inventory, tmp_path / "cache")
     [job] = secrets_scan.jobs(ctx)
     assert (job.check, job.inputs) == (secrets_scan.CHECK, (*_common.committed_files(root), layout.SECRETS_FILE))
     assert job.extra_key == f"sops={tools.find_tool('sops')}"
     results = {r.file: r for r in job.run()}
     assert results[layout.README] == Result(
-        secrets_scan.CHECK, layout.README, False, f"line {line}: a kubeadm bootstrap token",
+        secrets_scan.CHECK, layout.README, False, f"line {line}: a kubeadm bootstrap token\nline {line + 1}: a kubeadm bootstrap token",
         f"remove it and keep secrets only in {layout.SECRETS_FILE} (git-ignored); rotate it if it was ever pushed",
     )
     assert results[layout.INVENTORY] == Result(secrets_scan.CHECK, layout.INVENTORY, True)

@@ -4,6 +4,7 @@ not exist, and the daemons check as one."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from generator import loader
 from generator.errors import ClusterforgeError
 from generator.render import layout
 from generator.validate import caches, gitops
-from generator.validate.base import Context
+from generator.validate.base import Context, Result
 from generator.validate.checks import daemons, helm, kubeconform
 from support import copy, edit
 
@@ -165,3 +166,79 @@ def test_flux_values_in_helm_controller_s_order(need_tool: NeedTool, tmp_path: P
     with pytest.raises(ClusterforgeError) as e:
         helm.flux_values(ctx, cilium_release(ctx))
     assert str(e.value) == "valuesFrom ConfigMap/nowhere key values.yaml is not in the build of infrastructure/controllers"
+
+
+CONTROLLERS = "infrastructure/controllers/cilium"
+EXTRA_CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cilium\ndata:\n  replicas: '1'\n  mode: {mode}\n"
+
+
+def _with_extra_values(root: Path, mode: str) -> None:
+    """The release also reads two values from a plain ConfigMap named like it (kustomize builds
+    ConfigMaps first: the HelmRelease is found by its kind and name, not by its name alone)."""
+    (root / f"{CONTROLLERS}/extra.yaml").write_text(EXTRA_CONFIG_MAP.format(mode=mode))
+    edit(root, f"{CONTROLLERS}/kustomization.yaml", "  - helmrelease.yaml\n", "  - helmrelease.yaml\n  - extra.yaml\n")
+    edit(root, f"{CONTROLLERS}/helmrelease.yaml", "      valuesKey: values.yaml\n", (
+        "      valuesKey: values.yaml\n"
+        "    - {kind: ConfigMap, name: cilium, valuesKey: replicas, targetPath: operator.replicas}\n"
+        "    - {kind: ConfigMap, name: cilium, valuesKey: mode, targetPath: ipam.mode}\n"
+    ))
+
+
+@pytest.mark.tools
+def test_flux_values_from_a_config_map_named_like_the_release(need_tool: NeedTool, tmp_path: Path) -> None:
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    _with_extra_values(root, "cluster-pool")
+    ctx = context(root)
+    values = helm.flux_values(ctx, cilium_release(ctx))
+    assert (values["operator"], values["ipam"], values["k8sServiceHost"]) == ({"replicas": 1}, {"mode": "cluster-pool"}, "192.168.100.4")
+
+
+@pytest.mark.tools
+def test_flux_values_that_are_not_yaml_name_their_source(need_tool: NeedTool, tmp_path: Path) -> None:
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    _with_extra_values(root, "'[unclosed'")
+    ctx = context(root)
+    with pytest.raises(ClusterforgeError) as e:
+        helm.flux_values(ctx, cilium_release(ctx))
+    assert str(e.value) == "ConfigMap/cilium mode:1: not valid YAML: expected ',' or ']', but got '<stream end>'"
+    (root / f"{CONTROLLERS}/values.yaml").write_text("ipam: [\n")
+    with pytest.raises(ClusterforgeError) as e:
+        helm.flux_values(ctx, cilium_release(ctx))
+    # The generated ConfigMap's name, as kustomize wrote it into the HelmRelease (a hash of its content).
+    assert re.fullmatch(r"ConfigMap/cilium-values-[a-z0-9]{10} values\.yaml:2: not valid YAML: expected the node content, but found '<stream end>'", str(e.value)), str(e.value)
+
+
+@pytest.mark.tools
+def test_a_flux_release_the_build_leaves_out_fails_its_values_check(need_tool: NeedTool, tmp_path: Path) -> None:
+    """A kustomize patch that deletes the HelmRelease: the engine installs nothing, and the values
+    cannot be built."""
+    need_tool("kustomize")
+    root = example_repo(tmp_path / "lab")
+    edit(root, f"{CONTROLLERS}/kustomization.yaml", "configMapGenerator:\n", (
+        "patches:\n  - patch: |\n      $patch: delete\n      apiVersion: helm.toolkit.fluxcd.io/v2\n"
+        "      kind: HelmRelease\n      metadata: {name: cilium, namespace: kube-system}\n"
+        "configMapGenerator:\n"
+    ))
+    ctx = context(root)
+    release = cilium_release(ctx)
+    assert helm.check_release(ctx, release, kubeconform.prepare(ctx, ctx.discovery), []) == [
+        Result(helm.VALUES_CHECK, f"{CONTROLLERS}/helmrelease.yaml", False, "values of cilium: HelmRelease cilium is not in the build of infrastructure/controllers"),
+    ]
+
+
+def test_a_helm_release_without_a_name_in_a_plain_folder(tmp_path: Path) -> None:
+    """Without kustomize (which refuses a nameless object) the files are applied as they are: the
+    HelmRelease is matched by the name discovery gave it, none (kubeconform reports that)."""
+    root = example_repo(tmp_path / "lab")
+    for kustomization in ("infrastructure/controllers/kustomization.yaml", f"{CONTROLLERS}/kustomization.yaml"):
+        (root / kustomization).unlink()
+    (root / f"{CONTROLLERS}/values.yaml").unlink()  # a values file is no manifest of a plain folder
+    edit(root, f"{CONTROLLERS}/helmrelease.yaml", "metadata:\n  name: cilium\n", "metadata:\n")
+    edit(root, f"{CONTROLLERS}/helmrelease.yaml", "  valuesFrom:\n    - kind: ConfigMap\n      name: cilium-values\n      valuesKey: values.yaml\n",
+         "  values:\n    ipam: {mode: kubernetes}\n")
+    ctx = context(root)
+    [release] = gitops.discover(ctx.repo, ctx.inventory).releases
+    assert (release.name, release.unit.kustomize) == ("", False)
+    assert helm.flux_values(ctx, release) == {"ipam": {"mode": "kubernetes"}}

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import io
+import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,7 @@ from generator.errors import ClusterforgeError
 from generator.validate import caches, gitops
 from generator.validate.base import Context, Result
 from generator.validate.checks import helm, kubeconform
+from support import edit
 
 from . import CHARTS, example_repo, fill_cache
 
@@ -255,3 +260,158 @@ def test_a_release_job_s_key_follows_what_decides_its_verdict(cache: Path, tmp_p
     archive.write_bytes(archive.read_bytes() + b"\0")
     [changed_chart] = helm.jobs(Context(repo, ctx.inventory, cache))
     assert changed_chart.extra_key not in (job.extra_key, other.extra_key)
+
+
+# --- what the first whole mutation run found unprotected --------------------------------------
+
+
+def test_keys_after_an_open_one_are_still_checked() -> None:
+    assert helm.unknown_keys({"global": {"x": 1}, "typo": 1, "a": {"b": 1}}, {"a": {"c": 1}}, {}, open_keys=frozenset({"global"})) == ["typo", "a.b"]
+
+
+def test_values_text_that_is_not_yaml_names_its_source() -> None:
+    with pytest.raises(gitops.ManifestError) as e:
+        helm._yaml("a: [\n", "ConfigMap/extra mode")
+    assert str(e.value) == "ConfigMap/extra mode:2: not valid YAML: expected the node content, but found '<stream end>'"
+    with pytest.raises(gitops.ManifestError) as e:
+        helm._yaml_map("a: b: c\n", "helm.values")
+    assert str(e.value) == "helm.values:1: not valid YAML: mapping values are not allowed here"
+
+
+CHART_REF = "  chart:\n    spec:\n      chart: cilium\n      version: 1.19.6\n      sourceRef:\n        kind: HelmRepository\n        name: cilium\n"
+
+
+def test_a_release_whose_chart_cannot_be_resolved_fails_whole(cache: Path, tmp_path: Path) -> None:
+    """Discovery's problem is the release's one result, without a chart archive to read; its
+    cache key names no chart."""
+    repo = example_repo(tmp_path / "repo")
+    edit(repo, RELEASE_FILE, CHART_REF, "  chartRef:\n    kind: OCIRepository\n    name: cilium\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    schemas = kubeconform.prepare(ctx, ctx.discovery)
+    api = helm.api_versions(ctx.discovery, schemas)
+    key = json.dumps([ctx.inventory.kubernetes.version, "no chart", schemas.digest, api, "cilium"])
+    assert job.extra_key == hashlib.sha256(key.encode()).hexdigest()
+    assert job.run() == [Result(helm.CHECK, RELEASE_FILE, False, "only spec.chart.spec (a HelmRepository chart) is supported, not spec.chartRef")]
+
+
+def test_an_argocd_release_s_job_reads_its_value_files_from_the_repository(cache: Path, tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo", engine="argocd")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [job] = helm.jobs(ctx)
+    [release] = ctx.discovery.releases
+    assert job.inputs == tuple(sorted({"argocd/apps/cilium.yaml", *release.unit.files, "infrastructure/controllers/cilium/values.yaml"}))
+    assert "infrastructure/controllers/cilium/values.yaml" not in release.unit.files  # only the valueFiles bring it in
+
+
+WIDGET_CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+                since: {type: string}
+    - name: v1alpha1
+      served: false
+      storage: false
+      schema:
+        openAPIV3Schema: {type: object}
+"""
+
+
+def test_api_versions_name_the_crds_the_repository_ships(cache: Path, tmp_path: Path) -> None:
+    """A CRD whose kind nothing in the repository uses still adds its served versions."""
+    repo = example_repo(tmp_path / "repo")
+    (repo / "infrastructure/controllers/cilium/widgets-crd.yaml").write_text(WIDGET_CRD)
+    edit(repo, "infrastructure/controllers/cilium/kustomization.yaml", "  - helmrelease.yaml\n", "  - helmrelease.yaml\n  - widgets-crd.yaml\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    api = helm.api_versions(ctx.discovery, kubeconform.prepare(ctx, ctx.discovery))
+    assert {"example.com/v1", "example.com/v1/Widget"} <= set(api)
+    assert not any(v.startswith("example.com/v1alpha1") for v in api)  # not served
+
+
+def _chart_archive(path: Path, files: dict[str, str]) -> Path:
+    """A chart archive as `helm package` lays it out: one top folder, the chart's name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            member = tarfile.TarInfo(f"widgets/{name}")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return path
+
+
+WIDGETS_CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: widgets\nversion: 0.1.0\n",
+    "values.yaml": "size: 1\nsince: ''\n",
+    "values-big.yaml": "size: 5\n",
+    # In templates/, as charts with an `installCRDs` switch ship them: only the rendered output has it.
+    "templates/crd.yaml": WIDGET_CRD,
+    "templates/widget.yaml": (
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\n"
+        "spec:\n  size: {{ .Values.size }}\n  since: {{ .Values.since | quote }}\n"
+    ),
+}
+
+
+@pytest.mark.tools
+def test_a_chart_s_own_crds_validate_what_it_renders(need_tool, cache: Path, tmp_path: Path) -> None:
+    """An Argo CD release of a chart that renders a CRD and an object of its kind: a valueFile
+    from the chart, `global` (the subcharts' values, not the chart's to list) and a date in
+    valuesObject (helm reads it as the string YAML wrote) pass helm and kubeconform, whose
+    schema of the Widget is converted from the rendered CRD."""
+    for tool in ("helm", "kubeconform"):
+        need_tool(tool)
+    archive = _chart_archive(caches.user_chart_archive(cache, "widgets", "0.1.0"), WIDGETS_CHART)
+    repo = example_repo(tmp_path / "repo", engine="argocd")
+    app = "argocd/apps/cilium.yaml"
+    edit(repo, app, "chart: cilium\n      targetRevision: 1.19.6\n", "chart: widgets\n      targetRevision: 0.1.0\n")
+    edit(repo, app, "          - $values/infrastructure/controllers/cilium/values.yaml\n",
+         "          - values-big.yaml\n        valuesObject:\n          global: {team: net}\n          since: 2026-11-28\n")
+    ctx = Context(repo, repository.load(repo).inventory, cache)
+    [release] = ctx.discovery.releases
+    schemas = kubeconform.prepare(ctx, ctx.discovery)
+    assert kubeconform.chart_crds(cache, ctx.discovery) == []  # nothing in the chart's crds/
+    assert helm.check_release(ctx, release, schemas, []) == [
+        Result(helm.VALUES_CHECK, app, True), Result(helm.CHECK, app, True), Result(kubeconform.CHECK, app, True),
+    ]
+    values = helm.argo_values(ctx, release, caches.read_chart(archive))
+    widget = gitops.load_docs(helm.template(ctx, release, archive, values, []))[-1]
+    assert widget["spec"] == {"size": 5, "since": "2026-11-28"}
+
+
+@pytest.mark.tools
+def test_a_chart_without_crds_converts_none(need_tool, cache: Path, tmp_path: Path) -> None:
+    for tool in ("helm", "kustomize", "kubeconform"):
+        need_tool(tool)
+    assert {r.ok for r in _run(example_repo(tmp_path / "repo"), cache)} == {True}
+    assert not (cache / "schemas" / "converted").exists()  # converting CRDs is work: none for Cilium's chart
+
+
+@pytest.mark.tools
+def test_a_cache_folder_relative_to_the_working_directory(need_tool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLUSTERFORGE_CACHE_DIR=.cache names a folder of the caller's working directory, for helm
+    too (it once ran in the repository, where the chart archive's relative path led nowhere)."""
+    for tool in ("helm", "kustomize", "kubeconform"):
+        need_tool(tool)
+    fill_cache(tmp_path / "cache")
+    monkeypatch.chdir(tmp_path)
+    assert _run(example_repo(tmp_path / "repo"), Path("cache")) == [
+        Result(helm.VALUES_CHECK, RELEASE_FILE, True), Result(helm.CHECK, RELEASE_FILE, True), Result(kubeconform.CHECK, RELEASE_FILE, True),
+    ]

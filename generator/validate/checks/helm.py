@@ -226,7 +226,8 @@ def template(ctx: Context, release: gitops.Release, archive: Path, values: Value
         args += ["--kube-version", ctx.inventory.kubernetes.version, "--include-crds", "-f", str(values_file)]
         for api_version in api:
             args += ["--api-versions", api_version]
-        return tools.helm(*args, cwd=ctx.repo)
+        # No working directory of its own: a relative cache folder is relative to ours, as everywhere.
+        return tools.helm(*args)
 
 
 def check_release(ctx: Context, release: gitops.Release, schemas: kubeconform.Schemas, api: list[str]) -> list[Result]:

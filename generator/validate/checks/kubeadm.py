@@ -10,6 +10,7 @@ the real ones (not a re-render: a hand-broken file must fail).
 from __future__ import annotations
 
 import io
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ def with_dummy_secrets(text: str, fields: dict[str, dict[Path_, Any]]) -> str:
                 parent[path[-1]] = value
     out = io.StringIO()
     yaml.explicit_start = True
-    yaml.width = 4096  # keep every value on its line
+    yaml.width = sys.maxsize  # keep every value on its line, however long: kubeadm's line numbers are the file's
     yaml.dump_all(documents, out)
     return out.getvalue()
 
