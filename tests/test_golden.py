@@ -24,6 +24,7 @@ TESTS = Path(__file__).parent
 GOLDEN = TESTS / "golden"
 EXAMPLE = (TESTS.parent / "generator" / "data" / "cluster.example.yaml").read_text()
 VARIANT = (TESTS / "data" / "variant.yaml").read_text()
+FULL = (TESTS / "data" / "full.yaml").read_text()
 
 CASES = {
     # The reference home lab as shipped (Flux), and the same lab on Argo CD.
@@ -33,6 +34,8 @@ CASES = {
     "koedo-lab-auto": EXAMPLE + "\nbootstrap:\n  mode: auto\n",
     # eBGP to FRR, iBGP to BIRD, native routing, five control planes, two pools.
     "office-rack": VARIANT,
+    # Every optional field set (BGP passwords on all three router kinds, among others).
+    "rack-full": FULL,
 }
 
 
@@ -65,7 +68,7 @@ CHANGES: dict[str, tuple[str, list[Edit], list[Edit]]] = {
     "rack-upgrade-and-swap-worker": (
         VARIANT,
         [('version: "1.34.4"', 'version: "1.33.9"'), (CILIUM_1_19_6, "version: 1.18.12")],
-        [(RACK_W3, "  - {name: w4, role: worker, ip: 198.51.100.34, host: pve3}\n")],
+        [(RACK_W3, "  - {name: w4, role: worker, ip: 198.51.100.34, host: pve3, vm: {cpus: 4, memoryGiB: 16, diskGiB: 100}}\n")],
     ),
 }
 
