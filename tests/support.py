@@ -20,6 +20,14 @@ def copy(root: Path, tmp_path: Path) -> Path:
     return dest
 
 
+def program(path: Path, text: str) -> Path:
+    """An executable file at `path` (its folder made): a stand-in for a tool, in the tests that need one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
 def edit(root: Path, path: str, old: str, new: str, *, every: bool = False) -> None:
     """Replace the first `old` (or `every` one) in one file of the repository, which must hold it."""
     text = (root / path).read_text()

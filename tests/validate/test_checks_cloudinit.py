@@ -18,7 +18,7 @@ from generator.validate.checks import cloudinit
 from generator.validate import caches
 from generator.validate.checks import _common
 from generator.validate.checks._common import RERENDER, Tool
-from support import copy, edit
+from support import copy, edit, program
 
 from . import NeedTool, ctx_of, failures, run
 
@@ -302,10 +302,7 @@ def test_cloud_init_s_first_line(tmp_path: Path, first_line: bytes, argv: list[s
 
 
 def stand_in_cloud_init(tmp_path: Path, stdout: str, stderr: str = "") -> Path:
-    python = tmp_path / "bin" / "python3"
-    python.parent.mkdir()
-    python.write_text(f"#!/bin/sh\nprintf '%s' {shlex.quote(stdout)}\nprintf '%s' {shlex.quote(stderr)} >&2\n")
-    python.chmod(0o755)
+    python = program(tmp_path / "bin" / "python3", f"#!/bin/sh\nprintf '%s' {shlex.quote(stdout)}\nprintf '%s' {shlex.quote(stderr)} >&2\n")
     cloud_init = tmp_path / "bin" / "cloud-init"
     cloud_init.write_text(f"#!{python}\n")
     return cloud_init
@@ -361,11 +358,8 @@ def test_a_cloud_init_that_hangs_times_out(tmp_path: Path, reference: Path, monk
     """Stopped after _common.TIMEOUT + 5 s for its one file (half a second here): this stand-in would
     pass the file, but only after 3 s."""
     monkeypatch.setattr(_common, "TIMEOUT", 0.5 - 5)
-    python = tmp_path / "bin" / "python3"
-    python.parent.mkdir()
     answer = 'json.dumps({"file": sys.argv[2], "code": 0, "stdout": "", "stderr": ""})'
-    python.write_text(f"#!{sys.executable}\nimport json, sys, time\ntime.sleep(3)\nprint({answer})\n")
-    python.chmod(0o755)
+    python = program(tmp_path / "bin" / "python3", f"#!{sys.executable}\nimport json, sys, time\ntime.sleep(3)\nprint({answer})\n")
     cloud_init = tmp_path / "bin" / "cloud-init"
     cloud_init.write_text(f"#!{python}\n")
     with pytest.raises(ToolFailed) as e:

@@ -14,6 +14,7 @@ from generator import toolpins, tools
 from generator.errors import ToolFailed, ToolMissing
 from generator.validate.base import Context, Result
 from generator.validate.checks import _common
+from support import program
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -96,8 +97,7 @@ def test_find_a_missing_tool(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 def test_find_identifies_a_tool_by_its_path_and_stamp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(tmp_path))
-    (tmp_path / "shellcheck").write_text("#!/bin/sh\n")
-    (tmp_path / "shellcheck").chmod(0o755)
+    program(tmp_path / "shellcheck", "#!/bin/sh\n")
     tool = _common.find("shellcheck")
     assert tool.path == tmp_path / "shellcheck" and tool.require() == tool.path
     assert tool.version.startswith(f"{tmp_path / 'shellcheck'} ") and len(tool.version) > len(str(tool.path)) + 1

@@ -17,7 +17,7 @@ from generator.validate import netns
 from generator.validate.base import Context, Result
 from generator.validate.checks import _common, daemons
 from generator.validate.checks._common import RERENDER
-from support import copy, edit
+from support import copy, edit, program
 
 from . import NeedTool, ctx_of, failures, run
 
@@ -393,11 +393,7 @@ def test_a_finding_no_file_can_be_named_for_is_a_tool_failure(tmp_path: Path, re
 
 def stand_in(tmp_path: Path, body: str) -> Path:
     """A program in shellcheck's place, for what the real one never does."""
-    program = tmp_path / "bin" / "shellcheck"
-    program.parent.mkdir()
-    program.write_text(f"#!/bin/sh\n{body}\n")
-    program.chmod(0o755)
-    return program
+    return program(tmp_path / "bin" / "shellcheck", f"#!/bin/sh\n{body}\n")
 
 
 def test_problems_found_but_none_printed_is_a_tool_failure(tmp_path: Path, reference: Path) -> None:

@@ -15,6 +15,7 @@ from generator.errors import ToolFailed
 from generator.validate import caches, crd2schema, gitops
 from generator.validate.base import Context, Result
 from generator.validate.checks import kubeconform
+from support import program
 
 from . import EXAMPLE, example_repo, fill_cache
 
@@ -234,10 +235,7 @@ def test_a_kustomization_that_does_not_build_is_reported(need_tool, cache: Path,
 def test_a_kustomize_that_fails_without_a_word_is_reported_by_its_exit_code(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A kustomize that dies silently (here a stand-in: the real one always explains) still fails
     the unit, with the command and its exit code."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "kustomize").write_text("#!/bin/sh\nexit 3\n")
-    (bin_dir / "kustomize").chmod(0o755)
+    bin_dir = program(tmp_path / "bin" / "kustomize", "#!/bin/sh\nexit 3\n").parent
     monkeypatch.setenv(tools.TOOLS_DIR_ENV, str(bin_dir))
     unit = gitops.Unit("apps", True, ("apps/kustomization.yaml",))
     job = kubeconform._unit_job(Context(tmp_path, None, cache), unit, schemas_for(cache), "")  # type: ignore[arg-type]  # build never reads the inventory
@@ -341,8 +339,7 @@ def test_a_missing_tool_s_version(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setenv(tools.TOOLS_DIR_ENV, "")  # PATH only: not the checkout's .tools/bin either
     assert kubeconform.tool_version("kustomize") == "kustomize missing"
-    (tmp_path / "kustomize").write_text("#!/bin/sh\n")
-    (tmp_path / "kustomize").chmod(0o755)
+    program(tmp_path / "kustomize", "#!/bin/sh\n")
     assert kubeconform.tool_version("kustomize") == f"kustomize {tmp_path / 'kustomize'} {caches.stamp(tmp_path / 'kustomize')}"
 
 
