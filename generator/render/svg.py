@@ -55,10 +55,14 @@ class Box:
         return (self.x + self.w // 2, self.y + self.h)
 
 
+def _span(count: int, width: int) -> int:
+    """The width of a row of `count` boxes of `width`."""
+    return count * width + max(count - 1, 0) * GAP
+
+
 def _row(count: int, width: int, total: int) -> list[int]:
     """The x of `count` boxes of `width`, centred in `total`."""
-    used = count * width + max(count - 1, 0) * GAP
-    start = MARGIN + (total - 2 * MARGIN - used) // 2
+    start = MARGIN + (total - 2 * MARGIN - _span(count, width)) // 2
     return [start + i * (width + GAP) for i in range(count)]
 
 
@@ -90,16 +94,11 @@ def _line(parent: ET.Element, a: tuple[int, int], b: tuple[int, int], color: str
 def topology(inv: Inventory) -> str:
     hosts = inv.hosts
     nodes_per_host = {h.name: [n for n in inv.nodes if n.host == h.name] for h in hosts}
-    tallest = max((len(nodes) for nodes in nodes_per_host.values()), default=0)
+    tallest = max(len(nodes) for nodes in nodes_per_host.values())  # the model requires a host
     host_h = HOST_HEADER + tallest * (NODE_H + 10) + PAD
     peers = inv.bgp.peers if inv.bgp else []
     pools = inv.load_balancer_pools
-    width = 2 * MARGIN + max(
-        len(hosts) * HOST_W + (len(hosts) - 1) * GAP,
-        len(peers) * BOX_W + max(len(peers) - 1, 0) * GAP,
-        len(pools) * BOX_W + max(len(pools) - 1, 0) * GAP,
-        BOX_W,
-    )
+    width = 2 * MARGIN + max(_span(len(hosts), HOST_W), _span(len(peers), BOX_W), _span(len(pools), BOX_W))
     y = MARGIN
     pool_boxes = {}
     if pools:
