@@ -12,6 +12,8 @@ the checks they repeat. English always, Japanese too when docs.language is ja.
 
 from __future__ import annotations
 
+import posixpath
+
 from dataclasses import dataclass, field
 
 from ..explain.catalog import Language, Words
@@ -62,7 +64,7 @@ def markdown(runbook: Runbook, inv: Inventory, language: Language) -> str:
     lines = [f"# {runbook.title(language)}", ""]
     if inv.docs.language == "ja":
         other: Language = "ja" if language == "en" else "en"
-        name = layout.runbook(runbook.name, other).rsplit("/", 1)[-1]
+        name = posixpath.basename(layout.runbook(runbook.name, other))
         lines += [guide.LABELS["other"](language).format(file=name), ""]
     lines += [runbook.intro(language), ""]
     for number, step in enumerate(runbook.steps, 1):
@@ -74,7 +76,7 @@ def markdown(runbook: Runbook, inv: Inventory, language: Language) -> str:
                 lines += [block.where(language), ""]
             lines += code(block.commands, block.fence)
         lines += render_checks(step.checks, inv, language, DOCS_PREFIX)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return layout.page(lines)
 
 
 def files(runbooks: list[Runbook], inv: Inventory) -> dict[str, str]:
