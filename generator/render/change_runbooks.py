@@ -315,17 +315,18 @@ def cilium_upgrade(old: Inventory, new: Inventory) -> Runbook:
 # --- nodes added and removed ------------------------------------------------------------------
 
 
-def _router_steps(old: Inventory, new: Inventory, removed: Node | None) -> Step | None:
+def _router_steps(new: Inventory, removal: tuple[Inventory, Node] | None) -> Step | None:
+    """Apply the routers' files again; after `removal` (the old inventory, the node removed), first drop its neighbors."""
     if new.bgp is None:
         return None
     files = ", ".join(f"`{layout.router_file(peer)}`" for peer in new.bgp.peers)
-    blocks = [block for peer in new.bgp.peers for block in _router_removal(old, peer, removed)] if removed else []
+    blocks = [block for peer in new.bgp.peers for block in _router_removal(removal[0], peer, removal[1])] if removal else []
     return Step(
         Words("Update the routers", "ルーターを更新する"),
         Words(
-            f"Each router has one neighbor per Kubernetes node. {'Remove the old neighbors as below, then apply' if removed else 'Apply'} "
+            f"Each router has one neighbor per Kubernetes node. {'Remove the old neighbors as below, then apply' if removal else 'Apply'} "
             f"each router's file again as its header says: {files}.",
-            f"各ルーターには Kubernetes ノードごとに一つのネイバーがあります。{'下のとおり古いネイバーを削除してから、' if removed else ''}"
+            f"各ルーターには Kubernetes ノードごとに一つのネイバーがあります。{'下のとおり古いネイバーを削除してから、' if removal else ''}"
             f"各ルーターのファイルをヘッダーの説明どおりに再適用します: {files}。",
         ),
         blocks,
@@ -377,7 +378,7 @@ def joins_by_itself() -> Words:
     ).format(attempts=bootstrap.JOIN_ATTEMPTS, retry=bootstrap.RETRY_SECONDS, unit=bootstrap.UNIT)
 
 
-def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
+def node_added(new: Inventory, node: Node) -> Runbook:
     first = new.control_planes[0]
     steps = [_seed_step(node)]
     if node.role != "loadbalancer":
@@ -395,7 +396,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
         join = [] if new.bootstrap.mode == "auto" else [Block(on(node), [f"sudo kubeadm join --config {KUBEADM_CONFIG}"])]
         checks = [nodes_check(new, [node], new.kubernetes.version, "join-fails")]
         if node.role == "control-plane":
-            checks.append(etcd_members_check(new, first, new.control_planes))
+            checks.append(etcd_members_check(first, new.control_planes))
         steps.append(
             Step(
                 Words("Join {node}", "{node} を参加させる").format(node=node.name),
@@ -406,7 +407,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
         )
     if node.role in ("control-plane", "loadbalancer") and (reload := _reload_loadbalancers(new)):
         steps.append(reload)
-    if node.role != "loadbalancer" and (router := _router_steps(old, new, None)):
+    if node.role != "loadbalancer" and (router := _router_steps(new, None)):
         steps.append(router)
     return Runbook(
         f"add-node-{node.name}",
@@ -443,13 +444,13 @@ def node_removed(old: Inventory, new: Inventory, node: Node) -> Runbook:
             ],
             [
                 Check(["kubectl get nodes"], [], Words("{node} is no longer listed.", "{node} が表示されなくなること。").format(node=node.name)),
-                *([etcd_members_check(new, new.control_planes[0], new.control_planes)] if node.role == "control-plane" else []),
+                *([etcd_members_check(new.control_planes[0], new.control_planes)] if node.role == "control-plane" else []),
             ],
         )]
         steps += reset
         if node.role == "control-plane" and (reload := _reload_loadbalancers(new)):
             steps.append(reload)
-        if router := _router_steps(old, new, node):
+        if router := _router_steps(new, (old, node)):
             steps.append(router)
     elif reload := _reload_loadbalancers(new):
         steps.append(reload)
@@ -477,7 +478,7 @@ def for_change(old: Inventory, new: Inventory) -> dict[str, str]:
     if versions.parse(new.cilium.version) > versions.parse(old.cilium.version):
         runbooks.append(cilium_upgrade(old, new))
     old_names, new_names = {n.name for n in old.nodes}, {n.name for n in new.nodes}
-    runbooks += [node_added(old, new, n) for n in new.nodes if n.name not in old_names]
+    runbooks += [node_added(new, n) for n in new.nodes if n.name not in old_names]
     runbooks += [node_removed(old, new, n) for n in old.nodes if n.name not in new_names]
     return files(runbooks, new)
 
