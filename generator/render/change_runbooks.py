@@ -215,12 +215,8 @@ def _runtime_step(old: Inventory, new: Inventory) -> Step | None:
                 "1 台ずつ新しいシードから作った VM に置き換え（ノードの削除と追加の手順書）、新しいノードで次の手順に進んでください。",
             ).format(target=new.kubernetes.version, new=new_ctr, old=old_ctr),
         )
-    commands = []
-    if old_ctr != new_ctr:
-        commands += [f"sudo apt-mark unhold {cloudinit.CONTAINERD_PACKAGE}", f"sudo apt-get install -y {cloudinit.CONTAINERD_PACKAGE}={versions.containerd_package_version(new.kubernetes.version)}", f"sudo apt-mark hold {cloudinit.CONTAINERD_PACKAGE}"]
-    if old_pause != new_pause:
-        commands.append(f"sudo sed -i 's#{old_pause}#{new_pause}#' {cloudinit.CONTAINERD_CONFIG}")
-    if not commands:
+    # versions.containerd has one release per major, so containerd itself only changes above.
+    if old_pause == new_pause:
         return None
     return Step(
         Words("containerd and its sandbox image", "containerd とその sandbox イメージ"),
@@ -229,7 +225,7 @@ def _runtime_step(old: Inventory, new: Inventory) -> Step | None:
             "in the steps below, before its kubelet restarts.",
             "Kubernetes {target} は containerd {ctr} と pause イメージ {pause} を求めます。以下の手順で各ノードを退避させている間、kubelet の再起動前に実行します。",
         ).format(target=new.kubernetes.version, ctr=new_ctr, pause=new_pause),
-        [Block(Words("On each node:", "各ノードで:"), [*commands, "sudo systemctl restart containerd"])],
+        [Block(Words("On each node:", "各ノードで:"), [f"sudo sed -i 's#{old_pause}#{new_pause}#' {cloudinit.CONTAINERD_CONFIG}", "sudo systemctl restart containerd"])],
     )
 
 
