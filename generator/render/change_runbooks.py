@@ -20,12 +20,9 @@ CILIUM_RELEASE = "https://github.com/cilium/cilium/releases/tag/v{version}"
 KUBERNETES_CHANGELOG = "https://github.com/kubernetes/kubernetes/blob/master/CHANGELOG/CHANGELOG-{minor}.md"
 KUBEADM_UPGRADE_DOCS = "https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/"
 # Notes from upstream that matter to what this repository renders, by the Cilium minor they arrive in
-# (Documentation/operations/upgrade.rst of each release; facts checked on 2026-11-28).
+# (Documentation/operations/upgrade.rst of each release; facts checked on 2026-11-28). None for 1.18:
+# the rules refuse an older Cilium, so no upgrade arrives in it.
 CILIUM_NOTES: dict[tuple[int, int], Words] = {
-    (1, 18): Words(
-        "The BGP control plane resources and CiliumLoadBalancerIPPool are served as cilium.io/v2 (v2alpha1 is deprecated); this repository renders v2.",
-        "BGP コントロールプレーンのリソースと CiliumLoadBalancerIPPool は cilium.io/v2 で提供されます（v2alpha1 は非推奨）。このリポジトリは v2 で生成します。",
-    ),
     (1, 19): Words(
         "CiliumBGPPeeringPolicy (the v1 BGP control plane) is removed: objects of it left in the cluster are silently ignored. This repository uses the v2 resources only.",
         "CiliumBGPPeeringPolicy（v1 の BGP コントロールプレーン）は削除されました。クラスターに残ったそのオブジェクトは黙って無視されます。このリポジトリは v2 のリソースだけを使います。",
@@ -256,10 +253,8 @@ def cilium_upgrade(old: Inventory, new: Inventory) -> Runbook:
         Step(
             Words("Read the upgrade notes", "アップグレードの注意を読む"),
             Words(
-                f"Cilium upgrades one minor at a time; read the notes of every minor up to {target}:\n\n{links}"
-                + "".join(f"\n- {note.en}" for note in applicable),
-                f"Cilium はマイナーを一つずつアップグレードします。{target} までの各マイナーの注意を読んでください:\n\n{links}"
-                + "".join(f"\n- {note.ja}" for note in applicable),
+                "\n".join([f"Cilium upgrades one minor at a time; read the notes of every minor up to {target}:\n\n{links}", *(f"- {note.en}" for note in applicable)]),
+                "\n".join([f"Cilium はマイナーを一つずつアップグレードします。{target} までの各マイナーの注意を読んでください:\n\n{links}", *(f"- {note.ja}" for note in applicable)]),
             ),
         ),
         Step(
