@@ -413,7 +413,7 @@ def node_added(new: Inventory, node: Node) -> Runbook:
 def node_removed(old: Inventory, new: Inventory, node: Node) -> Runbook:
     steps: list[Step] = []
     if node.role != "loadbalancer":
-        reset = [Step(
+        steps.append(Step(
             Words("Drain {node} and take it out of the cluster", "{node} を退避させ、クラスターから外す").format(node=node.name),
             Words(
                 "`kubeadm reset` on a control plane also removes its etcd member. If the VM is already gone, remove the member "
@@ -437,8 +437,7 @@ def node_removed(old: Inventory, new: Inventory, node: Node) -> Runbook:
                 Check(["kubectl get nodes"], [], Words("{node} is no longer listed.", "{node} が表示されなくなること。").format(node=node.name)),
                 *([etcd_members_check(new.control_planes[0], new.control_planes)] if node.role == "control-plane" else []),
             ],
-        )]
-        steps += reset
+        ))
         if node.role == "control-plane" and (reload := _reload_loadbalancers(new)):
             steps.append(reload)
         if router := _router_steps(new, (old, node)):
