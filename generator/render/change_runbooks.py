@@ -138,9 +138,9 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
         steps.append(runtime)
     kubeadm_version = [*_apt(["kubeadm"], target), "kubeadm version -o short"]
     applied = Check(
-        [],
-        [f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "v{target}".'],
-        Words("`SUCCESS!` and v{target} at the end.", "最後に v{target} の `SUCCESS!`。").format(target=target),
+        commands=[],  # an excerpt of the commands' output just before
+        expected=[f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "v{target}".'],
+        look_for=Words("`SUCCESS!` and v{target} at the end.", "最後に v{target} の `SUCCESS!`。").format(target=target),
     )
     steps += [
         Step(
@@ -157,9 +157,9 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
         _kubelet_step(new, first, target),
     ]
     upgraded = Check(
-        [],
-        ["[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!"],
-        Words("The kubelet configuration `successfully upgraded!` (a control plane also says so of its control plane instance).", "kubelet の設定が `successfully upgraded!`（コントロールプレーンではコントロールプレーンのインスタンスについても同様）。"),
+        commands=[],
+        expected=["[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!"],
+        look_for=Words("The kubelet configuration `successfully upgraded!` (a control plane also says so of its control plane instance).", "kubelet の設定が `successfully upgraded!`（コントロールプレーンではコントロールプレーンのインスタンスについても同様）。"),
     )
     existing = {n.name for n in old.nodes}
     for node in [n for n in [*other_cps, *new.workers] if n.name in existing]:
