@@ -138,7 +138,7 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
         steps.append(runtime)
     kubeadm_version = [*_apt(["kubeadm"], target), "kubeadm version -o short"]
     applied = Check(
-        commands=[],  # an excerpt of the commands' output just before
+        commands=[],  # the excerpt is of the output of the commands just before
         expected=[f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "v{target}".'],
         look_for=Words("`SUCCESS!` and v{target} at the end.", "最後に v{target} の `SUCCESS!`。").format(target=target),
     )

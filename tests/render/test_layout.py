@@ -14,3 +14,7 @@ def test_a_page_keeps_trailing_spaces_and_text_that_ends_in_x() -> None:
     # Two trailing spaces are a Markdown line break; an X must not be taken for padding.
     assert layout.page(["first line  ", "", ""]) == "first line  \n"
     assert layout.page(["Use the box X", ""]) == "Use the box X\n"
+
+
+def test_a_page_keeps_its_first_lines_even_blank() -> None:
+    assert layout.page(["", "Text.", ""]) == "\nText.\n"
