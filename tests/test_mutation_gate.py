@@ -57,3 +57,19 @@ def test_ci_runs_the_gate_over_rules_and_writer() -> None:
     assert any(line.startswith(command + " ") for line in (root / "README.md").read_text().splitlines())
     assert (root / ".ci" / "run").read_text().splitlines()[-1] == command
     assert 'run_mutation(session, "rules", "writer")' in (root / "noxfile.py").read_text()
+
+
+def test_a_rerun_refuses_when_a_file_it_does_not_mutate_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mutmut copies the files it does not mutate once: a rerun after one of them changed would test the old copy."""
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setattr(mutation, "SCRATCH", tmp_path / "build" / "mutation")
+    copy = tmp_path / "build" / "mutation" / "render" / "mutants"
+    for base in (tmp_path, copy):
+        for path, text in {"generator/model.py": "A = 1\n", "generator/data/x.yaml": "a: 1\n", "generator/render/svg.py": "B = 1\n"}.items():
+            (base / path).parent.mkdir(parents=True, exist_ok=True)
+            (base / path).write_text(text)
+    (tmp_path / "generator" / "render" / "svg.py").write_text("B = 2\n")  # mutated for render: mutmut regenerates it
+    assert mutation.changed_copies("render") == []
+    (tmp_path / "generator" / "data" / "x.yaml").write_text("a: 2\n")
+    (tmp_path / "generator" / "rules.py").write_text("C = 1\n")  # new since the run
+    assert mutation.changed_copies("render") == ["generator/data/x.yaml", "generator/rules.py"]

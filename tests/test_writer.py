@@ -125,9 +125,3 @@ def test_renderable_paths_are_exactly_the_rendered_ones():
         single = re.compile(re.escape(pattern).replace(re.escape("{name}"), "[a-z0-9-]+"))
         assert any(single.fullmatch(path) for path in rendered), f"no test inventory renders {pattern}"
 
-
-def test_a_path_outside_the_layout_is_a_bug(monkeypatch):
-    inv = loader.check_file(INVENTORIES["example"]).inventory
-    monkeypatch.setattr(tree, "RENDERERS", (*tree.RENDERERS, lambda inv: {"notes.md": ""}))
-    with pytest.raises(RuntimeError, match="notes.md is not in layout.RENDERED_FILES"):
-        tree.render(inv)

@@ -20,12 +20,9 @@ CILIUM_RELEASE = "https://github.com/cilium/cilium/releases/tag/v{version}"
 KUBERNETES_CHANGELOG = "https://github.com/kubernetes/kubernetes/blob/master/CHANGELOG/CHANGELOG-{minor}.md"
 KUBEADM_UPGRADE_DOCS = "https://kubernetes.io/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade/"
 # Notes from upstream that matter to what this repository renders, by the Cilium minor they arrive in
-# (Documentation/operations/upgrade.rst of each release; facts checked on 2026-11-28).
+# (Documentation/operations/upgrade.rst of each release; facts checked on 2026-11-28). None for 1.18:
+# the rules refuse an older Cilium, so no upgrade arrives in it.
 CILIUM_NOTES: dict[tuple[int, int], Words] = {
-    (1, 18): Words(
-        "The BGP control plane resources and CiliumLoadBalancerIPPool are served as cilium.io/v2 (v2alpha1 is deprecated); this repository renders v2.",
-        "BGP コントロールプレーンのリソースと CiliumLoadBalancerIPPool は cilium.io/v2 で提供されます（v2alpha1 は非推奨）。このリポジトリは v2 で生成します。",
-    ),
     (1, 19): Words(
         "CiliumBGPPeeringPolicy (the v1 BGP control plane) is removed: objects of it left in the cluster are silently ignored. This repository uses the v2 resources only.",
         "CiliumBGPPeeringPolicy（v1 の BGP コントロールプレーン）は削除されました。クラスターに残ったそのオブジェクトは黙って無視されます。このリポジトリは v2 のリソースだけを使います。",
@@ -141,9 +138,9 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
         steps.append(runtime)
     kubeadm_version = [*_apt(["kubeadm"], target), "kubeadm version -o short"]
     applied = Check(
-        [],
-        [f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "v{target}".'],
-        Words("`SUCCESS!` and v{target} at the end.", "最後に v{target} の `SUCCESS!`。").format(target=target),
+        commands=[],  # the excerpt is of the output of the commands just before
+        expected=[f'[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "v{target}".'],
+        look_for=Words("`SUCCESS!` and v{target} at the end.", "最後に v{target} の `SUCCESS!`。").format(target=target),
     )
     steps += [
         Step(
@@ -160,9 +157,9 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
         _kubelet_step(new, first, target),
     ]
     upgraded = Check(
-        [],
-        ["[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!"],
-        Words("The kubelet configuration `successfully upgraded!` (a control plane also says so of its control plane instance).", "kubelet の設定が `successfully upgraded!`（コントロールプレーンではコントロールプレーンのインスタンスについても同様）。"),
+        commands=[],
+        expected=["[upgrade/kubelet-config] The kubelet configuration for this node was successfully upgraded!"],
+        look_for=Words("The kubelet configuration `successfully upgraded!` (a control plane also says so of its control plane instance).", "kubelet の設定が `successfully upgraded!`（コントロールプレーンではコントロールプレーンのインスタンスについても同様）。"),
     )
     existing = {n.name for n in old.nodes}
     for node in [n for n in [*other_cps, *new.workers] if n.name in existing]:
@@ -215,12 +212,8 @@ def _runtime_step(old: Inventory, new: Inventory) -> Step | None:
                 "1 台ずつ新しいシードから作った VM に置き換え（ノードの削除と追加の手順書）、新しいノードで次の手順に進んでください。",
             ).format(target=new.kubernetes.version, new=new_ctr, old=old_ctr),
         )
-    commands = []
-    if old_ctr != new_ctr:
-        commands += [f"sudo apt-mark unhold {cloudinit.CONTAINERD_PACKAGE}", f"sudo apt-get install -y {cloudinit.CONTAINERD_PACKAGE}={versions.containerd_package_version(new.kubernetes.version)}", f"sudo apt-mark hold {cloudinit.CONTAINERD_PACKAGE}"]
-    if old_pause != new_pause:
-        commands.append(f"sudo sed -i 's#{old_pause}#{new_pause}#' {cloudinit.CONTAINERD_CONFIG}")
-    if not commands:
+    # versions.containerd has one release per major, so containerd itself only changes above.
+    if old_pause == new_pause:
         return None
     return Step(
         Words("containerd and its sandbox image", "containerd とその sandbox イメージ"),
@@ -229,7 +222,7 @@ def _runtime_step(old: Inventory, new: Inventory) -> Step | None:
             "in the steps below, before its kubelet restarts.",
             "Kubernetes {target} は containerd {ctr} と pause イメージ {pause} を求めます。以下の手順で各ノードを退避させている間、kubelet の再起動前に実行します。",
         ).format(target=new.kubernetes.version, ctr=new_ctr, pause=new_pause),
-        [Block(Words("On each node:", "各ノードで:"), [*commands, "sudo systemctl restart containerd"])],
+        [Block(Words("On each node:", "各ノードで:"), [f"sudo sed -i 's#{old_pause}#{new_pause}#' {cloudinit.CONTAINERD_CONFIG}", "sudo systemctl restart containerd"])],
     )
 
 
@@ -260,10 +253,8 @@ def cilium_upgrade(old: Inventory, new: Inventory) -> Runbook:
         Step(
             Words("Read the upgrade notes", "アップグレードの注意を読む"),
             Words(
-                f"Cilium upgrades one minor at a time; read the notes of every minor up to {target}:\n\n{links}"
-                + "".join(f"\n- {note.en}" for note in applicable),
-                f"Cilium はマイナーを一つずつアップグレードします。{target} までの各マイナーの注意を読んでください:\n\n{links}"
-                + "".join(f"\n- {note.ja}" for note in applicable),
+                "\n".join([f"Cilium upgrades one minor at a time; read the notes of every minor up to {target}:\n\n{links}", *(f"- {note.en}" for note in applicable)]),
+                "\n".join([f"Cilium はマイナーを一つずつアップグレードします。{target} までの各マイナーの注意を読んでください:\n\n{links}", *(f"- {note.ja}" for note in applicable)]),
             ),
         ),
         Step(
@@ -315,17 +306,18 @@ def cilium_upgrade(old: Inventory, new: Inventory) -> Runbook:
 # --- nodes added and removed ------------------------------------------------------------------
 
 
-def _router_steps(old: Inventory, new: Inventory, removed: Node | None) -> Step | None:
+def _router_steps(new: Inventory, removal: tuple[Inventory, Node] | None) -> Step | None:
+    """Apply the routers' files again; after `removal` (the old inventory, the node removed), first drop its neighbors."""
     if new.bgp is None:
         return None
     files = ", ".join(f"`{layout.router_file(peer)}`" for peer in new.bgp.peers)
-    blocks = [block for peer in new.bgp.peers for block in _router_removal(old, peer, removed)] if removed else []
+    blocks = [block for peer in new.bgp.peers for block in _router_removal(removal[0], peer, removal[1])] if removal else []
     return Step(
         Words("Update the routers", "ルーターを更新する"),
         Words(
-            f"Each router has one neighbor per Kubernetes node. {'Remove the old neighbors as below, then apply' if removed else 'Apply'} "
+            f"Each router has one neighbor per Kubernetes node. {'Remove the old neighbors as below, then apply' if removal else 'Apply'} "
             f"each router's file again as its header says: {files}.",
-            f"各ルーターには Kubernetes ノードごとに一つのネイバーがあります。{'下のとおり古いネイバーを削除してから、' if removed else ''}"
+            f"各ルーターには Kubernetes ノードごとに一つのネイバーがあります。{'下のとおり古いネイバーを削除してから、' if removal else ''}"
             f"各ルーターのファイルをヘッダーの説明どおりに再適用します: {files}。",
         ),
         blocks,
@@ -377,7 +369,7 @@ def joins_by_itself() -> Words:
     ).format(attempts=bootstrap.JOIN_ATTEMPTS, retry=bootstrap.RETRY_SECONDS, unit=bootstrap.UNIT)
 
 
-def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
+def node_added(new: Inventory, node: Node) -> Runbook:
     first = new.control_planes[0]
     steps = [_seed_step(node)]
     if node.role != "loadbalancer":
@@ -395,7 +387,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
         join = [] if new.bootstrap.mode == "auto" else [Block(on(node), [f"sudo kubeadm join --config {KUBEADM_CONFIG}"])]
         checks = [nodes_check(new, [node], new.kubernetes.version, "join-fails")]
         if node.role == "control-plane":
-            checks.append(etcd_members_check(new, first, new.control_planes))
+            checks.append(etcd_members_check(first, new.control_planes))
         steps.append(
             Step(
                 Words("Join {node}", "{node} を参加させる").format(node=node.name),
@@ -406,7 +398,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
         )
     if node.role in ("control-plane", "loadbalancer") and (reload := _reload_loadbalancers(new)):
         steps.append(reload)
-    if node.role != "loadbalancer" and (router := _router_steps(old, new, None)):
+    if node.role != "loadbalancer" and (router := _router_steps(new, None)):
         steps.append(router)
     return Runbook(
         f"add-node-{node.name}",
@@ -421,7 +413,7 @@ def node_added(old: Inventory, new: Inventory, node: Node) -> Runbook:
 def node_removed(old: Inventory, new: Inventory, node: Node) -> Runbook:
     steps: list[Step] = []
     if node.role != "loadbalancer":
-        reset = [Step(
+        steps.append(Step(
             Words("Drain {node} and take it out of the cluster", "{node} を退避させ、クラスターから外す").format(node=node.name),
             Words(
                 "`kubeadm reset` on a control plane also removes its etcd member. If the VM is already gone, remove the member "
@@ -443,13 +435,12 @@ def node_removed(old: Inventory, new: Inventory, node: Node) -> Runbook:
             ],
             [
                 Check(["kubectl get nodes"], [], Words("{node} is no longer listed.", "{node} が表示されなくなること。").format(node=node.name)),
-                *([etcd_members_check(new, new.control_planes[0], new.control_planes)] if node.role == "control-plane" else []),
+                *([etcd_members_check(new.control_planes[0], new.control_planes)] if node.role == "control-plane" else []),
             ],
-        )]
-        steps += reset
+        ))
         if node.role == "control-plane" and (reload := _reload_loadbalancers(new)):
             steps.append(reload)
-        if router := _router_steps(old, new, node):
+        if router := _router_steps(new, (old, node)):
             steps.append(router)
     elif reload := _reload_loadbalancers(new):
         steps.append(reload)
@@ -477,7 +468,7 @@ def for_change(old: Inventory, new: Inventory) -> dict[str, str]:
     if versions.parse(new.cilium.version) > versions.parse(old.cilium.version):
         runbooks.append(cilium_upgrade(old, new))
     old_names, new_names = {n.name for n in old.nodes}, {n.name for n in new.nodes}
-    runbooks += [node_added(old, new, n) for n in new.nodes if n.name not in old_names]
+    runbooks += [node_added(new, n) for n in new.nodes if n.name not in old_names]
     runbooks += [node_removed(old, new, n) for n in old.nodes if n.name not in new_names]
     return files(runbooks, new)
 

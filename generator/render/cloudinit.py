@@ -329,7 +329,7 @@ def containerd_major(inv: Inventory) -> int:
     return versions.parse(versions.containerd(inv.kubernetes.version))[0]
 
 
-def apt_key_script(inv: Inventory, *, helm: bool = False) -> str:
+def apt_key_script(inv: Inventory, *, helm: bool) -> str:
     """Fetch the signing keys into the keyrings the apt sources name (the kubeadm,
     Docker and Helm install docs' steps): pkgs.k8s.io's for this minor, Docker's, which
     must have Docker's published fingerprint, and with `helm` Helm's. They cannot be

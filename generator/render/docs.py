@@ -330,7 +330,7 @@ def readme(inv: Inventory, language: Language = "en") -> str:
     lines += [f"## {t('secrets_title')}", "", t("secrets"), ""]
     lines += [f"## {t('where_title')}", "", *_where(inv, t), ""]
     lines += [f"## {t('more_title')}", "", *_more(inv, t)]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return layout.page(lines)
 
 
 class _Text:

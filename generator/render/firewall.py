@@ -15,6 +15,8 @@ Documentation/operations/system_requirements.rst ("Firewall Rules").
 
 from __future__ import annotations
 
+import shlex
+
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Literal
@@ -146,13 +148,6 @@ def before_rules(inv: Inventory, node: Node) -> list[str]:
     return [f"-A ufw-before-input -p {IP_PROTOCOL_NUMBERS['vrrp']} -s {rule.source} -j ACCEPT" for rule in rules(inv, node) if rule.protocol == "vrrp"]
 
 
-def _quote(word: str) -> str:
-    """Single-quote a shell word unless it is plainly safe."""
-    if word and all(c.isalnum() or c in "-_./:=," for c in word):
-        return word
-    return "'" + word.replace("'", "'\\''") + "'"
-
-
 def script(inv: Inventory, node: Node) -> str:
     """An idempotent bash script that configures and enables ufw for `node`.
 
@@ -175,7 +170,7 @@ def script(inv: Inventory, node: Node) -> str:
         "# Fails (and stops) when before.rules lacks ufw's header marker the block hangs from.",
         f"grep -qxF '{BEGIN_MARK}' \"$rules\"",
         "",
-        *(" ".join(_quote(word) for word in argv) for argv in ufw_commands(inv, node)),
+        *(shlex.join(argv) for argv in ufw_commands(inv, node)),
         "ufw --force enable",
         "# On a re-run ufw already runs and enable leaves it (ufw-init: \"Firewall already",
         "# started, use 'force-reload'\"), so the new before.rules block needs a reload.",

@@ -8,6 +8,8 @@ Both pages are rendered from explain/ (troubles.py, catalog.py), the same data
 
 from __future__ import annotations
 
+import posixpath
+
 from ..explain import catalog, troubles
 from ..explain.catalog import Language, Words
 from ..model import Inventory
@@ -59,7 +61,7 @@ def _other(inv: Inventory, page: str, language: Language) -> list[str]:
     if inv.docs.language != "ja":
         return []
     other: Language = "ja" if language == "en" else "en"
-    name = layout.localized(page, other).rsplit("/", 1)[-1]
+    name = posixpath.basename(layout.localized(page, other))
     return [LABELS["other"](language).format(file=name), ""]
 
 
@@ -75,7 +77,7 @@ def anchor(identifier: str) -> str:
 def troubleshooting(inv: Inventory, language: Language) -> str:
     label = {key: words(language) for key, words in LABELS.items()}
     entries = troubles.applicable(inv)
-    decisions_page = layout.localized(layout.DECISIONS, language).rsplit("/", 1)[-1]
+    decisions_page = posixpath.basename(layout.localized(layout.DECISIONS, language))
     lines = [f"# {label['troubleshooting'].format(name=inv.name)}", "", *_other(inv, layout.TROUBLESHOOTING, language)]
     lines += [label["troubleshooting_intro"], ""]
     lines += [f"- [{entry.title(language)}](#{entry.id}) (`{entry.id}`)" for entry in entries] + [""]
@@ -92,7 +94,7 @@ def troubleshooting(inv: Inventory, language: Language) -> str:
         if background:
             links = ", ".join(f"[{topic.title(language)}]({decisions_page}#{topic.id})" for topic in background)
             lines += [f"**{label['background']}:** {links}", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return layout.page(lines)
 
 
 def decisions(inv: Inventory, language: Language) -> str:
@@ -107,4 +109,4 @@ def decisions(inv: Inventory, language: Language) -> str:
         lines += [f"- {label['fields']}: {fields}"]
         lines += [f"- {label['source']}: {', '.join(f'<{url}>' for url in topic.sources)}"]
         lines += [f"- `clusterforge explain {topic.id}`", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return layout.page(lines)

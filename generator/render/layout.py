@@ -64,6 +64,12 @@ def localized(path: str, language: str) -> str:
     return path if language == "en" else path.removesuffix(".md") + f".{language}.md"
 
 
+def page(lines: list[str]) -> str:
+    """A Markdown page of `lines`: blank lines at the end dropped, one newline. Trailing spaces
+    stay: two of them are a line break."""
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def runbook(name: str, language: str = "en") -> str:
     return localized(f"{RUNBOOKS_DIR}/{name}.md", language)
 

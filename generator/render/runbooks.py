@@ -12,6 +12,8 @@ the checks they repeat. English always, Japanese too when docs.language is ja.
 
 from __future__ import annotations
 
+import posixpath
+
 from dataclasses import dataclass, field
 
 from ..explain.catalog import Language, Words
@@ -62,7 +64,7 @@ def markdown(runbook: Runbook, inv: Inventory, language: Language) -> str:
     lines = [f"# {runbook.title(language)}", ""]
     if inv.docs.language == "ja":
         other: Language = "ja" if language == "en" else "en"
-        name = layout.runbook(runbook.name, other).rsplit("/", 1)[-1]
+        name = posixpath.basename(layout.runbook(runbook.name, other))
         lines += [guide.LABELS["other"](language).format(file=name), ""]
     lines += [runbook.intro(language), ""]
     for number, step in enumerate(runbook.steps, 1):
@@ -74,7 +76,7 @@ def markdown(runbook: Runbook, inv: Inventory, language: Language) -> str:
                 lines += [block.where(language), ""]
             lines += code(block.commands, block.fence)
         lines += render_checks(step.checks, inv, language, DOCS_PREFIX)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return layout.page(lines)
 
 
 def files(runbooks: list[Runbook], inv: Inventory) -> dict[str, str]:
@@ -102,7 +104,7 @@ def nodes_check(inv: Inventory, nodes: list[Node], version: str, trouble: str | 
     )
 
 
-def etcd_members_check(inv: Inventory, on_node: Node, members: list[Node]) -> Check:
+def etcd_members_check(on_node: Node, members: list[Node]) -> Check:
     return Check(
         [*etcdbackup.find_container(), etcdbackup.etcdctl("member list --write-out=table")],
         ["+------------------+---------+------+-----------------------------+-----------------------------+------------+",
@@ -214,7 +216,7 @@ def restore_etcd(inv: Inventory) -> Runbook:
                 "SNAPSHOT は選んだファイルです。",
             ),
             [Block(on(first), restore)],
-            [etcd_members_check(inv, first, [first]), Check(["kubectl get nodes"], [], Words("The API answers again.", "API が再び応答すること。"), "vip-down")],
+            [etcd_members_check(first, [first]), Check(["kubectl get nodes"], [], Words("The API answers again.", "API が再び応答すること。"), "vip-down")],
         ),
     ]
     if others:
@@ -230,7 +232,7 @@ def restore_etcd(inv: Inventory) -> Runbook:
                     Block(on(first), ["sudo kubeadm token create TOKEN", f"sudo kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}"]),
                     Block(ON_EACH.format(nodes=", ".join(n.name for n in others)), ["sudo kubeadm reset --force", f"sudo rm -rf {MANIFESTS_OFF}", f"sudo kubeadm join --config {KUBEADM_CONFIG}"]),
                 ],
-                [etcd_members_check(inv, first, inv.control_planes), nodes_check(inv, inv.control_planes, version, "join-fails")],
+                [etcd_members_check(first, inv.control_planes), nodes_check(inv, inv.control_planes, version, "join-fails")],
             )
         )
     return Runbook(

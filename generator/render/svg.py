@@ -55,11 +55,16 @@ class Box:
         return (self.x + self.w // 2, self.y + self.h)
 
 
-def _row(count: int, width: int, total: int) -> list[int]:
-    """The x of `count` boxes of `width`, centred in `total`."""
-    used = count * width + max(count - 1, 0) * GAP
-    start = MARGIN + (total - 2 * MARGIN - used) // 2
-    return [start + i * (width + GAP) for i in range(count)]
+def _span(count: int, width: int) -> int:
+    """The width of a row of `count` boxes of `width`."""
+    return count * width + max(count - 1, 0) * GAP
+
+
+def _row(names: list[str], box: tuple[int, int], total: int, y: int) -> dict[str, Box]:
+    """Boxes of size `box` named `names`, side by side at `y`, centred in `total`."""
+    width, height = box
+    start = MARGIN + (total - 2 * MARGIN - _span(len(names), width)) // 2
+    return {name: Box(start + i * (width + GAP), y, width, height) for i, name in enumerate(names)}
 
 
 def _text(parent: ET.Element, x: int, y: int, lines: list[str], *, size: int = 12, bold_first: bool = True) -> None:
@@ -90,32 +95,26 @@ def _line(parent: ET.Element, a: tuple[int, int], b: tuple[int, int], color: str
 def topology(inv: Inventory) -> str:
     hosts = inv.hosts
     nodes_per_host = {h.name: [n for n in inv.nodes if n.host == h.name] for h in hosts}
-    tallest = max((len(nodes) for nodes in nodes_per_host.values()), default=0)
+    tallest = max(len(nodes) for nodes in nodes_per_host.values())  # the model requires a host
     host_h = HOST_HEADER + tallest * (NODE_H + 10) + PAD
     peers = inv.bgp.peers if inv.bgp else []
     pools = inv.load_balancer_pools
-    width = 2 * MARGIN + max(
-        len(hosts) * HOST_W + (len(hosts) - 1) * GAP,
-        len(peers) * BOX_W + max(len(peers) - 1, 0) * GAP,
-        len(pools) * BOX_W + max(len(pools) - 1, 0) * GAP,
-        BOX_W,
-    )
+    width = 2 * MARGIN + max(_span(len(hosts), HOST_W), _span(len(peers), BOX_W), _span(len(pools), BOX_W))
     y = MARGIN
-    pool_boxes = {}
+    pool_boxes = _row([p.name for p in pools], (BOX_W, BOX_H), width, y)
     if pools:
-        pool_boxes = {p.name: Box(x, y, BOX_W, BOX_H) for p, x in zip(pools, _row(len(pools), BOX_W, width), strict=True)}
         y += BOX_H + ROW_GAP
-    peer_boxes = {}
+    peer_boxes = _row([p.name for p in peers], (BOX_W, BOX_H), width, y)
     if peers:
-        peer_boxes = {p.name: Box(x, y, BOX_W, BOX_H) for p, x in zip(peers, _row(len(peers), BOX_W, width), strict=True)}
         y += BOX_H + ROW_GAP
-    host_boxes, node_boxes = {}, {}
-    for host, x in zip(hosts, _row(len(hosts), HOST_W, width), strict=True):
-        host_boxes[host.name] = Box(x, y, HOST_W, host_h)
-        for i, node in enumerate(nodes_per_host[host.name]):
-            node_boxes[node.name] = Box(x + PAD, y + HOST_HEADER + i * (NODE_H + 10), NODE_W, NODE_H)
+    host_boxes = _row([h.name for h in hosts], (HOST_W, host_h), width, y)
+    node_boxes = {
+        node.name: Box(host_boxes[host].x + PAD, y + HOST_HEADER + i * (NODE_H + 10), NODE_W, NODE_H)
+        for host, nodes in nodes_per_host.items()
+        for i, node in enumerate(nodes)
+    }
     y += host_h + ROW_GAP
-    vip_box = Box(_row(1, BOX_W, width)[0], y, BOX_W, BOX_H)
+    vip_box = _row(["vip"], (BOX_W, BOX_H), width, y)["vip"]
     y += BOX_H + ROW_GAP // 2
     legend_y = y
     height = legend_y + 3 * LEGEND_LINE + MARGIN

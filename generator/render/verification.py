@@ -43,7 +43,7 @@ LABELS = {
 }
 
 
-def code(lines: list[str], language: str = "sh") -> list[str]:
+def code(lines: list[str], language: str) -> list[str]:
     return [f"```{language}", *lines, "```", ""]
 
 
@@ -51,7 +51,7 @@ def expected_lines(inv: Inventory, language: Language, lines: list[str], look_fo
     """An expected-output excerpt, what to look for in it, and the troubleshooting entry to read
     when it differs; `docs_prefix` is the way from a page under docs/ to docs/ ("../")."""
     out = [LABELS["expected"](language), "", *code(lines, "text")] if lines else []
-    entry = troubles.BY_ID.get(trouble or "")
+    entry = troubles.BY_ID.get(trouble) if trouble else None
     if entry is not None and entry.applies(inv):
         page = layout.localized(layout.TROUBLESHOOTING, language)
         link = (docs_prefix + page.removeprefix(f"{layout.DOCS_DIR}/") if docs_prefix else page) + f"#{entry.id}"

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,17 +228,39 @@ def run_mutmut(module: str, max_children: int, equivalents: dict[tuple[str, str,
     return taken
 
 
-def retest_survivors(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> int:
-    """Run the last run's surviving mutants of `module` again, against the tests as they are now
-    (mutmut copies them in afresh; every other verdict stands): after tests were added to kill
-    them, and the survivors listed as equivalent since, which are skipped. The number of mutants
-    run again."""
-    skip_equivalents(module, equivalents, among=frozenset(SURVIVED | NO_TESTS))
-    names = [name for verdicts in read_results(module).values() for name, code in verdicts.items() if code in SURVIVED | NO_TESTS]
+def changed_copies(module: str) -> list[str]:
+    """The files of generator/ that `module`'s last run copied but did not mutate, and that differ
+    from that copy now: mutmut never copies such a file again, so a rerun would test the old one."""
+    mutated = MODULES[module][0]
+    changed = []
+    for source in sorted((ROOT / "generator").rglob("*")):
+        path = source.relative_to(ROOT).as_posix()
+        if not source.is_file() or "__pycache__" in source.parts or any(fnmatch(path, glob) for glob in mutated):
+            continue
+        copy = scratch(module) / "mutants" / path
+        if not copy.is_file() or copy.read_bytes() != source.read_bytes():
+            changed.append(path)
+    return changed
+
+
+def retest(module: str, max_children: int, equivalents: dict[tuple[str, str, str, str], str]) -> int:
+    """After the last run of `module`: test again its surviving mutants and the mutants of every function
+    changed since (mutmut keeps the verdicts of the functions whose text did not change), against the
+    tests as they are now; which tests call which function is recorded afresh. The mutants listed as
+    equivalent since are skipped. The number of mutants tested."""
+    if not (scratch(module) / "mutants").is_dir():
+        raise SystemExit(f"no earlier run of {module} to test again: run `nox -s mutants -- {module}`")
+    if changed := changed_copies(module):
+        raise SystemExit(f"{', '.join(changed)} changed since the last run of {module}, and mutmut would test against the old copy: run `nox -s mutants -- {module}` whole")
+    log = scratch(module) / "mutmut.log"
+    start = time.monotonic()
+    mutmut_step(module, log, [sys.executable, "-c", GENERATE, str(max_children)])
+    (scratch(module) / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)  # new tests and functions call each other
+    retested = frozenset({None, *SURVIVED, *NO_TESTS})
+    skip_equivalents(module, equivalents, among=retested)
+    names = [name for verdicts in read_results(module).values() for name, code in verdicts.items() if code in retested]
     if names:
-        log = scratch(module) / "mutmut.log"
-        print(f"mutmut: {len(names)} surviving mutants of {module} run again, log in {log.relative_to(ROOT)}", flush=True)
-        start = time.monotonic()
+        print(f"mutmut: {len(names)} mutants of {module} (survivors, changed functions) tested again, log in {log.relative_to(ROOT)}", flush=True)
         mutmut_step(module, log, [str(Path(sys.executable).with_name("mutmut")), "run", "--max-children", str(max_children), *names])
         # The table shows both: the whole run's minutes, then the rerun's.
         taken = f"{minutes_of(module)} + {(time.monotonic() - start) / 60:.1f} ({os.getloadavg()[0]:.1f}) rerun"
@@ -404,14 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, help="update the table in this markdown file")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--report-only", action="store_true", help="report the last run again without running mutmut")
-    parser.add_argument("--retest", action="store_true", help="run the last run's surviving mutants again (after adding tests), then report")
+    parser.add_argument("--retest", action="store_true", help="after the last run: its survivors and the mutants of the functions changed since, against the tests as they are now")
     args = parser.parse_args(argv)
     if unknown := set(args.modules) - set(MODULES):
         parser.error(f"no module {', '.join(sorted(unknown))}; choose from {', '.join(MODULES)}")
     modules = [m for m in MODULES if m in (args.modules or MODULES)]
     if args.retest:
         for module in modules:
-            retest_survivors(module, args.max_children, load_equivalents())
+            retest(module, args.max_children, load_equivalents())
     elif not args.report_only:
         equivalents = load_equivalents()
         for module in modules:

@@ -224,7 +224,7 @@ def test_docker_key_must_have_dockers_fingerprint(need_tool, tmp_path: Path) -> 
     (tmp_path / "key.asc").write_bytes(armored)
     listing = subprocess.run([gpg, "--with-colons", "--list-keys"], env=env, check=True, capture_output=True, text=True).stdout
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    function = _fetch_key(cloudinit.apt_key_script(EXAMPLE))
+    function = _fetch_key(cloudinit.apt_key_script(EXAMPLE, helm=False))
     for wanted, code in ((cloudinit.DOCKER_KEY_FINGERPRINT, 1), (fingerprint, 0)):
         keyring = tmp_path / f"keyring-{code}"
         done = subprocess.run([bash, "-c", f"set -euo pipefail\n{function}\nfetch_key file://{tmp_path}/key.asc {keyring} {wanted}"], env=env, capture_output=True, text=True)
@@ -388,8 +388,9 @@ def test_embedded_scripts_pass_shellcheck(need_tool, tmp_path: Path) -> None:
     scripts = {}
     for case, inv in INVENTORIES.items():
         scripts[f"{case}-kernel-check"] = cloudinit.kernel_check_script(inv)
-        scripts[f"{case}-apt-key"] = cloudinit.apt_key_script(inv)
-        # What bootcmd runs is exactly the script checked here.
+        scripts[f"{case}-apt-key"] = cloudinit.apt_key_script(inv, helm=False)
+        scripts[f"{case}-apt-key-helm"] = cloudinit.apt_key_script(inv, helm=True)
+        # What a worker's bootcmd runs is exactly the script checked here (with helm: the first control plane's in bootstrap mode auto).
         assert user_data(inv, inv.workers[0])["bootcmd"] == [["bash", "-c", scripts[f"{case}-apt-key"]]]
     for name, text in scripts.items():
         assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail\n" in text

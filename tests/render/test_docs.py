@@ -286,3 +286,10 @@ def test_the_router_step_starts_with_the_simulation() -> None:
         "PASS  6. routes  routers/rtx1220/rtx.txt",
         "PASS  7. withdrawal  routers/rtx1220/rtx.txt",
     ]
+
+
+@pytest.mark.parametrize("line", ["echo one\necho two", "echo `id`"])
+def test_a_code_line_with_a_line_break_or_a_backtick_is_a_bug(line: str) -> None:
+    """The model admits neither in a value; a line holding one would end or garble the fenced block."""
+    with pytest.raises(AssertionError):
+        docs._code(["true", line])

@@ -11,7 +11,7 @@ import pytest
 
 from generator import loader, versions, yamlio
 from generator.model import Inventory
-from generator.render import change_runbooks, cloudinit, layout, tree
+from generator.render import change_runbooks, cloudinit, layout, runbooks, tree
 
 from .test_guide import _repository_path
 
@@ -209,3 +209,14 @@ def test_standing_runbooks() -> None:
     assert "--name cp1 --initial-cluster cp1=https://198.51.100.21:2380 --initial-advertise-peer-urls https://198.51.100.21:2380" in restore
     assert restore.index("sudo kubeadm reset --force") > restore.index("etcdutl snapshot restore")
     assert layout.runbook("restore-etcd", "ja") in rack
+
+
+def test_standing_runbooks_without_bgp() -> None:
+    """A cluster without BGP has no password to rotate, and renewing the certificates and
+    restoring etcd do not depend on BGP: the same two runbooks as the lab's (no BGP password)."""
+    bgp = EXAMPLE[EXAMPLE.index("\nbgp:\n") : EXAMPLE.index("\nloadBalancerPools:")]
+    without = inv(EXAMPLE, (bgp, ""))
+    assert without.bgp is None
+    files = runbooks.render(without)
+    assert list(files) == [layout.runbook("renew-certificates"), layout.runbook("restore-etcd")]
+    assert files == runbooks.render(inv(EXAMPLE))

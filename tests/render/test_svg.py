@@ -3,6 +3,7 @@ VIP, with one line per BGP session, and the same bytes for the same inventory.""
 
 from __future__ import annotations
 
+import ipaddress
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -69,3 +70,33 @@ def test_without_bgp_and_pools() -> None:
     root = ET.fromstring(svg.topology(inv))
     assert not [line for line in root.iter("{http://www.w3.org/2000/svg}line") if line.get("stroke") == svg.BGP_STROKE]
     assert "BGP session" not in "\n".join(texts(root))
+
+
+def widened(row: str, count: int):
+    """The example with `count` BGP peers or LB pools, so that row is wider than the three hosts."""
+    inv = loader.check_text(CASES["koedo-lab-flux"], "cluster.yaml").inventory
+    assert inv.bgp is not None
+    if row == "peers":
+        peer = inv.bgp.peers[0]
+        peers = [peer.model_copy(update={"name": f"router{i}", "address": ipaddress.IPv4Address(f"192.168.100.{200 + i}")}) for i in range(count)]
+        return inv.model_copy(update={"bgp": inv.bgp.model_copy(update={"peers": peers})})
+    pool = inv.load_balancer_pools[0]
+    pools = [pool.model_copy(update={"name": f"pool{i}", "cidr": ipaddress.IPv4Network(f"192.168.{110 + i}.0/24")}) for i in range(count)]
+    return inv.model_copy(update={"load_balancer_pools": pools})
+
+
+@pytest.mark.parametrize(("row", "count"), [("hosts", 3), ("peers", 4), ("peers", 5), ("pools", 4), ("pools", 6)])
+def test_the_widest_row_spans_the_canvas_between_the_margins(row: str, count: int) -> None:
+    inv = loader.check_text(CASES["koedo-lab-flux"], "cluster.yaml").inventory if row == "hosts" else widened(row, count)
+    root = ET.fromstring(svg.topology(inv))
+    width = int(root.get("width"))
+    group = root.find(".//svg:g[@id='boxes']", NS)
+    # Every box is a rect followed by its text.
+    boxes = [(int(r.get("x")), int(r.get("width")), "".join(t.itertext())) for r, t in zip(group.findall("svg:rect", NS), group.findall("svg:text", NS), strict=True)]
+    if row == "hosts":
+        shown = [(x, w) for x, w, _ in boxes if w == svg.HOST_W]
+    else:
+        shown = [(x, w) for x, w, text in boxes if (" AS " if row == "peers" else "LB pool ") in text]
+    assert len(shown) == count
+    assert min(x for x, _ in shown) == svg.MARGIN
+    assert max(x + w for x, w in shown) == width - svg.MARGIN
