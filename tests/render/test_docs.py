@@ -146,6 +146,16 @@ def test_argocd_vm_hints_and_selected_pool() -> None:
     assert "--name=lb-check-internal --type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
 
 
+def test_services_of_pools_selected_by_two_labels_carry_both() -> None:
+    pools = "cidr: 192.168.101.0/25\n    serviceSelector: {zone: dmz, tier: web}\n  - name: internal\n    cidr: 192.168.101.128/25\n    serviceSelector: {zone: core, tier: web}\n "
+    text = EXAMPLE.read_text().replace("cidr: 192.168.101.0/24 ", pools)
+    readme = docs.readme(loader.check_text(text).inventory)
+    assert [line for line in commands(readme) if line.startswith("kubectl expose")] == [
+        "kubectl expose deployment lb-check --name=lb-check-default --type=LoadBalancer --port=80 --labels=tier=web,zone=dmz",
+        "kubectl expose deployment lb-check --name=lb-check-internal --type=LoadBalancer --port=80 --labels=tier=web,zone=core",
+    ]
+
+
 def test_japanese_readme_has_the_same_structure() -> None:
     inv = in_japanese(example())
     rendered = docs.render(inv)
