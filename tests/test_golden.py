@@ -26,6 +26,7 @@ EXAMPLE = (TESTS.parent / "generator" / "data" / "cluster.example.yaml").read_te
 VARIANT = (TESTS / "data" / "variant.yaml").read_text()
 FULL = (TESTS / "data" / "full.yaml").read_text()
 EBGP = (TESTS / "data" / "ebgp.yaml").read_text()
+MINIMAL = (TESTS / "data" / "minimal.yaml").read_text()
 
 CASES = {
     # The reference home lab as shipped (Flux), and the same lab on Argo CD.
@@ -39,6 +40,8 @@ CASES = {
     "rack-full": FULL,
     # eBGP through a BIRD router off the nodes' segment (multihop), with a password.
     "ebgp-multihop": EBGP,
+    # No load balancers (the operator serves the API endpoint), no BGP, no pools.
+    "mini-lab": MINIMAL,
 }
 
 

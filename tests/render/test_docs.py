@@ -11,7 +11,7 @@ from generator import loader
 from generator.model import Inventory
 from generator.render import bootstrap, cilium, docs, layout
 
-from .test_routers import three_peers
+from .test_routers import THREE_PEERS, three_peers, with_bgp
 
 EXAMPLE = Path("generator/data/cluster.example.yaml")
 VARIANT = Path("tests/data/variant.yaml")
@@ -144,6 +144,26 @@ def test_argocd_vm_hints_and_selected_pool() -> None:
     assert "| cp1 | control-plane | 192.168.100.11 | nuc1 | 52:54:00:00:00:01 | 4 CPU, 8 GiB RAM |" in text
     pools = three_peers().model_copy(update={"load_balancer_pools": [three_peers().load_balancer_pools[1]]})
     assert "--name=lb-check-internal --type=LoadBalancer --port=80 --labels=pool=internal" in docs.readme(pools)
+
+
+def test_services_of_pools_selected_by_two_labels_carry_both() -> None:
+    pools = "cidr: 192.168.101.0/25\n    serviceSelector: {zone: dmz, tier: web}\n  - name: internal\n    cidr: 192.168.101.128/25\n    serviceSelector: {zone: core, tier: web}\n "
+    text = EXAMPLE.read_text().replace("cidr: 192.168.101.0/24 ", pools)
+    readme = docs.readme(loader.check_text(text).inventory)
+    assert [line for line in commands(readme) if line.startswith("kubectl expose")] == [
+        "kubectl expose deployment lb-check --name=lb-check-default --type=LoadBalancer --port=80 --labels=tier=web,zone=dmz",
+        "kubectl expose deployment lb-check --name=lb-check-internal --type=LoadBalancer --port=80 --labels=tier=web,zone=core",
+    ]
+
+
+@pytest.mark.parametrize("pod_cidrs", [True, False])
+def test_frr_excerpt_counts_a_received_prefix_per_node_only_for_pod_cidrs(pod_cidrs: bool) -> None:
+    """Before any LoadBalancer Service exists a node announces its own podCIDR, or nothing."""
+    assert THREE_PEERS.count("podCIDRs: true") == 1
+    inv = with_bgp(THREE_PEERS.replace("podCIDRs: true", f"podCIDRs: {str(pod_cidrs).lower()}"))
+    received = "1" if pod_cidrs else "0"
+    rows = [line for line in docs.readme(inv).splitlines() if line.startswith("192.168.100.") and " 4      64512 " in line]
+    assert rows == [f"{n.ip}  4      64512        15        12        0    0    0 00:04:12            {received}        0 N/A" for n in inv.kubernetes_nodes]
 
 
 def test_japanese_readme_has_the_same_structure() -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from generator import loader, versions, yamlio
 from generator.model import Inventory
-from generator.render import change_runbooks, cloudinit, layout, runbooks, tree
+from generator.explain.catalog import Words
+from generator.render import change_runbooks, cloudinit, layout, runbooks, tree, verification
 
 from .test_guide import _repository_path
 
@@ -220,3 +221,22 @@ def test_standing_runbooks_without_bgp() -> None:
     files = runbooks.render(without)
     assert list(files) == [layout.runbook("renew-certificates"), layout.runbook("restore-etcd")]
     assert files == runbooks.render(inv(EXAMPLE))
+
+
+def test_nodes_check_shows_the_version_it_is_given() -> None:
+    """Not the inventory's: a step may check the nodes on the version they reach."""
+    example = inv(EXAMPLE)
+    check = runbooks.nodes_check(example, example.control_planes[:1], "1.36.2")
+    assert check.expected == ["NAME   STATUS   ROLES           AGE   VERSION", "cp1    Ready    control-plane   5m    v1.36.2"]
+    assert check.look_for("en") == "`Ready` and VERSION v1.36.2."
+
+
+def test_on_takes_a_node_or_a_name() -> None:
+    example = inv(EXAMPLE)
+    assert runbooks.on(example.control_planes[0])("en") == "On cp1:"
+    assert runbooks.on("the router")("ja") == "the router で:"
+
+
+def test_a_check_in_a_routers_cli_is_fenced_as_text() -> None:
+    check = verification.Check(["show status bgp neighbor"], [], Words("Established.", "Established。"), language="text")
+    assert verification.render([check], inv(EXAMPLE), "en") == ["Check:", "", "```text", "show status bgp neighbor", "```", "", "Established.", ""]
