@@ -56,8 +56,8 @@ ON_EACH = Words("On each of {nodes}, one at a time:", "{nodes} のそれぞれ�
 ADMIN = Words("From the admin machine (kubectl with the admin kubeconfig):", "管理用のマシンで（管理者用 kubeconfig の kubectl）:")
 
 
-def on(node: Node | str) -> Words:
-    return ON.format(node=node if isinstance(node, str) else node.name)
+def on(node: Node) -> Words:
+    return ON.format(node=node.name)
 
 
 def markdown(runbook: Runbook, inv: Inventory, language: Language) -> str:

@@ -33,7 +33,6 @@ class Check:
     look_for: Words
     trouble: str | None = None  # troubleshooting id (explain/troubles.py) to read when it differs
     where: Words | None = None  # whose machine the commands run on, when not the operator's
-    language: str = "sh"  # "text" for a router's CLI
 
 
 LABELS = {
@@ -66,7 +65,7 @@ def render(checks: list[Check], inv: Inventory, language: Language, docs_prefix:
     for check in checks:
         if check.commands:  # none: the excerpt is of the commands just before
             where = check.where(language) if check.where else LABELS["check"](language)
-            lines += [where, "", *code(check.commands, check.language)]
+            lines += [where, "", *code(check.commands, "sh")]
         lines += expected_lines(inv, language, check.expected, check.look_for(language), check.trouble, docs_prefix)
     return lines
 

@@ -11,8 +11,7 @@ import pytest
 
 from generator import loader, versions, yamlio
 from generator.model import Inventory
-from generator.explain.catalog import Words
-from generator.render import change_runbooks, cloudinit, layout, runbooks, tree, verification
+from generator.render import change_runbooks, cloudinit, layout, runbooks, tree
 
 from .test_guide import _repository_path
 
@@ -230,13 +229,3 @@ def test_nodes_check_shows_the_version_it_is_given() -> None:
     assert check.expected == ["NAME   STATUS   ROLES           AGE   VERSION", "cp1    Ready    control-plane   5m    v1.36.2"]
     assert check.look_for("en") == "`Ready` and VERSION v1.36.2."
 
-
-def test_on_takes_a_node_or_a_name() -> None:
-    example = inv(EXAMPLE)
-    assert runbooks.on(example.control_planes[0])("en") == "On cp1:"
-    assert runbooks.on("the router")("ja") == "the router で:"
-
-
-def test_a_check_in_a_routers_cli_is_fenced_as_text() -> None:
-    check = verification.Check(["show status bgp neighbor"], [], Words("Established.", "Established。"), language="text")
-    assert verification.render([check], inv(EXAMPLE), "en") == ["Check:", "", "```text", "show status bgp neighbor", "```", "", "Established.", ""]
