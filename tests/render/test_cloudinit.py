@@ -150,6 +150,11 @@ def test_containerd_config_uses_the_systemd_cgroup_driver(major: int) -> None:
     assert runc["options"]["SystemdCgroup"] is True
 
 
+def test_containerd_config_of_an_unknown_major_is_a_bug() -> None:
+    with pytest.raises(ValueError, match=r"^no containerd config for containerd 3\.x$"):
+        cloudinit.containerd_config(3, "registry.k8s.io/pause:3.10.1")
+
+
 def test_node_gets_the_config_of_the_containerd_it_installs() -> None:
     files = files_of(user_data(EXAMPLE, EXAMPLE.workers[0]))
     assert files[cloudinit.CONTAINERD_CONFIG]["content"] == cloudinit.containerd_config(1, "registry.k8s.io/pause:3.10.1")
