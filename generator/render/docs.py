@@ -463,12 +463,11 @@ def _access(inv: Inventory, t: _Text) -> str:
 
 def _steps(inv: Inventory, t: _Text) -> list[tuple[str, list[str]]]:
     first = inv.control_planes[0]
-    vip, port = inv.api_server.vip, inv.api_server.port
     steps: list[tuple[str, list[str]]] = []
     lbs = inv.loadbalancers
     vms = [t("s_vms_body" if lbs else "s_vms_nolb"), "", *_code(_seed_commands([*lbs, first])), *_checks(verification.vms(inv), t)]
     steps.append((t("s_vms"), vms))
-    intro = t("s_vip_body") if lbs else t("s_vip_nolb", endpoint=f"{vip}:{port}")
+    intro = t("s_vip_body") if lbs else t("s_vip_nolb")
     steps.append((t("s_vip"), [intro, "", *_checks(verification.vip(inv), t)]))
     if inv.bootstrap.mode == "auto":
         return [*steps, *_auto_steps(inv, t)]
@@ -582,22 +581,20 @@ def _verify_services(inv: Inventory, t: _Text) -> list[str]:
     pools = inv.load_balancer_pools
     if not pools:
         return []
-    body: list[str] = []
-    services = [lb_check_service(pool) for pool in pools]
-    names = " ".join(quote(name) for name, _ in services)
+    services = [(pool, *lb_check_service(pool)) for pool in pools]
+    names = " ".join(quote(name) for _, name, _ in services)
     commands = [f"kubectl create deployment {LB_CHECK} --image=nginx:stable --port=80"]
-    for name, labels in services:
+    for _, name, labels in services:
         shown = ",".join(f"{k}={v}" for k, v in labels.items())
         commands.append(f"kubectl expose deployment {LB_CHECK} --name={quote(name)} --type=LoadBalancer --port=80" + (f" --labels={quote(shown)}" if shown else ""))
     commands += [f"kubectl get services {names} --watch", f"kubectl delete services {names}", f"kubectl delete deployment {LB_CHECK}"]
     if len(pools) == 1:
-        body += [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
+        body = [t("s_verify_lb_one", pool=pools[0].name, cidr=pools[0].cidr), "", *_code(commands)]
     else:
-        expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for (name, _), pool in zip(services, pools, strict=True)]
-        body += [t("s_verify_lb"), "", *_code(commands), *expected, ""]
-    shown_services, look_for = verification.service_expected([(name, pool.cidr) for (name, _), pool in zip(services, pools, strict=True)])
-    body += _expected(shown_services, look_for(t.language), "lb-pending", t)
-    return body
+        expected = [f"- {t('s_verify_lb_expect', service=name, pool=pool.name, cidr=pool.cidr)}" for pool, name, _ in services]
+        body = [t("s_verify_lb"), "", *_code(commands), *expected, ""]
+    shown_services, look_for = verification.service_expected([(name, pool.cidr) for pool, name, _ in services])
+    return [*body, *_expected(shown_services, look_for(t.language), "lb-pending", t)]
 
 
 # --- where things are ----------------------------------------------------------------
