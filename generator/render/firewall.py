@@ -16,7 +16,6 @@ Documentation/operations/system_requirements.rst ("Firewall Rules").
 from __future__ import annotations
 
 import shlex
-
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Literal

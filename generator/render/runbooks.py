@@ -13,7 +13,6 @@ the checks they repeat. English always, Japanese too when docs.language is ja.
 from __future__ import annotations
 
 import posixpath
-
 from dataclasses import dataclass, field
 
 from ..explain.catalog import Language, Words
