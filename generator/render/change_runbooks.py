@@ -91,14 +91,14 @@ def _apt(packages: list[str], version: str) -> list[str]:
     return [f"sudo apt-mark unhold {names}", "sudo apt-get update", f"sudo apt-get install -y {pinned}", f"sudo apt-mark hold {names}"]
 
 
-def _kubelet_step(inv: Inventory, node: Node, version: str) -> Step:
-    """Drained, its kubelet and kubectl upgraded and restarted, back in service."""
-    kubelet = [*_apt(["kubelet", "kubectl"], version), "sudo systemctl daemon-reload", "sudo systemctl restart kubelet"]
+def _kubelet_step(inv: Inventory, node: Node) -> Step:
+    """Drained, its kubelet and kubectl upgraded to the inventory's version and restarted, back in service."""
+    kubelet = [*_apt(["kubelet", "kubectl"], inv.kubernetes.version), "sudo systemctl daemon-reload", "sudo systemctl restart kubelet"]
     return Step(
         Words("Upgrade the kubelet of {node}", "{node} の kubelet をアップグレードする").format(node=node.name),
         None,
         [Block(ADMIN, _drain(node)), Block(on(node), kubelet), Block(ADMIN, [f"kubectl uncordon {node.name}"])],
-        [nodes_check(inv, [node], version)],
+        [nodes_check(inv, [node])],
     )
 
 
@@ -118,7 +118,7 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
                 "マイナーを一つずつ、コントロールプレーンをワーカーより先に、1 台ずつアップグレードします（{docs}）。",
             ).format(current=current, changelog=KUBERNETES_CHANGELOG.format(minor=versions.show(versions.minor(target))), docs=KUBEADM_UPGRADE_DOCS),
             [Block(on(first), before)],
-            [nodes_check(old, old.kubernetes_nodes, current)],
+            [nodes_check(old, old.kubernetes_nodes)],
         )
     )
     if minor_change:
@@ -154,7 +154,7 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
             [Block(on(first), [*kubeadm_version, f"sudo kubeadm upgrade plan v{target}", f"sudo kubeadm upgrade apply v{target} --yes"])],
             [applied],
         ),
-        _kubelet_step(new, first, target),
+        _kubelet_step(new, first),
     ]
     upgraded = Check(
         commands=[],
@@ -171,7 +171,7 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
                 [Block(on(node), [*kubeadm_version, "sudo kubeadm upgrade node"])],
                 [upgraded],
             ),
-            _kubelet_step(new, node, target),
+            _kubelet_step(new, node),
         ]
     steps.append(
         Step(
@@ -183,7 +183,7 @@ def kubernetes_upgrade(old: Inventory, new: Inventory) -> Runbook:
                 "`Ready` になり、BGP セッションがすべて再確立しているはずです。",
             ).format(target=target),
             [],
-            [nodes_check(new, new.kubernetes_nodes, target), *sessions_check(new)],
+            [nodes_check(new, new.kubernetes_nodes), *sessions_check(new)],
         )
     )
     return Runbook(
@@ -385,7 +385,7 @@ def node_added(new: Inventory, node: Node) -> Runbook:
             ),
         )
         join = [] if new.bootstrap.mode == "auto" else [Block(on(node), [f"sudo kubeadm join --config {KUBEADM_CONFIG}"])]
-        checks = [nodes_check(new, [node], new.kubernetes.version, "join-fails")]
+        checks = [nodes_check(new, [node], "join-fails")]
         if node.role == "control-plane":
             checks.append(etcd_members_check(first, new.control_planes))
         steps.append(

@@ -93,12 +93,12 @@ def render(inv: Inventory) -> dict[str, str]:
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def nodes_check(inv: Inventory, nodes: list[Node], version: str, trouble: str | None = "node-not-ready") -> Check:
-    shown = inv.model_copy(update={"kubernetes": inv.kubernetes.model_copy(update={"version": version})})
+def nodes_check(inv: Inventory, nodes: list[Node], trouble: str | None = "node-not-ready") -> Check:
+    """`nodes` Ready on the inventory's Kubernetes version."""
     return Check(
         [f"kubectl get nodes {' '.join(n.name for n in nodes)}"],
-        nodes_table(shown, nodes, ready=True),
-        Words("`Ready` and VERSION v{version}.", "`Ready` で VERSION が v{version}。").format(version=version),
+        nodes_table(inv, nodes, ready=True),
+        Words("`Ready` and VERSION v{version}.", "`Ready` で VERSION が v{version}。").format(version=inv.kubernetes.version),
         trouble,
     )
 
@@ -174,7 +174,7 @@ def renew_certificates(inv: Inventory) -> Runbook:
                         [],
                         Words("RESIDUAL TIME close to a year again (364d).", "RESIDUAL TIME が再び 1 年近く（364d）。"),
                     ),
-                    nodes_check(inv, cps, inv.kubernetes.version),
+                    nodes_check(inv, cps),
                 ],
             ),
         ],
@@ -231,7 +231,7 @@ def restore_etcd(inv: Inventory) -> Runbook:
                     Block(on(first), ["sudo kubeadm token create TOKEN", f"sudo kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}"]),
                     Block(ON_EACH.format(nodes=", ".join(n.name for n in others)), ["sudo kubeadm reset --force", f"sudo rm -rf {MANIFESTS_OFF}", f"sudo kubeadm join --config {KUBEADM_CONFIG}"]),
                 ],
-                [etcd_members_check(first, inv.control_planes), nodes_check(inv, inv.control_planes, version, "join-fails")],
+                [etcd_members_check(first, inv.control_planes), nodes_check(inv, inv.control_planes, "join-fails")],
             )
         )
     return Runbook(

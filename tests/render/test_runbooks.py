@@ -222,10 +222,12 @@ def test_standing_runbooks_without_bgp() -> None:
     assert files == runbooks.render(inv(EXAMPLE))
 
 
-def test_nodes_check_shows_the_version_it_is_given() -> None:
-    """Not the inventory's: a step may check the nodes on the version they reach."""
+def test_nodes_check_shows_the_inventorys_version() -> None:
+    """The old inventory's before an upgrade, the new one's after it (the change runbooks pass either)."""
     example = inv(EXAMPLE)
-    check = runbooks.nodes_check(example, example.control_planes[:1], "1.36.2")
-    assert check.expected == ["NAME   STATUS   ROLES           AGE   VERSION", "cp1    Ready    control-plane   5m    v1.36.2"]
-    assert check.look_for("en") == "`Ready` and VERSION v1.36.2."
+    upgraded = example.model_copy(update={"kubernetes": example.kubernetes.model_copy(update={"version": "1.36.2"})})
+    for shown, version in ((example, example.kubernetes.version), (upgraded, "1.36.2")):
+        check = runbooks.nodes_check(shown, shown.control_planes[:1])
+        assert check.expected == ["NAME   STATUS   ROLES           AGE   VERSION", f"cp1    Ready    control-plane   5m    v{version}"]
+        assert check.look_for("en") == f"`Ready` and VERSION v{version}."
 
